@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages detvm needs; idempotent, quiet when nothing is missing.
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
+      liblz4-dev lz4 libprotobuf-c-dev protobuf-c-compiler libibverbs-dev libcmocka-dev
+      qemu-system-x86 busybox-static linux-source-6.1
+      bc flex bison libelf-dev libssl-dev xz-utils cpio
+      python3-protobuf python3-lz4 hyperfine iproute2)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

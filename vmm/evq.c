@@ -1,0 +1,106 @@
+#include "vmm/evq.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+int evq_init(struct evq *q, unsigned max_depth)
+{
+	memset(q, 0, sizeof(*q));
+	q->max_depth = max_depth ? max_depth : EVQ_DEFAULT_MAX_DEPTH;
+	q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->wake_fd < 0)
+		return -errno;
+	pthread_mutex_init(&q->lock, NULL);
+	return 0;
+}
+
+void evq_destroy(struct evq *q)
+{
+	struct evq_item *it;
+	while ((it = evq_pop(q)))
+		evq_item_free(it);
+	if (q->wake_fd >= 0)
+		close(q->wake_fd);
+	q->wake_fd = -1;
+	pthread_mutex_destroy(&q->lock);
+}
+
+int evq_post(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns, const void *data,
+	     uint32_t len)
+{
+	if (len > EVQ_MAX_DATA)
+		return -EINVAL;
+	struct evq_item *it = malloc(sizeof(*it) + len);
+	if (!it)
+		return -ENOMEM;
+	it->next = NULL;
+	it->ev = (struct hostio_event){ kind, source, time_ns, len, it->buf };
+	if (len)
+		memcpy(it->buf, data, len);
+
+	pthread_mutex_lock(&q->lock);
+	if (q->depth >= q->max_depth) {
+		q->dropped++;
+		pthread_mutex_unlock(&q->lock);
+		free(it);
+		return -ENOBUFS;
+	}
+	if (q->tail)
+		q->tail->next = it;
+	else
+		q->head = it;
+	q->tail = it;
+	q->depth++;
+	pthread_mutex_unlock(&q->lock);
+
+	uint64_t one = 1;
+	if (write(q->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+struct evq_item *evq_pop(struct evq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	struct evq_item *it = q->head;
+	if (it) {
+		q->head = it->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->depth--;
+	}
+	if (!q->head) {
+		uint64_t n;
+		/* drain the counter so poll() sleeps again; done under the lock so a
+		 * concurrent post cannot be lost between the check and the read */
+		if (read(q->wake_fd, &n, sizeof(n)) < 0) {
+			/* EAGAIN: already drained */
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	return it;
+}
+
+void evq_item_free(struct evq_item *it)
+{
+	free(it);
+}
+
+int evq_wait(struct evq *q, int timeout_ms)
+{
+	pthread_mutex_lock(&q->lock);
+	int have = q->head != NULL;
+	pthread_mutex_unlock(&q->lock);
+	if (have)
+		return 1;
+	struct pollfd p = { .fd = q->wake_fd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}

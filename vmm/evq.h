@@ -1,0 +1,42 @@
+/*
+ * The event queue between host-side producers (console reader, network backends, timers)
+ * and the vCPU thread, which drains it only at delivery points. Many producers, one
+ * consumer. The queue owns a copy of each event's data.
+ */
+#ifndef DETVM_VMM_EVQ_H
+#define DETVM_VMM_EVQ_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "vmm/hostio.h"
+
+struct evq_item {
+	struct evq_item *next;
+	struct hostio_event ev;	/* ev.data points into buf */
+	uint8_t buf[];
+};
+
+struct evq {
+	pthread_mutex_t lock;
+	struct evq_item *head, *tail;
+	unsigned depth, max_depth;
+	uint64_t dropped;	/* posts refused because the queue was full */
+	int wake_fd;		/* eventfd, readable while items are queued */
+};
+
+#define EVQ_DEFAULT_MAX_DEPTH 4096
+#define EVQ_MAX_DATA (64 * 1024)
+
+int evq_init(struct evq *q, unsigned max_depth);
+void evq_destroy(struct evq *q);
+/* Copies data. -EINVAL if len > EVQ_MAX_DATA, -ENOBUFS (counted) if full, -ENOMEM. */
+int evq_post(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns, const void *data,
+	     uint32_t len);
+/* Oldest item or NULL; the caller frees it with evq_item_free(). */
+struct evq_item *evq_pop(struct evq *q);
+void evq_item_free(struct evq_item *it);
+/* Wait until an item is queued or timeout_ms passes (-1: forever). 1 if items, 0 if not. */
+int evq_wait(struct evq *q, int timeout_ms);
+
+#endif
