@@ -1,0 +1,19 @@
+/* detvm's process exit codes: each says how a run ended. */
+#ifndef DETVM_VMM_EXITCODE_H
+#define DETVM_VMM_EXITCODE_H
+
+enum detvm_exit {
+	DETVM_EXIT_OK = 0,		/* guest powered off or asked for a reset */
+	DETVM_EXIT_GUEST_FAIL = 1,	/* guest powered off reporting failure (debug-exit != 0) */
+	DETVM_EXIT_USAGE = 2,		/* bad flags, missing or malformed image or file */
+	DETVM_EXIT_KVM = 3,		/* KVM refused something, or an emulation failure */
+	DETVM_EXIT_TRIPLE_FAULT = 4,	/* guest shutdown (triple fault) */
+	DETVM_EXIT_UNKNOWN = 5,		/* an exit reason detvm does not handle */
+	DETVM_EXIT_DIVERGED = 6,	/* replay diverged from the trace */
+	DETVM_EXIT_TRACE = 7,		/* the trace is unreadable, truncated or corrupt */
+	DETVM_EXIT_TIMEOUT = 8,		/* --timeout or --max-exits reached */
+	DETVM_EXIT_HALTED = 9,		/* guest halted with interrupts off: it can never wake */
+	DETVM_EXIT_HOST = 10,		/* a host-side failure (I/O error, out of memory) */
+};
+
+#endif
