@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -90,7 +91,7 @@ void evq_item_free(struct evq_item *it)
 	free(it);
 }
 
-int evq_wait(struct evq *q, int timeout_ms)
+int evq_wait(struct evq *q, int64_t timeout_ns)
 {
 	pthread_mutex_lock(&q->lock);
 	int have = q->head != NULL;
@@ -98,9 +99,10 @@ int evq_wait(struct evq *q, int timeout_ms)
 	if (have)
 		return 1;
 	struct pollfd p = { .fd = q->wake_fd, .events = POLLIN };
-	int r;
-	do
-		r = poll(&p, 1, timeout_ms);
-	while (r < 0 && errno == EINTR);
+	struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+	/* the caller's stop flag must be checked on a signal, so EINTR is returned */
+	int r = ppoll(&p, 1, timeout_ns < 0 ? NULL : &ts, NULL);
+	if (r < 0)
+		return errno == EINTR ? -EINTR : -errno;
 	return r > 0;
 }

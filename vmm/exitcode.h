@@ -14,6 +14,7 @@ enum detvm_exit {
 	DETVM_EXIT_TIMEOUT = 8,		/* --timeout or --max-exits reached */
 	DETVM_EXIT_HALTED = 9,		/* guest halted with interrupts off: it can never wake */
 	DETVM_EXIT_HOST = 10,		/* a host-side failure (I/O error, out of memory) */
+	DETVM_EXIT_INTERRUPTED = 11,	/* SIGINT or SIGTERM */
 };
 
 #endif

@@ -62,6 +62,14 @@ struct hostio_ops {
 	int (*disk_flush)(struct hostio *h, unsigned disk);
 	/* Network transmit: 0 or -errno (a dropped frame is not an error to the guest). */
 	int (*net_send)(struct hostio *h, unsigned nic, const uint8_t *frame, size_t len);
+
+	/* Run-loop side, never called by devices (tests may leave them NULL). */
+	/* At a delivery point (guest-caused exit number `position`): hand every event that
+	 * is due to its device. Returns how many were delivered, or -errno. */
+	int (*deliver_due)(struct hostio *h, uint64_t position);
+	/* The guest halted with interrupts enabled: block until an event is due.
+	 * 0 when something is due, -EINTR on a signal, -ENOENT if nothing can ever come. */
+	int (*idle_wait)(struct hostio *h, uint64_t position);
 };
 
 typedef void (*hostio_event_fn)(void *opaque, const struct hostio_event *ev);

@@ -1,0 +1,595 @@
+/*
+ * Trace reader: validates the file header at open, then returns events block by block.
+ * Every length read from the file is checked against the file size and the format's
+ * limits before anything is allocated for it, because traces are user input (and the
+ * fuzzer's). Each error is decided once, with a one-line message naming the block and
+ * byte offset, and latched: later calls return the same code.
+ */
+#include "logs/trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <lz4frame.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logs/crc32c.h"
+#include "logs/trace_format.h"
+
+#define TRACE_KIND_SLOTS 64
+
+/*
+ * Fuzz builds skip the verdict of CRC checks (the checksums are still computed) so the
+ * fuzzer reaches the LZ4 and protobuf decoders behind them.
+ */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define crc_mismatch(stored, computed) ((void)(stored), (void)(computed), false)
+#else
+#define crc_mismatch(stored, computed) ((stored) != (computed))
+#endif
+
+struct trace_reader {
+	int fd;
+	char *name;
+	uint32_t version;
+	Detvm__TraceHeader *hdr;
+	Detvm__TraceFooter *footer;
+
+	uint64_t off;			/* file offset of the next block or footer */
+	uint64_t blocks;		/* complete blocks loaded */
+	uint64_t seq;			/* seq of the next event */
+	uint64_t pos;			/* position of the previous event in this block */
+	uint64_t last_pos;		/* position of the previous event in the trace */
+	uint64_t kinds[TRACE_KIND_SLOTS];
+
+	uint8_t *zbuf, *ubuf;
+	size_t zcap, ucap;
+	size_t ulen, upos;		/* decompressed block and read cursor */
+	uint32_t left;			/* events not yet returned from this block */
+	uint64_t block_off;		/* offset of the current block, for messages */
+	LZ4F_dctx *dctx;
+	Detvm__Event *cur;
+
+	bool done;			/* state is final */
+	int state;
+	char msg[256];
+};
+
+const char *trace_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case TRACE_ERR_EMPTY:
+		return "empty trace file";
+	case TRACE_ERR_MAGIC:
+		return "not a detvm trace";
+	case TRACE_ERR_VERSION:
+		return "trace format version is newer than this detvm";
+	case TRACE_ERR_CRC:
+		return "trace checksum mismatch";
+	case TRACE_ERR_TRUNCATED:
+		return "trace is truncated";
+	case TRACE_ERR_CORRUPT:
+		return "trace is corrupt";
+	default:
+		return err < 0 && err > -4096 ? strerror(-err) : "unknown trace error";
+	}
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct trace_reader *r, int code, const char *fmt, ...)
+{
+	int n;
+	va_list ap;
+
+	n = snprintf(r->msg, sizeof(r->msg), "%s: ", r->name);
+	if (n < 0 || (size_t)n >= sizeof(r->msg))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(r->msg + n, sizeof(r->msg) - n, fmt, ap);
+	va_end(ap);
+	r->done = true;
+	r->state = code;
+	return code;
+}
+
+/* Reads up to len bytes at off; returns the count (short only at end of file) or -errno. */
+static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int file_size(struct trace_reader *r, uint64_t *size)
+{
+	struct stat st;
+	int e;
+
+	*size = 0;
+	if (fstat(r->fd, &st) < 0) {
+		e = errno;
+		return fail(r, -e, "fstat: %s", strerror(e));
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static int reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+	uint8_t *nb;
+
+	if (need <= *cap)
+		return 0;
+	nb = realloc(*buf, need);
+	if (!nb)
+		return -ENOMEM;
+	*buf = nb;
+	*cap = need;
+	return 0;
+}
+
+static int read_header(struct trace_reader *r)
+{
+	uint8_t fixed[TRACE_FILE_FIXED_LEN], *b;
+	uint32_t hlen, stored, computed;
+	uint64_t size;
+	ssize_t n;
+	int ret;
+
+	n = pread_full(r->fd, fixed, sizeof(fixed), 0);
+	if (n < 0)
+		return fail(r, (int)n, "read: %s", strerror((int)-n));
+	if (n == 0)
+		return fail(r, TRACE_ERR_EMPTY, "empty file, not a trace");
+	if (memcmp(fixed, TRACE_FILE_MAGIC, n < TRACE_FILE_MAGIC_LEN ? (size_t)n :
+		   TRACE_FILE_MAGIC_LEN))
+		return fail(r, TRACE_ERR_MAGIC, "not a detvm trace (bad magic at offset 0)");
+	if (n < TRACE_FILE_FIXED_LEN)
+		return fail(r, TRACE_ERR_TRUNCATED,
+			    "truncated inside the file header (%zd of %d bytes)", n,
+			    TRACE_FILE_FIXED_LEN);
+	r->version = trace_get_le32(fixed + 8);
+	if (r->version > TRACE_FORMAT_VERSION)
+		return fail(r, TRACE_ERR_VERSION,
+			    "trace format version %" PRIu32 " is newer than this detvm (%d)",
+			    r->version, TRACE_FORMAT_VERSION);
+	if (r->version == 0)
+		return fail(r, TRACE_ERR_CORRUPT, "invalid trace format version 0");
+	hlen = trace_get_le32(fixed + 12);
+	if (hlen > TRACE_MAX_HEADER_BYTES)
+		return fail(r, TRACE_ERR_CORRUPT, "header length %" PRIu32 " exceeds %u bytes",
+			    hlen, TRACE_MAX_HEADER_BYTES);
+	ret = file_size(r, &size);
+	if (ret)
+		return ret;
+	if (size < (uint64_t)TRACE_FILE_FIXED_LEN + hlen + 4)
+		return fail(r, TRACE_ERR_TRUNCATED,
+			    "truncated inside the file header (%" PRIu64 " of %" PRIu64 " bytes)",
+			    size, (uint64_t)TRACE_FILE_FIXED_LEN + hlen + 4);
+	b = malloc(TRACE_FILE_FIXED_LEN + hlen + 4);
+	if (!b)
+		return fail(r, -ENOMEM, "out of memory for a %" PRIu32 "-byte header", hlen);
+	memcpy(b, fixed, TRACE_FILE_FIXED_LEN);
+	n = pread_full(r->fd, b + TRACE_FILE_FIXED_LEN, hlen + 4, TRACE_FILE_FIXED_LEN);
+	if (n < 0) {
+		free(b);
+		return fail(r, (int)n, "read: %s", strerror((int)-n));
+	}
+	if ((size_t)n < hlen + 4) {
+		free(b);
+		return fail(r, TRACE_ERR_TRUNCATED, "truncated inside the file header");
+	}
+	stored = trace_get_le32(b + TRACE_FILE_FIXED_LEN + hlen);
+	computed = crc32c(b, TRACE_FILE_FIXED_LEN + hlen);
+	if (crc_mismatch(stored, computed)) {
+		free(b);
+		return fail(r, TRACE_ERR_CRC,
+			    "file header CRC32C mismatch at offset %u (stored 0x%08" PRIx32
+			    ", computed 0x%08" PRIx32 ")", TRACE_FILE_FIXED_LEN + hlen,
+			    stored, computed);
+	}
+	r->hdr = detvm__trace_header__unpack(NULL, hlen, b + TRACE_FILE_FIXED_LEN);
+	free(b);
+	if (!r->hdr)
+		return fail(r, TRACE_ERR_CORRUPT, "file header does not decode as TraceHeader");
+	r->off = TRACE_FILE_FIXED_LEN + (uint64_t)hlen + 4;
+	return 0;
+}
+
+int trace_reader_open_fd(struct trace_reader **out, int fd, const char *name,
+			 char *errbuf, size_t errlen)
+{
+	struct trace_reader *r;
+	int ret;
+
+	*out = NULL;
+	if (errbuf && errlen)
+		errbuf[0] = '\0';
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		close(fd);
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	r->fd = fd;
+	r->name = strdup(name ? name : "trace");
+	if (!r->name || LZ4F_isError(LZ4F_createDecompressionContext(&r->dctx, LZ4F_VERSION))) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s: out of memory", name);
+		trace_reader_close(r);
+		return -ENOMEM;
+	}
+	ret = read_header(r);
+	if (ret) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s", r->msg);
+		trace_reader_close(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+int trace_reader_open(struct trace_reader **out, const char *path, char *errbuf, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int ret = -errno;
+
+		*out = NULL;
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	return trace_reader_open_fd(out, fd, path, errbuf, errlen);
+}
+
+static int read_footer(struct trace_reader *r, uint64_t size)
+{
+	uint8_t fixed[TRACE_FOOTER_FIXED_LEN], *b;
+	uint32_t flen, stored, computed;
+	uint64_t off = r->off;
+	Detvm__TraceFooter *f;
+	ssize_t n;
+
+	n = pread_full(r->fd, fixed, sizeof(fixed), off);
+	if (n < 0)
+		return fail(r, (int)n, "read: %s", strerror((int)-n));
+	if (n < (ssize_t)sizeof(fixed))
+		return fail(r, TRACE_ERR_TRUNCATED,
+			    "truncated inside the footer at offset %" PRIu64, off);
+	flen = trace_get_le32(fixed + 4);
+	if (flen > TRACE_MAX_FOOTER_BYTES)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "footer at offset %" PRIu64 ": length %" PRIu32 " exceeds %u bytes",
+			    off, flen, TRACE_MAX_FOOTER_BYTES);
+	if (size < off + TRACE_FOOTER_FIXED_LEN + flen + 4)
+		return fail(r, TRACE_ERR_TRUNCATED,
+			    "truncated inside the footer at offset %" PRIu64, off);
+	b = malloc(TRACE_FOOTER_FIXED_LEN + flen + 4);
+	if (!b)
+		return fail(r, -ENOMEM, "out of memory for the footer");
+	n = pread_full(r->fd, b, TRACE_FOOTER_FIXED_LEN + flen + 4, off);
+	if (n < 0 || (size_t)n < TRACE_FOOTER_FIXED_LEN + flen + 4) {
+		free(b);
+		if (n < 0)
+			return fail(r, (int)n, "read: %s", strerror((int)-n));
+		return fail(r, TRACE_ERR_TRUNCATED,
+			    "truncated inside the footer at offset %" PRIu64, off);
+	}
+	stored = trace_get_le32(b + TRACE_FOOTER_FIXED_LEN + flen);
+	computed = crc32c(b, TRACE_FOOTER_FIXED_LEN + flen);
+	if (crc_mismatch(stored, computed)) {
+		free(b);
+		return fail(r, TRACE_ERR_CRC,
+			    "footer at offset %" PRIu64 ": CRC32C mismatch (stored 0x%08" PRIx32
+			    ", computed 0x%08" PRIx32 ")", off, stored, computed);
+	}
+	f = detvm__trace_footer__unpack(NULL, flen, b + TRACE_FOOTER_FIXED_LEN);
+	free(b);
+	if (!f)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "footer at offset %" PRIu64 " does not decode as TraceFooter", off);
+	r->footer = f;
+	if (f->total_events != r->seq || f->total_blocks != r->blocks)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "footer says %" PRIu64 " events in %" PRIu64 " blocks, the body has %"
+			    PRIu64 " in %" PRIu64, f->total_events, f->total_blocks, r->seq,
+			    r->blocks);
+	for (size_t i = 0; i < f->n_kinds; i++) {
+		uint32_t k = f->kinds[i]->kind;
+
+		if (k >= TRACE_KIND_SLOTS || f->kinds[i]->count != r->kinds[k])
+			return fail(r, TRACE_ERR_CORRUPT,
+				    "footer count for event kind %" PRIu32 " does not match the body",
+				    k);
+	}
+	off += TRACE_FOOTER_FIXED_LEN + flen + 4;
+	if (size != off)
+		return fail(r, TRACE_ERR_CORRUPT, "%" PRIu64 " unexpected bytes after the footer",
+			    size - off);
+	r->done = true;
+	r->state = 0;
+	return 0;
+}
+
+/* Decompress into ubuf; the frame must decode to exactly ulen bytes using all of zdata. */
+static int inflate_block(struct trace_reader *r, uint32_t clen, uint32_t ulen)
+{
+	size_t in_done = 0, out_done = 0, ret = 1;
+
+	LZ4F_resetDecompressionContext(r->dctx);
+	while (ret != 0) {
+		size_t in = clen - in_done, outsz = ulen - out_done;
+
+		ret = LZ4F_decompress(r->dctx, r->ubuf + out_done, &outsz, r->zbuf + in_done,
+				      &in, NULL);
+		if (LZ4F_isError(ret))
+			return fail(r, TRACE_ERR_CORRUPT,
+				    "block %" PRIu64 " at offset %" PRIu64 ": LZ4 frame: %s",
+				    r->blocks, r->block_off, LZ4F_getErrorName(ret));
+		in_done += in;
+		out_done += outsz;
+		if (ret != 0 && in == 0 && outsz == 0)
+			break;	/* no progress: frame incomplete or output full */
+	}
+	if (ret != 0 || in_done != clen || out_done != ulen)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": LZ4 frame holds %zu bytes"
+			    " (header says %" PRIu32 ")%s", r->blocks, r->block_off, out_done,
+			    ulen, in_done != clen ? " and has trailing data" : "");
+	return 0;
+}
+
+static bool get_varint(const uint8_t *p, size_t avail, uint64_t *v, size_t *used)
+{
+	uint64_t x = 0;
+
+	for (size_t i = 0; i < avail && i < TRACE_VARINT_MAX; i++) {
+		x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+		if (!(p[i] & 0x80)) {
+			if (i == 9 && p[i] > 1)
+				return false;	/* more than 64 bits */
+			*v = x;
+			*used = i + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Walk the length prefixes of a decompressed block: exactly `count` records must tile it,
+ * so a block is rejected as a whole before any of its events is returned.
+ */
+static bool frame_ok(const uint8_t *p, size_t len, uint32_t count)
+{
+	size_t off = 0, used;
+	uint64_t elen;
+
+	for (uint32_t i = 0; i < count; i++) {
+		if (!get_varint(p + off, len - off, &elen, &used) || elen > len - off - used)
+			return false;
+		off += used + (size_t)elen;
+	}
+	return off == len;
+}
+
+static int load_block(struct trace_reader *r)
+{
+	uint8_t h[TRACE_BLOCK_HDR_LEN];
+	uint32_t clen, ulen, count, stored, computed;
+	uint64_t first, size, off = r->off;
+	size_t cmp;
+	ssize_t n;
+	int ret;
+
+	ret = file_size(r, &size);
+	if (ret)
+		return ret;
+	n = pread_full(r->fd, h, sizeof(h), off);
+	if (n < 0)
+		return fail(r, (int)n, "read: %s", strerror((int)-n));
+	if (n == 0)
+		return fail(r, TRACE_ERR_TRUNCATED,
+			    "ends at offset %" PRIu64 " after %" PRIu64 " complete blocks and %"
+			    PRIu64 " events, without a footer (the recorder did not finish)",
+			    off, r->blocks, r->seq);
+	/* the magics differ in their first byte, so a 1..3-byte tail is unambiguous */
+	cmp = n < 4 ? (size_t)n : 4;
+	if (!memcmp(h, TRACE_FOOTER_MAGIC, cmp))
+		return read_footer(r, size);
+	if (memcmp(h, TRACE_BLOCK_MAGIC, cmp))
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": bad block magic",
+			    r->blocks, off);
+	if (n < TRACE_BLOCK_HDR_LEN)
+		return fail(r, TRACE_ERR_TRUNCATED,
+			    "block %" PRIu64 " at offset %" PRIu64 " is incomplete (%zd of %d"
+			    " header bytes; the recorder was killed?)", r->blocks, off, n,
+			    TRACE_BLOCK_HDR_LEN);
+	clen = trace_get_le32(h + 4);
+	ulen = trace_get_le32(h + 8);
+	count = trace_get_le32(h + 12);
+	first = trace_get_le64(h + 16);
+	stored = trace_get_le32(h + 24);
+	r->block_off = off;
+	/* LZ4 expands at most ~255x: a larger claim is a lie, and is refused before we
+	 * allocate for it */
+	if (ulen > TRACE_MAX_BLOCK_BYTES || clen > LZ4F_compressFrameBound(ulen, NULL) ||
+	    ulen > (uint64_t)clen * 255 + 65536 || count == 0 || count > ulen)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": impossible sizes (%" PRIu32
+			    " compressed, %" PRIu32 " uncompressed, %" PRIu32 " events)",
+			    r->blocks, off, clen, ulen, count);
+	if (first != r->seq)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": first event %" PRIu64
+			    ", expected %" PRIu64, r->blocks, off, first, r->seq);
+	if (size < off + TRACE_BLOCK_HDR_LEN + clen)
+		return fail(r, TRACE_ERR_TRUNCATED,
+			    "block %" PRIu64 " at offset %" PRIu64 " is incomplete (%" PRIu64
+			    " of %" PRIu32 " bytes; the recorder was killed?)", r->blocks, off,
+			    size > off + TRACE_BLOCK_HDR_LEN ? size - off - TRACE_BLOCK_HDR_LEN : 0,
+			    clen);
+	if (reserve(&r->zbuf, &r->zcap, clen ? clen : 1))
+		return fail(r, -ENOMEM, "out of memory for block %" PRIu64, r->blocks);
+	n = pread_full(r->fd, r->zbuf, clen, off + TRACE_BLOCK_HDR_LEN);
+	if (n < 0)
+		return fail(r, (int)n, "read: %s", strerror((int)-n));
+	if ((size_t)n < clen)
+		return fail(r, TRACE_ERR_TRUNCATED,
+			    "block %" PRIu64 " at offset %" PRIu64 " is incomplete", r->blocks,
+			    off);
+	computed = crc32c(r->zbuf, clen);
+	if (crc_mismatch(stored, computed))
+		return fail(r, TRACE_ERR_CRC,
+			    "block %" PRIu64 " at offset %" PRIu64 ": CRC32C mismatch (stored 0x%08"
+			    PRIx32 ", computed 0x%08" PRIx32 ")", r->blocks, off, stored, computed);
+	if (reserve(&r->ubuf, &r->ucap, ulen ? ulen : 1))
+		return fail(r, -ENOMEM, "out of memory for block %" PRIu64, r->blocks);
+	ret = inflate_block(r, clen, ulen);
+	if (ret)
+		return ret;
+	if (!frame_ok(r->ubuf, ulen, count))
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": does not hold %" PRIu32
+			    " length-delimited events", r->blocks, off, count);
+	r->ulen = ulen;
+	r->upos = 0;
+	r->left = count;
+	r->pos = 0;
+	r->off = off + TRACE_BLOCK_HDR_LEN + clen;
+	r->blocks++;
+	return 1;
+}
+
+int trace_reader_next(struct trace_reader *r, struct trace_event *out)
+{
+	uint64_t elen, pos;
+	size_t used;
+	Detvm__Event *ev;
+	uint64_t blk;
+	int ret;
+
+	if (r->cur) {
+		detvm__event__free_unpacked(r->cur, NULL);
+		r->cur = NULL;
+	}
+	if (r->done)
+		return r->state;
+	if (!r->left) {
+		ret = load_block(r);
+		if (ret <= 0)
+			return ret;
+	}
+	blk = r->blocks - 1;
+	if (!get_varint(r->ubuf + r->upos, r->ulen - r->upos, &elen, &used) ||
+	    elen > r->ulen - r->upos - used)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
+			    " has a bad length", blk, r->block_off, r->seq);
+	ev = detvm__event__unpack(NULL, (size_t)elen, r->ubuf + r->upos + used);
+	if (!ev)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
+			    " does not decode as Event", blk, r->block_off, r->seq);
+	r->cur = ev;
+	r->upos += used + (size_t)elen;
+	pos = r->pos + ev->position_delta;
+	if (pos < r->pos)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
+			    " position overflows", blk, r->block_off, r->seq);
+	if (pos < r->last_pos)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
+			    " goes back to position %" PRIu64 " from %" PRIu64, blk, r->block_off,
+			    r->seq, pos, r->last_pos);
+	r->pos = pos;
+	r->last_pos = pos;
+	if (--r->left == 0 && r->upos != r->ulen)
+		return fail(r, TRACE_ERR_CORRUPT,
+			    "block %" PRIu64 " at offset %" PRIu64 ": %zu bytes after its last event",
+			    blk, r->block_off, r->ulen - r->upos);
+	/* unknown (newer) kinds decode with no payload; they are returned, not counted */
+	if ((unsigned)ev->payload_case < TRACE_KIND_SLOTS)
+		r->kinds[ev->payload_case]++;
+	out->seq = r->seq++;
+	out->position = pos;
+	out->block = blk;
+	out->ev = ev;
+	return 1;
+}
+
+const char *trace_reader_error(const struct trace_reader *r)
+{
+	return r->msg;
+}
+
+const Detvm__TraceHeader *trace_reader_header(const struct trace_reader *r)
+{
+	return r->hdr;
+}
+
+uint32_t trace_reader_version(const struct trace_reader *r)
+{
+	return r->version;
+}
+
+const Detvm__TraceFooter *trace_reader_footer(const struct trace_reader *r)
+{
+	return r->done && r->state == 0 ? r->footer : NULL;
+}
+
+uint64_t trace_reader_blocks(const struct trace_reader *r)
+{
+	return r->blocks;
+}
+
+uint64_t trace_reader_offset(const struct trace_reader *r)
+{
+	return r->off;
+}
+
+void trace_reader_close(struct trace_reader *r)
+{
+	if (!r)
+		return;
+	if (r->cur)
+		detvm__event__free_unpacked(r->cur, NULL);
+	if (r->hdr)
+		detvm__trace_header__free_unpacked(r->hdr, NULL);
+	if (r->footer)
+		detvm__trace_footer__free_unpacked(r->footer, NULL);
+	if (r->dctx)
+		LZ4F_freeDecompressionContext(r->dctx);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->zbuf);
+	free(r->ubuf);
+	free(r->name);
+	free(r);
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kmain: bring up the machine (GDT/TSS, IDT, PIC, PIT, COM1,
+ * LAPIC virtual wire, virtio) and start the ring-3 program.  Choosing and
+ * running the program is ring 3's business (user/ustart.c): the kernel only
+ * hands it a copy of the command line.
+ */
+#include "kernel.h"
+
+#define XEN_HVM_START_MAGIC	0x336ec578
+
+struct hvm_start_info {
+	u32 magic, version, flags, nr_modules;
+	u64 modlist_paddr, cmdline_paddr, rsdp_paddr, memmap_paddr;
+	u32 memmap_entries, reserved;
+};
+
+struct __attribute__((packed)) tss64 {
+	u32 reserved0;
+	u64 rsp[3];
+	u64 reserved1;
+	u64 ist[7];
+	u64 reserved2;
+	u16 reserved3;
+	u16 iomap_base;
+};
+
+static struct tss64 tss __attribute__((aligned(16)));
+
+/* Ring-3 symbols (user/ustart.c) */
+extern char ustart[];
+extern char ucmdline[];
+extern char ustack0[];
+#define UCMDLINE_MAX	1024
+
+static void tss_init(void)
+{
+	u64 base = (u64)&tss;
+	u64 limit = sizeof(tss) - 1;
+
+	tss.rsp[0] = (u64)boot_stack_top;
+	tss.iomap_base = sizeof(tss);	/* no I/O bitmap: ring 3 gets no ports */
+	/* 16-byte system descriptor: type 9 (available 64-bit TSS), present */
+	gdt[5] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89UL << 40 |
+		 ((limit >> 16) & 0xf) << 48 | ((base >> 24) & 0xff) << 56;
+	gdt[6] = base >> 32;
+	__asm__ __volatile__("ltr %w0" : : "r"(0x28));
+}
+
+/* Length of "prog=NAME" on the command line, for crash reports. */
+static void find_prog(const char *s)
+{
+	for (; *s; s++) {
+		if ((s[0] == 'p' && s[1] == 'r' && s[2] == 'o' && s[3] == 'g' &&
+		     s[4] == '=') && (s == ucmdline || s[-1] == ' ')) {
+			u64 n = 0;
+
+			s += 5;
+			while (s[n] && s[n] != ' ')
+				n++;
+			prog_name = s;
+			prog_name_len = n;
+			return;
+		}
+	}
+	prog_name = "hello";
+	prog_name_len = 5;
+}
+
+void kmain(u32 info_pa)
+{
+	struct hvm_start_info *si = (struct hvm_start_info *)(u64)info_pa;
+	const char *cmd = "";
+	u64 n = 0;
+
+	uart_init();
+	tss_init();
+	idt_init();
+	pic_init();
+	lapic_virtual_wire();
+	pit_init();
+	pic_unmask(0);
+	kputs("detvm-guest: kernel up\n");
+
+	if (si && si->magic == XEN_HVM_START_MAGIC && si->cmdline_paddr)
+		cmd = (const char *)si->cmdline_paddr;
+	else
+		kputs("INFO no PVH start info, empty command line\n");
+	while (cmd[n] && n < UCMDLINE_MAX - 1)
+		n++;
+	memcpy(ucmdline, cmd, n);
+	ucmdline[n] = 0;
+	find_prog(ucmdline);
+	virtio_probe(ucmdline);
+	sched_start((u64)ustart, (u64)ucmdline, (u64)ustack0 + USTACK0_SIZE);
+}

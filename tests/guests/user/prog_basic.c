@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+/* Programs that need no virtio device: hello, ticks, race, spin. */
+#include "ulib.h"
+
+int prog_hello(u64 n)
+{
+	static const char msg[] = "hello from ring 3";
+
+	put_str("detvm test guest\n");
+	put_str(msg);
+	put_char('\n');
+	return pass("hello", fnv_str(FNV_INIT, msg));
+}
+
+static int bcd_ok(u8 v)
+{
+	return (v & 0xf) <= 9 && (v >> 4) <= 9;
+}
+
+/* Convert per register B (bit 2 set = binary); -1 if not valid BCD. */
+static int rtc_val(u8 v, u8 reg_b)
+{
+	if (reg_b & 4)
+		return v;
+	if (!bcd_ok(v))
+		return -1;
+	return (v >> 4) * 10 + (v & 0xf);
+}
+
+static void put2(int v)
+{
+	put_char((char)('0' + v / 10 % 10));
+	put_char((char)('0' + v % 10));
+}
+
+/*
+ * ticks: wait for n (default 20) timer interrupts while sleeping (the kernel
+ * idles in hlt), then read and check the CMOS clock.  Tick counts and the
+ * time are run-dependent: INFO lines only.
+ */
+int prog_ticks(u64 n)
+{
+	struct guest_rtc r;
+	u64 t0, t1;
+	int sec, min, hour, mday, mon, year, pm = 0;
+
+	if (!n)
+		n = 20;
+	t0 = uticks();
+	while (uticks() < t0 + n)
+		usleep_ticks(1);
+	t1 = uticks();
+	sys1(SYS_RTC, &r);
+	put_str("INFO ticks t0=");
+	put_dec(t0);
+	put_str(" t1=");
+	put_dec(t1);
+	put_char('\n');
+	if (t1 < t0 + n)
+		return fail("ticks", "ticks-did-not-advance");
+	put_str("ticks waited ");
+	put_dec(n);
+	put_char('\n');
+
+	if (!(r.reg_b & 2)) {		/* 12-hour mode: bit 7 of hour = PM */
+		pm = r.hour & 0x80;
+		r.hour &= 0x7f;
+	}
+	sec = rtc_val(r.sec, r.reg_b);
+	min = rtc_val(r.min, r.reg_b);
+	hour = rtc_val(r.hour, r.reg_b);
+	mday = rtc_val(r.mday, r.reg_b);
+	mon = rtc_val(r.mon, r.reg_b);
+	year = rtc_val(r.year, r.reg_b);
+	put_str("INFO rtc ");
+	put2(year);
+	put_char('-');
+	put2(mon);
+	put_char('-');
+	put2(mday);
+	put_char(' ');
+	put2(hour);
+	put_char(':');
+	put2(min);
+	put_char(':');
+	put2(sec);
+	put_str(pm ? " pm" : "");
+	put_str(" regB=");
+	put_hexn(r.reg_b);
+	put_char('\n');
+	if (sec < 0 || sec > 59 || min < 0 || min > 59 || mday < 1 || mday > 31 ||
+	    mon < 1 || mon > 12 || year < 0 || year > 99)
+		return fail("ticks", "rtc-invalid");
+	if (r.reg_b & 2 ? hour < 0 || hour > 23 : hour < 1 || hour > 12)
+		return fail("ticks", "rtc-invalid-hour");
+	put_str("rtc fields valid\n");
+	return pass("ticks", fnv_u64(fnv_str(FNV_INIT, "ticks"), n));
+}
+
+/*
+ * race: two tasks each do k (default 2000) unlocked increments of a shared
+ * counter with a system call (an OUT to port 0x80, i.e. a VM exit) between
+ * the load and the store.  The timer interrupt, delivered at that exit's
+ * return to ring 3, preempts a task between load and store, so increments get
+ * lost; the final count depends on timing and is INFO.
+ */
+static volatile u64 race_counter;
+static volatile int race_done[2];
+__attribute__((aligned(16))) static u8 race_stack[2][8192];
+static u64 race_k;
+
+static void race_worker(u64 id)
+{
+	for (u64 i = 0; i < race_k; i++) {
+		u64 v = race_counter;
+
+		sys0(SYS_PORTNOP);
+		race_counter = v + 1;
+	}
+	race_done[id] = 1;
+	uexit(0);
+}
+
+int prog_race(u64 n)
+{
+	u64 c;
+
+	race_k = n ? n : 2000;
+	for (u64 i = 0; i < 2; i++)
+		if (sys3(SYS_SPAWN, race_worker, i, race_stack[i] + sizeof(race_stack[i])) < 0)
+			return fail("race", "spawn");
+	while (!race_done[0] || !race_done[1])
+		usleep_ticks(1);
+	c = race_counter;
+	put_str("race tasks=2 iterations=");
+	put_dec(race_k);
+	put_char('\n');
+	put_str("INFO race counter=");
+	put_dec(c);
+	put_char('\n');
+	if (c == 0 || c > 2 * race_k)
+		return fail("race", "counter-out-of-range");
+	return pass("race", fnv_u64(fnv_str(FNV_INIT, "race"), race_k));
+}
+
+/*
+ * spin: 2^n (default n=30) dependent multiply-adds with no exit at all.  Under
+ * sync delivery no timer interrupt can land during the loop; the number of
+ * ticks seen meanwhile is INFO.  The loop result is deterministic.
+ */
+int prog_spin(u64 n)
+{
+	u64 iters, x = 1, t0, t1;
+
+	if (!n || n > 40)
+		n = 30;
+	iters = 1UL << n;
+	t0 = uticks();
+	for (u64 i = 0; i < iters; i++) {
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+		__asm__ __volatile__("" : "+r"(x));
+	}
+	t1 = uticks();
+	put_str("spin iterations=2^");
+	put_dec(n);
+	put_str(" result=");
+	put_hex(x);
+	put_char('\n');
+	put_str("INFO spin ticks during loop=");
+	put_dec(t1 - t0);
+	put_char('\n');
+	return pass("spin", fnv_u64(FNV_INIT, x));
+}

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+/*
+ * blk and badqueue.
+ *
+ * Disk contract: any virtio-blk disk of at least 1 MiB (2048 sectors).  The
+ * programs save every sector they touch and write it back afterwards, so the
+ * result does not depend on, and does not change, the disk's contents.
+ */
+#include "ulib.h"
+
+#define SECT		512
+#define MAXN		8
+#define MIN_SECTORS	2048
+
+static u8 saved[MAXN * SECT] __attribute__((aligned(512)));
+static u8 pattern[MAXN * SECT] __attribute__((aligned(512)));
+static u8 readback[MAXN * SECT] __attribute__((aligned(512)));
+
+static void fill_pattern(u64 sector, u64 nsect)
+{
+	for (u64 i = 0; i < nsect * SECT; i++) {
+		u64 s = sector + i / SECT, o = i % SECT;
+
+		pattern[i] = (u8)(s * 131 + o * 7 + (o >> 8) * 29 + 0x5a);
+	}
+}
+
+/*
+ * Save [sector, sector+nsect), write a pattern, read it back and compare, fold
+ * the read-back bytes into *digest, then restore and check the restore.
+ */
+int blk_roundtrip(const char *prog, u64 sector, u64 nsect, u64 *digest)
+{
+	u64 bytes = nsect * SECT;
+
+	if (sys4(SYS_BLK_IO, 0, sector, saved, nsect))
+		return fail(prog, "read-original");
+	fill_pattern(sector, nsect);
+	if (sys4(SYS_BLK_IO, 1, sector, pattern, nsect))
+		return fail(prog, "write-pattern");
+	memset(readback, 0, bytes);
+	if (sys4(SYS_BLK_IO, 0, sector, readback, nsect))
+		return fail(prog, "read-pattern");
+	if (memcmp(readback, pattern, bytes))
+		return fail(prog, "pattern-mismatch");
+	*digest = fnv(fnv_u64(*digest, sector), readback, bytes);
+	if (sys4(SYS_BLK_IO, 1, sector, saved, nsect))
+		return fail(prog, "restore");
+	if (sys4(SYS_BLK_IO, 0, sector, readback, nsect))
+		return fail(prog, "read-restored");
+	if (memcmp(readback, saved, bytes))
+		return fail(prog, "restore-mismatch");
+	return 0;
+}
+
+static int need_disk(const char *prog)
+{
+	s64 cap = sys0(SYS_BLK_INFO);
+
+	if (cap < 0)
+		return fail(prog, "no-virtio-blk");
+	put_str("INFO disk sectors=");
+	put_dec((u64)cap);
+	put_char('\n');
+	if (cap < MIN_SECTORS)
+		return fail(prog, "disk-smaller-than-1MiB");
+	return 0;
+}
+
+/* Single sectors at the start, middle and end of the first MiB, then a run. */
+static const struct {
+	u64 sector, nsect;
+} blk_plan[] = {
+	{ 0, 1 }, { 1, 1 }, { 7, 1 }, { 100, 1 }, { 513, 1 }, { 2047, 1 },
+	{ 1000, 8 },
+};
+
+int prog_blk(u64 n)
+{
+	u64 d = fnv_str(FNV_INIT, "blk"), total = 0;
+
+	if (need_disk("blk"))
+		return 1;
+	for (u64 i = 0; i < sizeof(blk_plan) / sizeof(blk_plan[0]); i++) {
+		if (blk_roundtrip("blk", blk_plan[i].sector, blk_plan[i].nsect, &d))
+			return 1;
+		total += blk_plan[i].nsect;
+	}
+	put_str("blk verified ");
+	put_dec(total);
+	put_str(" sectors in ");
+	put_dec(sizeof(blk_plan) / sizeof(blk_plan[0]));
+	put_str(" requests, contents restored\n");
+	return pass("blk", d);
+}
+
+static const char *const kind_names[HOSTILE_NKINDS] = {
+	"out-of-ram", "wrapping-address", "huge-length", "looping-chain",
+	"next-out-of-range", "head-out-of-range", "avail-index-jump",
+};
+
+/*
+ * badqueue: for each kind of malformed chain, post it on the device, kick,
+ * let the VMM chew on it for a few ticks, then reset the device (it may
+ * rightly have marked itself broken).  Passing means the VM is still here and
+ * a normal request works afterwards.
+ */
+static int hostile_dev(int dev, const char *name)
+{
+	for (int k = 0; k < HOSTILE_NKINDS; k++) {
+		s64 r = sys2(SYS_HOSTILE, dev, k);
+
+		if (r < 0)
+			return fail("badqueue", "hostile-post");
+		usleep_ticks(3);
+		if (sys1(SYS_DEV_RESET, dev))
+			return fail("badqueue", "reset-after-hostile");
+		put_str("badqueue ");
+		put_str(name);
+		put_char(' ');
+		put_str(kind_names[k]);
+		put_str(" posted, device reset\n");
+	}
+	return 0;
+}
+
+int prog_badqueue(u64 n)
+{
+	u64 d = fnv_str(FNV_INIT, "badqueue");
+
+	if (need_disk("badqueue"))
+		return 1;
+	if (hostile_dev(GDEV_BLK, "blk"))
+		return 1;
+	if (sys0(SYS_NET_INFO) == 0 && hostile_dev(GDEV_NET, "net"))
+		return 1;
+	if (blk_roundtrip("badqueue", 42, 2, &d))
+		return 1;
+	put_str("badqueue vm alive, normal blk request ok\n");
+	return pass("badqueue", d);
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Bad input to the CLI: every case must end with exit status 2 and one line on stderr
+# that starts "detvm", never a crash.
+set -u
+detvm=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+pass=0
+
+expect() {	# expect STATUS PATTERN -- ARGS...
+	local want=$1 pattern=$2
+	shift 3
+	"$detvm" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	local rc=$?
+	local lines where=$tmp/err
+	lines=$(wc -l <"$tmp/err")
+	[ "$want" -eq 0 ] && where=$tmp/out	# success prints on stdout
+	if [ "$rc" -ne "$want" ] || ! grep -q -- "$pattern" "$where" ||
+		{ [ "$want" -ne 0 ] && [ "$lines" -ne 1 ]; }; then
+		echo "FAIL: detvm $* -> status $rc (want $want), stderr:"
+		sed 's/^/    /' "$tmp/err"
+		fail=$((fail + 1))
+	else
+		pass=$((pass + 1))
+	fi
+}
+
+: >"$tmp/empty"
+printf '\x7fELF\x02\x01\x01' >"$tmp/truncated-elf"
+head -c 65536 /dev/urandom >"$tmp/garbage"
+truncate -s 2G "$tmp/huge"
+head -c 2048 /dev/zero >"$tmp/zeros"
+# a bzImage header that claims the 2.03 protocol: too old for the 64-bit entry
+python3 - "$tmp/old-bzimage" <<'PY'
+import struct, sys
+img = bytearray(8192)
+img[0x1f1] = 4                                   # setup_sects
+struct.pack_into('<H', img, 0x1fe, 0xaa55)
+struct.pack_into('<I', img, 0x202, 0x53726448)   # "HdrS"
+struct.pack_into('<H', img, 0x206, 0x0203)
+open(sys.argv[1], 'wb').write(img)
+PY
+
+expect 2 "no command given" -- 
+expect 2 "unknown command 'frobnicate'" -- frobnicate
+expect 2 "no IMAGE given" -- run
+expect 2 "unknown option '--bogus'" -- run --bogus "$tmp/zeros"
+expect 2 "needs a value" -- run "$tmp/zeros" --mem
+expect 2 "bad --mem 'lots'" -- run --mem lots "$tmp/zeros"
+expect 2 "bad --mem" -- run --mem 1K "$tmp/zeros"
+expect 2 "bad --timeout" -- run --timeout -3 "$tmp/zeros"
+expect 2 "bad --serial" -- run --serial tcp:1 "$tmp/zeros"
+expect 2 "more than one IMAGE" -- run "$tmp/zeros" "$tmp/zeros"
+expect 2 "cannot open image" -- run "$tmp/does-not-exist"
+expect 2 "is empty" -- run "$tmp/empty"
+expect 2 "is not a regular file" -- run "$tmp"
+expect 2 "too large" -- run "$tmp/huge"
+expect 2 "truncated\|not a bzImage\|too short" -- run "$tmp/truncated-elf"
+expect 2 "not a bzImage or an ELF" -- run "$tmp/garbage"
+expect 2 "not a bzImage or an ELF" -- run "$tmp/zeros"
+expect 2 "protocol" -- run "$tmp/old-bzimage"
+expect 2 "cannot open initrd" -- run --initrd "$tmp/nope" "$tmp/zeros"
+expect 2 "cannot open disk" -- run --disk "$tmp/nope" "$tmp/zeros"
+expect 2 "at least 512 bytes" -- run --disk "$tmp/empty" "$tmp/zeros"
+expect 2 "unknown network backend" -- run --net foo:bar "$tmp/zeros"
+expect 2 "unexpected argument" -- doctor --now
+for cmd in run doctor help version; do
+	expect 0 "detvm" -- "$cmd" --help
+done
+"$detvm" --help | grep -q "^  run " || { echo "FAIL: --help does not list run"; fail=$((fail + 1)); }
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,310 @@
+/* `detvm run`: boot a guest on the deterministic platform with live host input. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "vmm/cli.h"
+#include "vmm/exitcode.h"
+#include "vmm/host_run.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+
+static const char run_help[] =
+	"usage: detvm run [options] IMAGE\n"
+	"\n"
+	"Boots IMAGE -- an ELF kernel with a PVH entry note, or a Linux bzImage -- on one vCPU\n"
+	"with detvm's userspace 8259A PIC, 8254 PIT, CMOS RTC, 16550A UART (COM1), i8042 and\n"
+	"virtio-mmio devices. The console is COM1: output on stdout, input from stdin.\n"
+	"\n"
+	"options:\n"
+	"  -m, --mem SIZE          guest RAM (default 256M; suffixes K, M, G)\n"
+	"  -c, --cmdline STRING    kernel command line (detvm appends virtio_mmio.device=...)\n"
+	"  -i, --initrd PATH       initial ramdisk\n"
+	"  -d, --disk PATH[,ro]    raw disk image as virtio-blk (repeatable, up to 4)\n"
+	"  -n, --net SPEC          virtio-net backend: tap:IFNAME or unix:PATH (repeatable)\n"
+	"  -s, --serial SPEC       console output: stdio (default) or file:PATH\n"
+	"  -t, --timeout SECONDS   stop the guest after this much wall time\n"
+	"      --max-exits N       stop the guest after N guest-caused exits\n"
+	"      --stats             print exit and device counters to stderr at the end\n"
+	"  -v, --verbose           more messages (repeat for debug)\n"
+	"  -q, --quiet             errors only\n"
+	"  -h, --help              this help\n"
+	"\n"
+	"exit status: 0 guest powered off or reset; 1 guest reported failure; 2 usage or bad\n"
+	"image; 3 KVM error or emulation failure; 4 triple fault; 5 unhandled exit;\n"
+	"8 timeout or exit limit; 9 guest halted forever; 10 host I/O error; 11 interrupted.\n";
+
+static volatile int stop_flag;
+
+static void on_signal(int sig)
+{
+	stop_flag = sig == SIGALRM ? 2 : 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "detvm %s: %s (try `detvm %s --help`)\n", cmd, msg, cmd);
+	return DETVM_EXIT_USAGE;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || (shift && v > (~0ULL >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int install_signals(double timeout)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: KVM_RUN and waits must return EINTR so the loop sees the flag */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (timeout > 0) {
+		struct itimerval it = { .it_value = { (time_t)timeout,
+						      (suseconds_t)((timeout - (time_t)timeout) * 1e6) } };
+		if (!it.it_value.tv_sec && !it.it_value.tv_usec)
+			it.it_value.tv_usec = 1;
+		if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+struct run_opts {
+	struct machine_config cfg;
+	const char *serial;
+	double timeout;
+	int stats;
+};
+
+static int parse_disk(struct run_opts *o, char *arg)
+{
+	if (o->cfg.ndisks == MACHINE_MAX_DISKS)
+		return cli_usage_error("run", "at most %d disks", MACHINE_MAX_DISKS);
+	char *comma = strrchr(arg, ',');
+	int ro = 0;
+	if (comma && !strcmp(comma, ",ro")) {
+		*comma = 0;
+		ro = 1;
+	} else if (comma && !strcmp(comma, ",rw")) {
+		*comma = 0;
+	}
+	if (!*arg)
+		return cli_usage_error("run", "--disk needs a path");
+	o->cfg.disks[o->cfg.ndisks++] = (struct machine_disk){ arg, ro };
+	return 0;
+}
+
+static int parse_run_opts(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "mem", required_argument, NULL, 'm' },    { "cmdline", required_argument, NULL, 'c' },
+		{ "initrd", required_argument, NULL, 'i' }, { "disk", required_argument, NULL, 'd' },
+		{ "net", required_argument, NULL, 'n' },    { "serial", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' }, { "max-exits", required_argument, NULL, 'X' },
+		{ "stats", no_argument, NULL, 'S' },	    { "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },	    { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	memset(o, 0, sizeof(*o));
+	o->cfg.mem_size = 256ULL << 20;
+	o->serial = "stdio";
+	optind = 1;
+	opterr = 0;
+	int c;
+	char *end;
+	while ((c = getopt_long(argc, argv, ":m:c:i:d:n:s:t:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (cli_parse_size(optarg, &o->cfg.mem_size) || o->cfg.mem_size < (16ULL << 20) ||
+			    o->cfg.mem_size > (64ULL << 30) || o->cfg.mem_size % 4096)
+				return cli_usage_error("run", "bad --mem '%s': want 16M..64G in 4K units", optarg);
+			break;
+		case 'c': o->cfg.cmdline = optarg; break;
+		case 'i': o->cfg.initrd_path = optarg; break;
+		case 'd':
+			if (parse_disk(o, optarg))
+				return DETVM_EXIT_USAGE;
+			break;
+		case 'n':
+			if (o->cfg.nnics == MACHINE_MAX_NICS)
+				return cli_usage_error("run", "at most %d network devices", MACHINE_MAX_NICS);
+			o->cfg.nics[o->cfg.nnics++] = optarg;
+			break;
+		case 's':
+			if (strcmp(optarg, "stdio") && strncmp(optarg, "file:", 5))
+				return cli_usage_error("run", "bad --serial '%s': use stdio or file:PATH", optarg);
+			o->serial = optarg;
+			break;
+		case 't':
+			o->timeout = strtod(optarg, &end);
+			if (*end || end == optarg || !(o->timeout > 0) || o->timeout > 1e7)
+				return cli_usage_error("run", "bad --timeout '%s': want seconds > 0", optarg);
+			break;
+		case 'X':
+			errno = 0;
+			o->cfg.max_exits = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' || !o->cfg.max_exits)
+				return cli_usage_error("run", "bad --max-exits '%s'", optarg);
+			break;
+		case 'S': o->stats = 1; break;
+		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
+		case 'q': log_threshold = LOG_ERROR; break;
+		case 'h':
+			fputs(run_help, stdout);
+			return -1;
+		case ':':
+			return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("run", optind >= argc ? "no IMAGE given" : "more than one IMAGE given");
+	o->cfg.image_path = argv[optind];
+	return 0;
+}
+
+static struct termios saved_tio;
+static int tio_saved;
+
+/* Raw input so keys reach the guest as typed; ISIG stays so Ctrl-C still stops detvm. */
+static void console_raw(void)
+{
+	struct termios t;
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio))
+		return;
+	t = saved_tio;
+	t.c_lflag &= ~(ICANON | ECHO | ECHONL | IEXTEN);
+	t.c_iflag &= ~(ICRNL | IXON);
+	if (!tcsetattr(STDIN_FILENO, TCSANOW, &t))
+		tio_saved = 1;
+}
+
+static void console_restore(void)
+{
+	if (tio_saved)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+	tio_saved = 0;
+}
+
+/*
+ * Host threads (console reader, network readers) must never take SIGINT, SIGTERM or
+ * SIGALRM: those have to interrupt KVM_RUN on the vCPU thread. Threads inherit the mask
+ * that is in force when they are created.
+ */
+static void block_stop_signals(int how)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGALRM);
+	pthread_sigmask(how, &s, NULL);
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct run_opts o;
+	int r = parse_run_opts(argc, argv, &o);
+	if (r)
+		return r < 0 ? DETVM_EXIT_OK : r;
+	block_stop_signals(SIG_BLOCK);
+
+	int out_fd = STDOUT_FILENO;
+	if (!strncmp(o.serial, "file:", 5)) {
+		out_fd = open(o.serial + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (out_fd < 0) {
+			log_error("cannot open serial file '%s': %s", o.serial + 5, strerror(errno));
+			return DETVM_EXIT_USAGE;
+		}
+	}
+	struct host_run host;
+	char err[512] = "";
+	int code = DETVM_EXIT_HOST;
+	static struct machine m;
+	if (host_run_init(&host, out_fd, STDIN_FILENO)) {
+		log_error("cannot set up host input: %s", strerror(errno));
+		goto out_close;
+	}
+	uint64_t disk_sizes[MACHINE_MAX_DISKS];
+	for (unsigned i = 0; i < o.cfg.ndisks; i++) {
+		r = host_run_add_disk(&host, o.cfg.disks[i].path, o.cfg.disks[i].read_only, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s", err);
+			code = DETVM_EXIT_USAGE;
+			goto out_host;
+		}
+		disk_sizes[i] = host.disk_size[r];
+	}
+	for (unsigned i = 0; i < o.cfg.nnics; i++) {
+		if (host_run_add_nic(&host, o.cfg.nics[i], err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			code = DETVM_EXIT_USAGE;
+			goto out_host;
+		}
+	}
+	code = machine_create(&m, &o.cfg, &host.io, disk_sizes, err, sizeof(err));
+	if (code) {
+		log_error("%s", err);
+		goto out_host;
+	}
+	m.stop = &stop_flag;
+	if (install_signals(o.timeout) || host_run_start(&host)) {
+		log_error("cannot start the host side: %s", strerror(errno));
+		code = DETVM_EXIT_HOST;
+		goto out_machine;
+	}
+	block_stop_signals(SIG_UNBLOCK);
+	console_raw();
+	code = machine_run(&m);
+	console_restore();
+	host_run_flush(&host);
+	if (o.stats)
+		machine_print_stats(&m, stderr);
+out_machine:
+	machine_destroy(&m);
+out_host:
+	host_run_destroy(&host);
+out_close:
+	if (out_fd != STDOUT_FILENO)
+		close(out_fd);
+	return code;
+}

@@ -1,0 +1,43 @@
+/* The thin layer over /dev/kvm: one VM, one vCPU, no in-kernel irqchip or PIT. */
+#ifndef DETVM_VMM_KVM_H
+#define DETVM_VMM_KVM_H
+
+#include <linux/kvm.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/guest_mem.h"
+
+struct boot_setup;
+
+struct kvm_vm {
+	int sys_fd;
+	int vm_fd;
+	int vcpu_fd;
+	struct kvm_run *run;
+	size_t run_size;
+	unsigned nslots;
+	int dirty_log;		/* slots registered with KVM_MEM_LOG_DIRTY_PAGES */
+};
+
+/* Opens /dev/kvm, creates the VM and vCPU and maps guest memory. err gets one line. */
+int kvm_vm_create(struct kvm_vm *k, const struct guest_mem *mem, int dirty_log, char *err,
+		  size_t errlen);
+void kvm_vm_destroy(struct kvm_vm *k);
+
+/* KVM_GET_SUPPORTED_CPUID filtered through the CPUID policy, then KVM_SET_CPUID2. */
+int kvm_vcpu_set_cpuid_policy(struct kvm_vm *k);
+/* Registers and control state for the boot protocol the loader chose. */
+int kvm_vcpu_set_boot_state(struct kvm_vm *k, const struct boot_setup *b);
+
+/* KVM_RUN; 0 after an exit, -EINTR for a host-caused return, other -errno on failure. */
+int kvm_vcpu_run(struct kvm_vm *k);
+int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector);
+/* What the CPU would have done for an INT3: RIP past it, then #BP (a trap). */
+int kvm_vcpu_inject_breakpoint(struct kvm_vm *k);
+int kvm_vcpu_get_regs(struct kvm_vm *k, struct kvm_regs *r);
+int kvm_vcpu_get_sregs(struct kvm_vm *k, struct kvm_sregs *s);
+/* Guest-virtual to guest-physical through the vCPU's page tables. */
+int kvm_vcpu_translate(struct kvm_vm *k, struct kvm_translation *t);
+
+#endif

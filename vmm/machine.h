@@ -1,0 +1,97 @@
+/*
+ * The machine: guest memory, the vCPU, the buses and every device model, wired to one
+ * hostio. Placement (ports, MMIO windows, IRQ lines) lives here and nowhere else.
+ */
+#ifndef DETVM_VMM_MACHINE_H
+#define DETVM_VMM_MACHINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "devices/i8042.h"
+#include "devices/pic.h"
+#include "devices/pit.h"
+#include "devices/rtc.h"
+#include "devices/uart.h"
+#include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
+#include "vmm/bus.h"
+#include "vmm/exit.h"
+#include "vmm/guest_mem.h"
+#include "vmm/hostio.h"
+#include "vmm/kvm.h"
+
+#define MACHINE_MAX_DISKS 4
+#define MACHINE_MAX_NICS 4
+#define MACHINE_VIRTIO_BASE 0xd0000000ULL
+#define MACHINE_VIRTIO_STRIDE 0x1000ULL
+#define MACHINE_DEBUG_EXIT_PORT 0xf4	/* QEMU's isa-debug-exit convention */
+#define MACHINE_COM1_PORT 0x3f8
+#define MACHINE_COM1_IRQ 4
+#define MACHINE_RTC_IRQ 8
+#define MACHINE_PIT_IRQ 0
+
+struct machine_disk {
+	const char *path;
+	int read_only;
+};
+
+struct machine_config {
+	uint64_t mem_size;
+	const char *image_path;
+	const char *cmdline;
+	const char *initrd_path;
+	struct machine_disk disks[MACHINE_MAX_DISKS];
+	unsigned ndisks;
+	const char *nics[MACHINE_MAX_NICS];
+	unsigned nnics;
+	uint64_t max_exits;	/* 0: no limit */
+};
+
+struct machine_stats {
+	uint64_t exits;		/* guest-caused exits: positions */
+	uint64_t host_exits;	/* signals and kicks */
+	uint64_t by_reason[KVM_EXIT_INTERNAL_ERROR + 1];
+	uint64_t interrupts;
+	uint64_t breakpoints;	/* INT3s turned into #BP */
+	uint64_t events;	/* host events delivered */
+};
+
+struct machine {
+	struct guest_mem mem;
+	struct kvm_vm kvm;
+	struct bus pio;
+	struct bus mmio;
+	struct hostio *io;
+	struct exit_ctx ex;
+	struct irq_sink irq;		/* devices keep a pointer to it: lives as long as they do */
+	struct pic pic;
+	struct pit pit;
+	struct rtc rtc;
+	struct uart com1;
+	struct i8042 kbd;
+	struct virtio_blk blk[MACHINE_MAX_DISKS];
+	unsigned nblk;
+	struct virtio_net net[MACHINE_MAX_NICS];
+	unsigned nnet;
+	uint64_t max_exits;
+	uint64_t platform_errors;	/* bad guest accesses to platform ports */
+	struct machine_stats stats;
+	char cmdline[4096];		/* what the guest was given */
+	volatile int *stop;		/* set from a signal handler: 1 interrupt, 2 timeout */
+};
+
+/*
+ * Builds the machine: memory, KVM, devices, the image loaded. disk_sizes[i] is the
+ * capacity of disk i as the hostio sees it. On failure err holds one line; the return
+ * is a detvm exit code (DETVM_EXIT_USAGE for bad images, DETVM_EXIT_KVM, ...).
+ */
+int machine_create(struct machine *m, const struct machine_config *cfg, struct hostio *io,
+		   const uint64_t *disk_sizes, char *err, size_t errlen);
+void machine_destroy(struct machine *m);
+/* Runs until the guest ends; returns a detvm exit code and prints why it ended. */
+int machine_run(struct machine *m);
+/* One line per device counter worth knowing (bad chains, dropped input, ...). */
+void machine_print_stats(const struct machine *m, FILE *f);
+
+#endif

@@ -1,0 +1,294 @@
+/*
+ * The vCPU loop. Interrupts are injected and host events delivered only at guest-caused
+ * exits (the `sync` delivery policy of DESIGN.md), so where they land is a function of
+ * the guest's own execution plus the ordered events.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/exitcode.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+
+/* Reads up to 16 bytes at the guest's RIP (through its page tables) for messages. */
+static unsigned fetch_insn(struct machine *m, const struct kvm_regs *r, const struct kvm_sregs *s,
+			   uint8_t *buf)
+{
+	uint64_t lin = r->rip + (s->efer & 0x400 ? 0 : s->cs.base);
+	struct kvm_translation t = { .linear_address = lin };
+	uint64_t gpa = lin;
+	if (s->cr0 & 0x80000000u) {
+		if (kvm_vcpu_translate(&m->kvm, &t) || !t.valid)
+			return 0;
+		gpa = t.physical_address;
+	}
+	unsigned n = 16;
+	/* stop at the page end rather than translate the next page */
+	if ((gpa & 4095) + n > 4096)
+		n = 4096 - (gpa & 4095);
+	return guest_mem_read(&m->mem, gpa, buf, n) ? 0 : n;
+}
+
+static void report(struct machine *m, const char *what)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	if (kvm_vcpu_get_regs(&m->kvm, &r) || kvm_vcpu_get_sregs(&m->kvm, &s)) {
+		log_error("%s after %" PRIu64 " exits (registers unavailable)", what, m->stats.exits);
+		return;
+	}
+	uint8_t insn[16];
+	const uint8_t *kb;
+	unsigned n = exit_insn_bytes(m->kvm.run, &kb);
+	if (n)
+		memcpy(insn, kb, n);
+	else
+		n = fetch_insn(m, &r, &s, insn);
+	char bytes[64] = "unavailable";
+	for (unsigned i = 0; i < n; i++)
+		snprintf(bytes + 3 * i, sizeof(bytes) - 3 * i, "%02x%s", insn[i], i + 1 < n ? " " : "");
+	log_error("%s at rip 0x%llx (cs 0x%x, cpl %u, cr0 0x%llx) after %" PRIu64
+		  " exits; instruction bytes: %s",
+		  what, (unsigned long long)r.rip, s.cs.selector, s.cs.dpl, (unsigned long long)s.cr0,
+		  m->stats.exits, bytes);
+}
+
+/* Interrupt from the PIC to the CPU, if the CPU can take one; else ask KVM to tell us. */
+static int offer_interrupt(struct machine *m)
+{
+	struct kvm_run *run = m->kvm.run;
+	if (!pic_has_interrupt(&m->pic)) {
+		run->request_interrupt_window = 0;
+		return 0;
+	}
+	if (run->ready_for_interrupt_injection && run->if_flag) {
+		int vector = pic_ack(&m->pic);
+		run->request_interrupt_window = 0;
+		m->stats.interrupts++;
+		return kvm_vcpu_interrupt(&m->kvm, (unsigned)vector);
+	}
+	run->request_interrupt_window = 1;
+	return 0;
+}
+
+static int deliver(struct machine *m)
+{
+	int n = m->io->ops->deliver_due(m->io, m->stats.exits);
+	if (n > 0)
+		m->stats.events += n;
+	return n < 0 ? n : 0;
+}
+
+/* HLT with interrupts on: sleep until a device raises a line. */
+static int halt(struct machine *m)
+{
+	if (!m->kvm.run->if_flag && !pic_has_interrupt(&m->pic)) {
+		report(m, "guest halted with interrupts disabled: it can never wake");
+		return DETVM_EXIT_HALTED;
+	}
+	while (!pic_has_interrupt(&m->pic)) {
+		if (*m->stop)
+			return -1;
+		int r = m->io->ops->idle_wait(m->io, m->stats.exits);
+		if (r == -ENOENT) {
+			report(m, "guest halted with no interrupt source armed: it can never wake");
+			return DETVM_EXIT_HALTED;
+		}
+		if (r < 0 && r != -EINTR) {
+			log_error("waiting for host events: %s", strerror(-r));
+			return DETVM_EXIT_HOST;
+		}
+		if (deliver(m))
+			return DETVM_EXIT_HOST;
+	}
+	return -1;
+}
+
+static int stopped(struct machine *m)
+{
+	if (*m->stop == 2) {
+		log_error("timeout after %" PRIu64 " exits", m->stats.exits);
+		return DETVM_EXIT_TIMEOUT;
+	}
+	log_error("interrupted after %" PRIu64 " exits", m->stats.exits);
+	return DETVM_EXIT_INTERRUPTED;
+}
+
+static int end_of_guest(struct machine *m)
+{
+	if (m->ex.reset_requested)
+		log_info("guest requested a reset after %" PRIu64 " exits", m->stats.exits);
+	if (m->ex.poweroff_code) {
+		log_error("guest powered off reporting failure %u", m->ex.poweroff_code);
+		return DETVM_EXIT_GUEST_FAIL;
+	}
+	return DETVM_EXIT_OK;
+}
+
+/* Acts on one guest-caused exit; -1 to keep running, else the detvm exit code. */
+static int act(struct machine *m, enum exit_action a)
+{
+	struct kvm_run *run = m->kvm.run;
+	int r;
+	switch (a) {
+	case EXIT_ACT_CONTINUE:
+	case EXIT_ACT_IRQ_WINDOW:
+	case EXIT_ACT_HOST:
+		return -1;
+	case EXIT_ACT_HALT:
+		if (deliver(m))
+			return DETVM_EXIT_HOST;
+		return halt(m);
+	case EXIT_ACT_INJECT_BP:
+		m->stats.breakpoints++;
+		r = kvm_vcpu_inject_breakpoint(&m->kvm);
+		if (r) {
+			log_error("cannot inject #BP: %s", strerror(-r));
+			return DETVM_EXIT_KVM;
+		}
+		return -1;
+	case EXIT_ACT_POWEROFF:
+		return end_of_guest(m);
+	case EXIT_ACT_SHUTDOWN:
+		report(m, "guest triple fault (shutdown)");
+		return DETVM_EXIT_TRIPLE_FAULT;
+	case EXIT_ACT_INTERNAL: {
+		char what[96];
+		snprintf(what, sizeof(what), "KVM internal error (suberror %u%s)", run->internal.suberror,
+			 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ? ": emulation failure" : "");
+		report(m, what);
+		return DETVM_EXIT_KVM;
+	}
+	case EXIT_ACT_FAIL_ENTRY: {
+		char what[96];
+		snprintf(what, sizeof(what), "VM entry failed (hardware reason 0x%llx)",
+			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		report(m, what);
+		return DETVM_EXIT_KVM;
+	}
+	case EXIT_ACT_UNKNOWN:
+	default: {
+		char what[96];
+		snprintf(what, sizeof(what), "unhandled exit reason %u (%s)", run->exit_reason,
+			 exit_reason_name(run->exit_reason));
+		report(m, what);
+		return DETVM_EXIT_UNKNOWN;
+	}
+	}
+}
+
+int machine_run(struct machine *m)
+{
+	struct kvm_run *run = m->kvm.run;
+	int guest_exit = 1;	/* the start is a delivery point too */
+	for (;;) {
+		if (*m->stop)
+			return stopped(m);
+		if (guest_exit) {
+			int r = offer_interrupt(m);
+			if (r) {
+				log_error("KVM_INTERRUPT: %s", strerror(-r));
+				return DETVM_EXIT_KVM;
+			}
+		}
+		int r = kvm_vcpu_run(&m->kvm);
+		if (r == -EINTR || r == -EAGAIN) {
+			m->stats.host_exits++;
+			guest_exit = 0;
+			continue;
+		}
+		if (r) {
+			log_error("KVM_RUN: %s", strerror(-r));
+			return DETVM_EXIT_KVM;
+		}
+		enum exit_action a = exit_handle(&m->ex, run);
+		if (!exit_action_is_guest(a)) {
+			m->stats.host_exits++;
+			guest_exit = 0;
+			continue;
+		}
+		guest_exit = 1;
+		m->stats.exits++;
+		if (run->exit_reason < sizeof(m->stats.by_reason) / sizeof(m->stats.by_reason[0]))
+			m->stats.by_reason[run->exit_reason]++;
+		int code = act(m, a);
+		if (code >= 0)
+			return code;
+		if (*m->stop)
+			return stopped(m);
+		if (a != EXIT_ACT_HALT && deliver(m))
+			return DETVM_EXIT_HOST;
+		if (m->max_exits && m->stats.exits >= m->max_exits) {
+			log_error("stopped at the exit limit (%" PRIu64 " exits)", m->max_exits);
+			return DETVM_EXIT_TIMEOUT;
+		}
+	}
+}
+
+static void print_virtio(FILE *f, const char *name, unsigned i, const struct virtio_mmio *t)
+{
+	uint64_t bad_chains = 0, bad_rings = 0;
+	for (unsigned q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
+		bad_chains += t->queues[q].bad_chains;
+		bad_rings += t->queues[q].bad_rings;
+	}
+	fprintf(f, "%s%u: bad chains %" PRIu64 ", bad rings %" PRIu64 ", bad register accesses %" PRIu64,
+		name, i, bad_chains, bad_rings, t->bad_accesses);
+}
+
+/* Resident KiB of the whole process and of guest RAM, so the VMM's own share is known. */
+static void resident_kib(const struct machine *m, uint64_t *total, uint64_t *guest)
+{
+	*total = *guest = 0;
+	FILE *s = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	while (s && fgets(line, sizeof(line), s))
+		if (sscanf(line, "Rss: %" SCNu64, total) == 1)
+			break;
+	if (s)
+		fclose(s);
+	size_t pages = m->mem.size / 4096;
+	unsigned char *vec = malloc(pages);
+	if (vec && !mincore(m->mem.base, m->mem.size, vec))
+		for (size_t i = 0; i < pages; i++)
+			*guest += (vec[i] & 1) * 4;
+	free(vec);
+}
+
+void machine_print_stats(const struct machine *m, FILE *f)
+{
+	uint64_t rss, guest_rss;
+	resident_kib(m, &rss, &guest_rss);
+	const struct machine_stats *s = &m->stats;
+	fprintf(f, "exits: %" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64 ", hlt %" PRIu64
+		   ", irq-window %" PRIu64 ", internal %" PRIu64 "), host exits %" PRIu64 "\n",
+		s->exits, s->by_reason[KVM_EXIT_IO], s->by_reason[KVM_EXIT_MMIO], s->by_reason[KVM_EXIT_HLT],
+		s->by_reason[KVM_EXIT_IRQ_WINDOW_OPEN], s->by_reason[KVM_EXIT_INTERNAL_ERROR], s->host_exits);
+	fprintf(f, "interrupts injected: %" PRIu64 ", breakpoints injected: %" PRIu64
+		   ", host events: %" PRIu64 "\n", s->interrupts, s->breakpoints, s->events);
+	fprintf(f, "unclaimed: pio reads %" PRIu64 " writes %" PRIu64 ", mmio reads %" PRIu64
+		   " writes %" PRIu64 "\n", m->pio.unclaimed_reads, m->pio.unclaimed_writes,
+		m->mmio.unclaimed_reads, m->mmio.unclaimed_writes);
+	fprintf(f, "memory: resident %" PRIu64 " KiB, of which guest RAM %" PRIu64
+		   " KiB; VMM beyond guest RAM %" PRIu64 " KiB\n",
+		rss, guest_rss, rss > guest_rss ? rss - guest_rss : 0);
+	for (unsigned i = 0; i < m->nblk; i++) {
+		const struct virtio_blk *b = &m->blk[i];
+		print_virtio(f, "virtio-blk", i, &b->mmio);
+		fprintf(f, ", requests %" PRIu64 ", io errors %" PRIu64 ", unsupported %" PRIu64
+			   ", bad requests %" PRIu64 "\n", b->requests, b->io_errors, b->unsupported,
+			b->bad_requests);
+	}
+	for (unsigned i = 0; i < m->nnet; i++) {
+		const struct virtio_net *n = &m->net[i];
+		print_virtio(f, "virtio-net", i, &n->mmio);
+		fprintf(f, ", tx %" PRIu64 " (errors %" PRIu64 ", bad %" PRIu64 "), rx %" PRIu64
+			   " (dropped %" PRIu64 ")\n", n->tx_frames, n->tx_errors, n->tx_bad, n->rx_frames,
+			n->rx_dropped + n->rx_dropped_down + n->rx_too_big);
+	}
+}
