@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       liblz4-dev lz4 libprotobuf-c-dev protobuf-c-compiler libibverbs-dev libcmocka-dev
       qemu-system-x86 busybox-static linux-source-6.1
       bc flex bison libelf-dev libssl-dev xz-utils cpio
-      python3-protobuf python3-lz4 hyperfine iproute2)
+      python3-protobuf python3-lz4 hyperfine iproute2 time)
 
 missing=()
 for p in "${pkgs[@]}"; do

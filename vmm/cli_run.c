@@ -17,6 +17,7 @@
 #include "vmm/host_run.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/probe.h"
 
 static const char run_help[] =
 	"usage: detvm run [options] IMAGE\n"
@@ -287,6 +288,10 @@ int cli_run(int argc, char **argv)
 		goto out_host;
 	}
 	m.stop = &stop_flag;
+	/* CPUID is part of the determinism contract: say so when the host ignores it */
+	if (probe_cpuid_honoured() == 0)
+		log_warn("this host's KVM does not apply CPUID policies: the guest sees the host's "
+			 "TSC, RDRAND and XSAVE bits; keep the guest off them (see `detvm doctor`)");
 	if (install_signals(o.timeout) || host_run_start(&host)) {
 		log_error("cannot start the host side: %s", strerror(errno));
 		code = DETVM_EXIT_HOST;

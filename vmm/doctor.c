@@ -20,17 +20,7 @@
 #include "vmm/exitcode.h"
 #include "vmm/guest_mem.h"
 #include "vmm/kvm.h"
-
-#define PROBE_MEM (2ULL << 20)
-#define PROBE_CODE 0x1000
-#define PROBE_PORT 0xf0
-#define LOOP_COUNT 20000u
-#define NATIVE_NS_PER_ITER 20.0	/* native ring 0 is ~1 ns/iteration, emulated ~1000 */
-
-struct probe {
-	struct guest_mem mem;
-	struct kvm_vm kvm;
-};
+#include "vmm/probe.h"
 
 static double now_s(void)
 {
@@ -50,68 +40,6 @@ static void line(int ok, const char *fact, const char *fmt, ...)
 	va_end(ap);
 	printf("%-8s %-20s %s\n", ok ? "OK" : "MISSING", fact, msg);
 }
-
-/*
- * A 64-bit guest with paging on (identity-mapped first 2 MiB, user-accessible) running
- * code at PROBE_CODE in `ring`: the mode real guests run in, which is what the facts
- * are about (some nested hosts emulate other modes even in ring 3).
- */
-static int probe_make(struct probe *p, const uint8_t *code, size_t len, int ring)
-{
-	char err[256];
-	if (guest_mem_init(&p->mem, PROBE_MEM))
-		return -ENOMEM;
-	memcpy(p->mem.base + PROBE_CODE, code, len);
-	uint64_t *pml4 = (uint64_t *)(p->mem.base + 0x2000), *pdpt = (uint64_t *)(p->mem.base + 0x3000),
-		 *pd = (uint64_t *)(p->mem.base + 0x4000);
-	pml4[0] = 0x3000 | 7;	/* present, writable, user */
-	pdpt[0] = 0x4000 | 7;
-	pd[0] = 0x87;		/* a 2 MiB page */
-	if (kvm_vm_create(&p->kvm, &p->mem, 0, err, sizeof(err)) < 0) {
-		guest_mem_destroy(&p->mem);
-		return -ENODEV;
-	}
-	kvm_vcpu_set_cpuid_policy(&p->kvm);
-	struct kvm_sregs s;
-	kvm_vcpu_get_sregs(&p->kvm, &s);
-	struct kvm_segment cs = { .limit = 0xffffffff, .selector = ring ? 0x2b : 0x08, .type = 0xb,
-				  .present = 1, .dpl = ring, .l = 1, .s = 1, .g = 1 };
-	struct kvm_segment ds = cs;
-	ds.type = 0x3;
-	ds.l = 0;
-	ds.db = 1;
-	ds.selector = ring ? 0x23 : 0x10;
-	s.cs = cs;
-	s.ds = s.es = s.fs = s.gs = s.ss = ds;
-	s.tr = (struct kvm_segment){ .limit = 0x67, .type = 11, .present = 1 };
-	s.cr3 = 0x2000;
-	s.cr4 = 0x20;		/* PAE */
-	s.cr0 = 0x80050033;	/* PG, AM, WP, NE, ET, MP, PE */
-	s.efer = 0x500;		/* LME, LMA */
-	struct kvm_regs r = { .rip = PROBE_CODE, .rsp = 0x1f0000,
-			      .rflags = 0x2 | (3u << 12) /* IOPL 3: OUT from ring 3 */ };
-	if (ioctl(p->kvm.vcpu_fd, KVM_SET_SREGS, &s) < 0 || ioctl(p->kvm.vcpu_fd, KVM_SET_REGS, &r) < 0) {
-		kvm_vm_destroy(&p->kvm);
-		guest_mem_destroy(&p->mem);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static void probe_free(struct probe *p)
-{
-	kvm_vm_destroy(&p->kvm);
-	guest_mem_destroy(&p->mem);
-}
-
-/* mov eax,1; cpuid; mov eax,edx; mov dx,PORT; out dx,eax; hlt */
-static const uint8_t cpuid_code[] = { 0xb8, 1, 0, 0, 0, 0x0f, 0xa2, 0x89, 0xd0, 0x66, 0xba,
-				      PROBE_PORT, 0, 0xef, 0xf4 };
-/* mov ecx,N; 1: dec ecx; jnz 1b; mov dx,PORT; out dx,eax; hlt (64-bit encodings) */
-static const uint8_t loop_code[] = { 0xb9, LOOP_COUNT & 0xff, (LOOP_COUNT >> 8) & 0xff,
-				     (LOOP_COUNT >> 16) & 0xff, 0, 0xff, 0xc9, 0x75, 0xfc, 0x66,
-				     0xba, PROBE_PORT, 0, 0xef, 0xf4 };
-static const uint8_t int3_code[] = { 0x90, 0xcc, 0xf4 };
 
 static int check_kvm(void)
 {
@@ -143,40 +71,29 @@ static int check_kvm(void)
 
 static void check_cpuid(void)
 {
-	struct probe p;
-	if (probe_make(&p, cpuid_code, sizeof(cpuid_code), 0)) {
-		line(0, "cpuid-virtualized", "could not build a probe VM");
-		return;
-	}
-	int r = kvm_vcpu_run(&p.kvm);
-	struct kvm_run *run = p.kvm.run;
-	if (r || run->exit_reason != KVM_EXIT_IO) {
-		line(0, "cpuid-virtualized", "probe VM did not reach its port write (exit %u)", run->exit_reason);
-	} else {
-		uint32_t edx;
-		memcpy(&edx, (uint8_t *)run + run->io.data_offset, 4);
-		if (edx & CPUID_1_EDX_TSC)
-			line(0, "cpuid-virtualized",
-			     "the guest sees the host's CPUID, not detvm's policy: tell guests on their command "
-			     "line not to use TSC, RDRAND, XSAVE (Linux: clearcpuid=, noxsave)");
-		else
-			line(1, "cpuid-virtualized", "the guest sees detvm's CPUID policy (no TSC, RDRAND, XSAVE)");
-	}
-	probe_free(&p);
+	int r = probe_cpuid_honoured();
+	if (r < 0)
+		line(0, "cpuid-virtualized", "the CPUID probe VM did not run (%s)", strerror(-r));
+	else if (!r)
+		line(0, "cpuid-virtualized",
+		     "the guest sees the host's CPUID, not detvm's policy: tell guests on their command "
+		     "line not to use TSC, RDRAND, XSAVE (Linux: clearcpuid=, noxsave)");
+	else
+		line(1, "cpuid-virtualized", "the guest sees detvm's CPUID policy (no TSC, RDRAND, XSAVE)");
 }
 
 /* ns per loop iteration in `ring`, or a negative value when the probe could not run. */
 static double loop_speed(int ring)
 {
 	struct probe p;
-	if (probe_make(&p, loop_code, sizeof(loop_code), ring))
+	if (probe_make(&p, probe_loop_code, sizeof(probe_loop_code), ring))
 		return -1;
 	double t0 = now_s();
 	int r = kvm_vcpu_run(&p.kvm);
 	double dt = now_s() - t0;
 	int ok = !r && p.kvm.run->exit_reason == KVM_EXIT_IO;
 	probe_free(&p);
-	return ok ? dt * 1e9 / LOOP_COUNT : -1;
+	return ok ? dt * 1e9 / PROBE_LOOP_COUNT : -1;
 }
 
 static void check_speed(void)
@@ -184,7 +101,7 @@ static void check_speed(void)
 	double r0 = loop_speed(0), r3 = loop_speed(3);
 	if (r0 < 0)
 		line(0, "ring0-native", "the ring-0 probe did not run");
-	else if (r0 < NATIVE_NS_PER_ITER)
+	else if (r0 < PROBE_NATIVE_NS_PER_ITER)
 		line(1, "ring0-native", "guest ring 0 runs natively (%.1f ns per loop iteration)", r0);
 	else
 		line(0, "ring0-native",
@@ -193,13 +110,13 @@ static void check_speed(void)
 	if (r3 < 0)
 		line(0, "ring3-native", "the ring-3 probe did not run");
 	else
-		line(r3 < NATIVE_NS_PER_ITER, "ring3-native", "guest ring 3 runs at %.1f ns per loop iteration", r3);
+		line(r3 < PROBE_NATIVE_NS_PER_ITER, "ring3-native", "guest ring 3 runs at %.1f ns per loop iteration", r3);
 }
 
 static void check_int3(void)
 {
 	struct probe p;
-	if (probe_make(&p, int3_code, sizeof(int3_code), 0)) {
+	if (probe_make(&p, probe_int3_code, sizeof(probe_int3_code), 0)) {
 		line(0, "int3-ring0", "could not build a probe VM");
 		return;
 	}
@@ -215,7 +132,7 @@ static void check_int3(void)
 static int step_count(int ring)
 {
 	struct probe p;
-	if (probe_make(&p, loop_code, sizeof(loop_code), ring))
+	if (probe_make(&p, probe_loop_code, sizeof(probe_loop_code), ring))
 		return -1;
 	struct kvm_guest_debug d = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP };
 	int steps = 0;

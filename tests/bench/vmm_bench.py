@@ -31,7 +31,7 @@ def qemu_cmd(img):
 
 
 def one_run(cmd):
-    """(seconds to first stdout byte, seconds to exit, max RSS KiB, stderr)"""
+    """(seconds to first stdout byte, seconds to exit, unused, stderr)"""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     first = p.stdout.read(1)
@@ -44,6 +44,14 @@ def one_run(cmd):
     if not first:
         sys.exit("bench: %s printed nothing (status %d): %s" % (cmd[0], p.returncode, err.strip()))
     return t1 - t0, t2 - t0, ru.ru_maxrss, err
+
+
+def max_rss_kib(cmd):
+    """Peak RSS of cmd alone: /usr/bin/time execs it from a small process, whereas
+    ru_maxrss of a child forked from Python would count Python's pages too."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL).stderr.decode()
+    return int(out.strip().splitlines()[-1])
 
 
 def series(cmd, n):
@@ -68,13 +76,13 @@ def main():
     d_beyond = int(m.group(1)) if m else float("nan")
     d_first = med([r[0] for r in d0]) * 1e3
     d_exit = (med([r[1] for r in dn]) - med([r[1] for r in d0])) / loops * 1e9
-    d_rss = med([r[2] for r in d0])
+    d_rss = med([max_rss_kib(detvm_cmd(g0)) for _ in range(3)])
     if have_qemu:
         q0 = series(qemu_cmd(g0), runs)
         qn = series(qemu_cmd(gn), max(3, runs // 3))
         q_first = med([r[0] for r in q0]) * 1e3
         q_exit = (med([r[1] for r in qn]) - med([r[1] for r in q0])) / loops * 1e9
-        q_rss = med([r[2] for r in q0])
+        q_rss = med([max_rss_kib(qemu_cmd(g0)) for _ in range(3)])
     else:
         q_first = q_exit = q_rss = float("nan")
 

@@ -64,7 +64,8 @@ for d in "${dirs[@]}"; do
 	[ -f "$root/tests/fuzz/$d/smoke.args" ] && read -r -a extra <"$root/tests/fuzz/$d/smoke.args"
 	for bin in "$out"/*; do
 		[ -f "$bin" ] && [ -x "$bin" ] || continue
-		nm "$bin" 2>/dev/null | grep -q ' T LLVMFuzzerTestOneInput$' || continue
+		# grep without -q reads all of nm's output: no SIGPIPE under pipefail
+		nm "$bin" 2>/dev/null | grep ' T LLVMFuzzerTestOneInput$' >/dev/null || continue
 		name=$(basename "$bin")
 		corpus=$root/tests/fuzz/corpus-$name
 		crashes=$build/crashes/$name

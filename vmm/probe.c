@@ -1,0 +1,89 @@
+#include "vmm/probe.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vmm/cpuid.h"
+
+/*
+ * A 64-bit guest with paging on (identity-mapped first 2 MiB, user-accessible) running
+ * code at PROBE_CODE in `ring`: the mode real guests run in, which is what the facts
+ * are about (some nested hosts emulate other modes even in ring 3).
+ */
+int probe_make(struct probe *p, const uint8_t *code, size_t len, int ring)
+{
+	char err[256];
+	if (guest_mem_init(&p->mem, PROBE_MEM))
+		return -ENOMEM;
+	memcpy(p->mem.base + PROBE_CODE, code, len);
+	uint64_t *pml4 = (uint64_t *)(p->mem.base + 0x2000), *pdpt = (uint64_t *)(p->mem.base + 0x3000),
+		 *pd = (uint64_t *)(p->mem.base + 0x4000);
+	pml4[0] = 0x3000 | 7;	/* present, writable, user */
+	pdpt[0] = 0x4000 | 7;
+	pd[0] = 0x87;		/* a 2 MiB page */
+	if (kvm_vm_create(&p->kvm, &p->mem, 0, err, sizeof(err)) < 0) {
+		guest_mem_destroy(&p->mem);
+		return -ENODEV;
+	}
+	kvm_vcpu_set_cpuid_policy(&p->kvm);
+	struct kvm_sregs s;
+	kvm_vcpu_get_sregs(&p->kvm, &s);
+	struct kvm_segment cs = { .limit = 0xffffffff, .selector = ring ? 0x2b : 0x08, .type = 0xb,
+				  .present = 1, .dpl = ring, .l = 1, .s = 1, .g = 1 };
+	struct kvm_segment ds = cs;
+	ds.type = 0x3;
+	ds.l = 0;
+	ds.db = 1;
+	ds.selector = ring ? 0x23 : 0x10;
+	s.cs = cs;
+	s.ds = s.es = s.fs = s.gs = s.ss = ds;
+	s.tr = (struct kvm_segment){ .limit = 0x67, .type = 11, .present = 1 };
+	s.cr3 = 0x2000;
+	s.cr4 = 0x20;		/* PAE */
+	s.cr0 = 0x80050033;	/* PG, AM, WP, NE, ET, MP, PE */
+	s.efer = 0x500;		/* LME, LMA */
+	struct kvm_regs r = { .rip = PROBE_CODE, .rsp = 0x1f0000,
+			      .rflags = 0x2 | (3u << 12) /* IOPL 3: OUT from ring 3 */ };
+	if (ioctl(p->kvm.vcpu_fd, KVM_SET_SREGS, &s) < 0 || ioctl(p->kvm.vcpu_fd, KVM_SET_REGS, &r) < 0) {
+		kvm_vm_destroy(&p->kvm);
+		guest_mem_destroy(&p->mem);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+
+void probe_free(struct probe *p)
+{
+	kvm_vm_destroy(&p->kvm);
+	guest_mem_destroy(&p->mem);
+}
+
+/* mov eax,1; cpuid; mov eax,edx; mov dx,PORT; out dx,eax; hlt */
+static const uint8_t cpuid_code[] = { 0xb8, 1, 0, 0, 0, 0x0f, 0xa2, 0x89, 0xd0, 0x66, 0xba,
+				      PROBE_PORT, 0, 0xef, 0xf4 };
+/* mov ecx,N; 1: dec ecx; jnz 1b; mov dx,PORT; out dx,eax; hlt (64-bit encodings) */
+const uint8_t probe_loop_code[15] = { 0xb9, PROBE_LOOP_COUNT & 0xff, (PROBE_LOOP_COUNT >> 8) & 0xff,
+				     (PROBE_LOOP_COUNT >> 16) & 0xff, 0, 0xff, 0xc9, 0x75, 0xfc, 0x66,
+				     0xba, PROBE_PORT, 0, 0xef, 0xf4 };
+const uint8_t probe_int3_code[3] = { 0x90, 0xcc, 0xf4 };
+
+int probe_cpuid_honoured(void)
+{
+	struct probe p;
+	int r = probe_make(&p, cpuid_code, sizeof(cpuid_code), 0);
+	if (r)
+		return r;
+	r = kvm_vcpu_run(&p.kvm);
+	struct kvm_run *run = p.kvm.run;
+	if (!r && run->exit_reason == KVM_EXIT_IO && run->io.size == 4) {
+		uint32_t edx;
+		memcpy(&edx, (uint8_t *)run + run->io.data_offset, 4);
+		r = !(edx & CPUID_1_EDX_TSC);
+	} else if (!r) {
+		r = -EPROTO;
+	}
+	probe_free(&p);
+	return r;
+}

@@ -1,0 +1,34 @@
+/*
+ * Probe VMs: a 2 MiB 64-bit guest with paging on that runs a few bytes of code in ring 0
+ * or ring 3. `detvm doctor` measures host facts with them; `detvm run` uses one to check
+ * whether the host applies the CPUID policy at all.
+ */
+#ifndef DETVM_VMM_PROBE_H
+#define DETVM_VMM_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/guest_mem.h"
+#include "vmm/kvm.h"
+
+#define PROBE_MEM (2ULL << 20)
+#define PROBE_CODE 0x1000
+#define PROBE_PORT 0xf0
+#define PROBE_LOOP_COUNT 20000u
+#define PROBE_NATIVE_NS_PER_ITER 20.0	/* native is ~1 ns per iteration, emulated ~1000 */
+
+struct probe {
+	struct guest_mem mem;
+	struct kvm_vm kvm;
+};
+
+int probe_make(struct probe *p, const uint8_t *code, size_t len, int ring);
+void probe_free(struct probe *p);
+/* 1 if a guest sees the policy (TSC hidden), 0 if it sees the host's CPUID, -errno. */
+int probe_cpuid_honoured(void);
+
+extern const uint8_t probe_loop_code[15];
+extern const uint8_t probe_int3_code[3];
+
+#endif
