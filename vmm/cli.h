@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "vmm/machine.h"
+
 struct cli_command {
 	const char *name;
 	const char *summary;
@@ -11,7 +13,30 @@ struct cli_command {
 };
 
 int cli_run(int argc, char **argv);
+int cli_record(int argc, char **argv);
+int cli_replay(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
+
+/* Options shared by run and record (record adds -o TRACE). */
+struct run_opts {
+	struct machine_config cfg;
+	const char *serial;
+	const char *output;
+	double timeout;
+	int stats;
+};
+
+/* 0, -1 after --help (exit 0), or DETVM_EXIT_USAGE after printing why. */
+int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv, struct run_opts *o);
+/* stdio -> stdout; file:PATH -> a new file. -1 after printing why. */
+int cli_open_serial(const char *spec);
+/* SIGINT/SIGTERM set cli_stop_flag to 1, --timeout's SIGALRM to 2; both end KVM_RUN. */
+extern volatile int cli_stop_flag;
+int cli_install_signals(double timeout);
+/* Host threads must not take the stop signals: block them before creating threads. */
+void cli_block_stop_signals(int how);
+void cli_console_raw(void);
+void cli_console_restore(void);
 
 /* "256M", "1G", "4096" -> bytes; -EINVAL on garbage or overflow. */
 int cli_parse_size(const char *s, uint64_t *out);

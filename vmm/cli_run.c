@@ -44,11 +44,12 @@ static const char run_help[] =
 	"image; 3 KVM error or emulation failure; 4 triple fault; 5 unhandled exit;\n"
 	"8 timeout or exit limit; 9 guest halted forever; 10 host I/O error; 11 interrupted.\n";
 
-static volatile int stop_flag;
+volatile int cli_stop_flag;
 
 static void on_signal(int sig)
 {
-	stop_flag = sig == SIGALRM ? 2 : 1;
+	if (sig == SIGALRM || sig == SIGINT || sig == SIGTERM)
+		cli_stop_flag = sig == SIGALRM ? 2 : 1;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -88,7 +89,7 @@ int cli_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int install_signals(double timeout)
+int cli_install_signals(double timeout)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
@@ -96,6 +97,7 @@ static int install_signals(double timeout)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGALRM, &sa, NULL);
+	sigaction(SIGRTMIN, &sa, NULL);	/* the recorder's flush kick: only interrupts KVM_RUN */
 	signal(SIGPIPE, SIG_IGN);
 	if (timeout > 0) {
 		struct itimerval it = { .it_value = { (time_t)timeout,
@@ -108,17 +110,10 @@ static int install_signals(double timeout)
 	return 0;
 }
 
-struct run_opts {
-	struct machine_config cfg;
-	const char *serial;
-	double timeout;
-	int stats;
-};
-
-static int parse_disk(struct run_opts *o, char *arg)
+static int parse_disk(const char *cmd, struct run_opts *o, char *arg)
 {
 	if (o->cfg.ndisks == MACHINE_MAX_DISKS)
-		return cli_usage_error("run", "at most %d disks", MACHINE_MAX_DISKS);
+		return cli_usage_error(cmd, "at most %d disks", MACHINE_MAX_DISKS);
 	char *comma = strrchr(arg, ',');
 	int ro = 0;
 	if (comma && !strcmp(comma, ",ro")) {
@@ -128,12 +123,12 @@ static int parse_disk(struct run_opts *o, char *arg)
 		*comma = 0;
 	}
 	if (!*arg)
-		return cli_usage_error("run", "--disk needs a path");
+		return cli_usage_error(cmd, "--disk needs a path");
 	o->cfg.disks[o->cfg.ndisks++] = (struct machine_disk){ arg, ro };
 	return 0;
 }
 
-static int parse_run_opts(int argc, char **argv, struct run_opts *o)
+int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv, struct run_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "mem", required_argument, NULL, 'm' },    { "cmdline", required_argument, NULL, 'c' },
@@ -142,7 +137,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "timeout", required_argument, NULL, 't' }, { "max-exits", required_argument, NULL, 'X' },
 		{ "stats", no_argument, NULL, 'S' },	    { "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },	    { "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "output", required_argument, NULL, 'o' }, { 0 },
 	};
 	memset(o, 0, sizeof(*o));
 	o->cfg.mem_size = 256ULL << 20;
@@ -151,63 +146,80 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 	opterr = 0;
 	int c;
 	char *end;
-	while ((c = getopt_long(argc, argv, ":m:c:i:d:n:s:t:vqh", longopts, NULL)) != -1) {
+	int record = !strcmp(cmd, "record");
+	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
+				longopts, NULL)) != -1) {
+		if (c == 'o' && !record)
+			c = '?';
 		switch (c) {
+		case 'o': o->output = optarg; break;
 		case 'm':
 			if (cli_parse_size(optarg, &o->cfg.mem_size) || o->cfg.mem_size < (16ULL << 20) ||
 			    o->cfg.mem_size > (64ULL << 30) || o->cfg.mem_size % 4096)
-				return cli_usage_error("run", "bad --mem '%s': want 16M..64G in 4K units", optarg);
+				return cli_usage_error(cmd, "bad --mem '%s': want 16M..64G in 4K units", optarg);
 			break;
 		case 'c': o->cfg.cmdline = optarg; break;
 		case 'i': o->cfg.initrd_path = optarg; break;
 		case 'd':
-			if (parse_disk(o, optarg))
+			if (parse_disk(cmd, o, optarg))
 				return DETVM_EXIT_USAGE;
 			break;
 		case 'n':
 			if (o->cfg.nnics == MACHINE_MAX_NICS)
-				return cli_usage_error("run", "at most %d network devices", MACHINE_MAX_NICS);
+				return cli_usage_error(cmd, "at most %d network devices", MACHINE_MAX_NICS);
 			o->cfg.nics[o->cfg.nnics++] = optarg;
 			break;
 		case 's':
 			if (strcmp(optarg, "stdio") && strncmp(optarg, "file:", 5))
-				return cli_usage_error("run", "bad --serial '%s': use stdio or file:PATH", optarg);
+				return cli_usage_error(cmd, "bad --serial '%s': use stdio or file:PATH", optarg);
 			o->serial = optarg;
 			break;
 		case 't':
 			o->timeout = strtod(optarg, &end);
 			if (*end || end == optarg || !(o->timeout > 0) || o->timeout > 1e7)
-				return cli_usage_error("run", "bad --timeout '%s': want seconds > 0", optarg);
+				return cli_usage_error(cmd, "bad --timeout '%s': want seconds > 0", optarg);
 			break;
 		case 'X':
 			errno = 0;
 			o->cfg.max_exits = strtoull(optarg, &end, 0);
 			if (errno || *end || end == optarg || *optarg == '-' || !o->cfg.max_exits)
-				return cli_usage_error("run", "bad --max-exits '%s'", optarg);
+				return cli_usage_error(cmd, "bad --max-exits '%s'", optarg);
 			break;
 		case 'S': o->stats = 1; break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_ERROR; break;
 		case 'h':
-			fputs(run_help, stdout);
+			fputs(help, stdout);
 			return -1;
 		case ':':
-			return cli_usage_error("run", "option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage_error("run", "unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return cli_usage_error("run", optind >= argc ? "no IMAGE given" : "more than one IMAGE given");
+		return cli_usage_error(cmd, optind >= argc ? "no IMAGE given" : "more than one IMAGE given");
 	o->cfg.image_path = argv[optind];
+	if (record && !o->output)
+		return cli_usage_error(cmd, "no trace file given: use -o TRACE");
 	return 0;
+}
+
+int cli_open_serial(const char *spec)
+{
+	if (strncmp(spec, "file:", 5))
+		return STDOUT_FILENO;
+	int fd = open(spec + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		log_error("cannot open serial file '%s': %s", spec + 5, strerror(errno));
+	return fd;
 }
 
 static struct termios saved_tio;
 static int tio_saved;
 
 /* Raw input so keys reach the guest as typed; ISIG stays so Ctrl-C still stops detvm. */
-static void console_raw(void)
+void cli_console_raw(void)
 {
 	struct termios t;
 	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio))
@@ -219,7 +231,7 @@ static void console_raw(void)
 		tio_saved = 1;
 }
 
-static void console_restore(void)
+void cli_console_restore(void)
 {
 	if (tio_saved)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
@@ -231,32 +243,28 @@ static void console_restore(void)
  * SIGALRM: those have to interrupt KVM_RUN on the vCPU thread. Threads inherit the mask
  * that is in force when they are created.
  */
-static void block_stop_signals(int how)
+void cli_block_stop_signals(int how)
 {
 	sigset_t s;
 	sigemptyset(&s);
 	sigaddset(&s, SIGINT);
 	sigaddset(&s, SIGTERM);
 	sigaddset(&s, SIGALRM);
+	sigaddset(&s, SIGRTMIN);
 	pthread_sigmask(how, &s, NULL);
 }
 
 int cli_run(int argc, char **argv)
 {
 	struct run_opts o;
-	int r = parse_run_opts(argc, argv, &o);
+	int r = cli_run_opts_parse("run", run_help, argc, argv, &o);
 	if (r)
 		return r < 0 ? DETVM_EXIT_OK : r;
-	block_stop_signals(SIG_BLOCK);
+	cli_block_stop_signals(SIG_BLOCK);
 
-	int out_fd = STDOUT_FILENO;
-	if (!strncmp(o.serial, "file:", 5)) {
-		out_fd = open(o.serial + 5, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (out_fd < 0) {
-			log_error("cannot open serial file '%s': %s", o.serial + 5, strerror(errno));
-			return DETVM_EXIT_USAGE;
-		}
-	}
+	int out_fd = cli_open_serial(o.serial);
+	if (out_fd < 0)
+		return DETVM_EXIT_USAGE;
 	struct host_run host;
 	char err[512] = "";
 	int code = DETVM_EXIT_HOST;
@@ -287,20 +295,20 @@ int cli_run(int argc, char **argv)
 		log_error("%s", err);
 		goto out_host;
 	}
-	m.stop = &stop_flag;
+	m.stop = &cli_stop_flag;
 	/* CPUID is part of the determinism contract: say so when the host ignores it */
 	if (probe_cpuid_honoured() == 0)
 		log_warn("this host's KVM does not apply CPUID policies: the guest sees the host's "
 			 "TSC, RDRAND and XSAVE bits; keep the guest off them (see `detvm doctor`)");
-	if (install_signals(o.timeout) || host_run_start(&host)) {
+	if (cli_install_signals(o.timeout) || host_run_start(&host)) {
 		log_error("cannot start the host side: %s", strerror(errno));
 		code = DETVM_EXIT_HOST;
 		goto out_machine;
 	}
-	block_stop_signals(SIG_UNBLOCK);
-	console_raw();
+	cli_block_stop_signals(SIG_UNBLOCK);
+	cli_console_raw();
 	code = machine_run(&m);
-	console_restore();
+	cli_console_restore();
 	host_run_flush(&host);
 	if (o.stats)
 		machine_print_stats(&m, stderr);

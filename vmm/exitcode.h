@@ -15,6 +15,7 @@ enum detvm_exit {
 	DETVM_EXIT_HALTED = 9,		/* guest halted with interrupts off: it can never wake */
 	DETVM_EXIT_HOST = 10,		/* a host-side failure (I/O error, out of memory) */
 	DETVM_EXIT_INTERRUPTED = 11,	/* SIGINT or SIGTERM */
+	DETVM_EXIT_MISMATCH = 12,	/* replay: a file the trace names is missing or changed */
 };
 
 #endif

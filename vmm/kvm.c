@@ -101,7 +101,7 @@ void kvm_vm_destroy(struct kvm_vm *k)
 	k->sys_fd = k->vm_fd = k->vcpu_fd = -1;
 }
 
-int kvm_vcpu_set_cpuid_policy(struct kvm_vm *k)
+int kvm_policy_cpuid(struct kvm_vm *k, struct kvm_cpuid_entry2 *e, unsigned *n)
 {
 	size_t sz = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c = calloc(1, sz);
@@ -114,11 +114,38 @@ int kvm_vcpu_set_cpuid_policy(struct kvm_vm *k)
 		goto out;
 	}
 	cpuid_policy_apply(c->entries, &c->nent);
-	if (ioctl(k->vcpu_fd, KVM_SET_CPUID2, c) < 0)
-		r = -errno;
+	if (c->nent > *n) {
+		r = -E2BIG;
+		goto out;
+	}
+	memcpy(e, c->entries, c->nent * sizeof(*e));
+	*n = c->nent;
 out:
 	free(c);
 	return r;
+}
+
+int kvm_vcpu_set_cpuid(struct kvm_vm *k, const struct kvm_cpuid_entry2 *e, unsigned n)
+{
+	if (n > CPUID_MAX_ENTRIES)
+		return -E2BIG;
+	size_t sz = sizeof(struct kvm_cpuid2) + n * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *c = calloc(1, sz);
+	if (!c)
+		return -ENOMEM;
+	c->nent = n;
+	memcpy(c->entries, e, n * sizeof(*e));
+	int r = ioctl(k->vcpu_fd, KVM_SET_CPUID2, c) < 0 ? -errno : 0;
+	free(c);
+	return r;
+}
+
+int kvm_vcpu_set_cpuid_policy(struct kvm_vm *k)
+{
+	struct kvm_cpuid_entry2 e[CPUID_MAX_ENTRIES];
+	unsigned n = CPUID_MAX_ENTRIES;
+	int r = kvm_policy_cpuid(k, e, &n);
+	return r ? r : kvm_vcpu_set_cpuid(k, e, n);
 }
 
 static struct kvm_segment flat_segment(uint16_t selector, int code, int long_mode)

@@ -27,6 +27,9 @@ void kvm_vm_destroy(struct kvm_vm *k);
 
 /* KVM_GET_SUPPORTED_CPUID filtered through the CPUID policy, then KVM_SET_CPUID2. */
 int kvm_vcpu_set_cpuid_policy(struct kvm_vm *k);
+/* The policy's table for this host: up to *n entries into e; *n becomes the count. */
+int kvm_policy_cpuid(struct kvm_vm *k, struct kvm_cpuid_entry2 *e, unsigned *n);
+int kvm_vcpu_set_cpuid(struct kvm_vm *k, const struct kvm_cpuid_entry2 *e, unsigned n);
 /* Registers and control state for the boot protocol the loader chose. */
 int kvm_vcpu_set_boot_state(struct kvm_vm *k, const struct boot_setup *b);
 

@@ -135,6 +135,13 @@ static int attach_platform(struct machine *m)
 	return r;
 }
 
+void machine_nic_mac(unsigned i, uint8_t mac[6])
+{
+	/* locally administered, stable per index so a replay shows the same MAC */
+	const uint8_t m[6] = { 0x52, 0x54, 0x00, 0xde, 0x7e, (uint8_t)(0x10 + i) };
+	memcpy(mac, m, 6);
+}
+
 static int attach_virtio(struct machine *m, const struct machine_config *cfg, const uint64_t *disk_sizes)
 {
 	unsigned slot = 0;
@@ -151,8 +158,8 @@ static int attach_virtio(struct machine *m, const struct machine_config *cfg, co
 	}
 	for (unsigned i = 0; i < cfg->nnics; i++, slot++) {
 		uint64_t base = MACHINE_VIRTIO_BASE + slot * MACHINE_VIRTIO_STRIDE;
-		/* locally administered, stable per index so traces replay the same MAC */
-		uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xde, 0x7e, (uint8_t)(0x10 + i) };
+		uint8_t mac[6];
+		machine_nic_mac(i, mac);
 		r = virtio_net_init(&m->net[i], &m->mem, m->io, &m->irq, virtio_irqs[slot], i, mac);
 		if (!r)
 			r = virtio_net_attach(&m->net[i], &m->mmio, base);
@@ -202,13 +209,31 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 	if (boot_load(&m->mem, image, image_len, &bc, &bs, err, errlen) < 0)
 		goto err_mem;
 
-	if (kvm_vm_create(&m->kvm, &m->mem, 0, err, errlen) < 0) {
+	m->track_state = cfg->track_state;
+	if (m->track_state && (guest_mem_track_dirty(&m->mem) || mem_digest_init(&m->digest, &m->mem))) {
+		snprintf(err, errlen, "out of memory for the state digests");
+		code = DETVM_EXIT_HOST;
+		goto err_mem;
+	}
+	if (kvm_vm_create(&m->kvm, &m->mem, m->track_state, err, errlen) < 0) {
 		code = DETVM_EXIT_KVM;
 		goto err_mem;
 	}
-	r = kvm_vcpu_set_cpuid_policy(&m->kvm);
+	m->ncpuid = CPUID_MAX_ENTRIES;
+	if (cfg->cpuid) {
+		r = cfg->ncpuid <= CPUID_MAX_ENTRIES ? 0 : -E2BIG;
+		m->ncpuid = cfg->ncpuid;
+		if (!r)
+			memcpy(m->cpuid, cfg->cpuid, cfg->ncpuid * sizeof(m->cpuid[0]));
+	} else {
+		r = kvm_policy_cpuid(&m->kvm, m->cpuid, &m->ncpuid);
+	}
+	if (!r)
+		r = kvm_vcpu_set_cpuid(&m->kvm, m->cpuid, m->ncpuid);
 	if (!r)
 		r = kvm_vcpu_set_boot_state(&m->kvm, &bs);
+	/* every exit then brings the registers along: RIP checks cost no ioctl */
+	m->kvm.run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	if (r) {
 		snprintf(err, errlen, "cannot set up the vCPU: %s", strerror(-r));
 		code = DETVM_EXIT_KVM;
@@ -229,6 +254,7 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 err_kvm:
 	kvm_vm_destroy(&m->kvm);
 err_mem:
+	mem_digest_destroy(&m->digest);
 	guest_mem_destroy(&m->mem);
 err_free:
 	free(image);
@@ -241,5 +267,6 @@ void machine_destroy(struct machine *m)
 	for (unsigned i = 0; i < m->nnet; i++)
 		virtio_net_destroy(&m->net[i]);
 	kvm_vm_destroy(&m->kvm);
+	mem_digest_destroy(&m->digest);
 	guest_mem_destroy(&m->mem);
 }

@@ -16,10 +16,13 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "vmm/bus.h"
+#include "vmm/cpuid.h"
 #include "vmm/exit.h"
 #include "vmm/guest_mem.h"
 #include "vmm/hostio.h"
+#include "vmm/digest.h"
 #include "vmm/kvm.h"
+#include "vmm/observer.h"
 
 #define MACHINE_MAX_DISKS 4
 #define MACHINE_MAX_NICS 4
@@ -46,6 +49,11 @@ struct machine_config {
 	const char *nics[MACHINE_MAX_NICS];
 	unsigned nnics;
 	uint64_t max_exits;	/* 0: no limit */
+	int track_state;	/* dirty logging and digests: record and replay */
+	/* CPUID to give the vCPU; NULL: the policy applied to what this host's KVM offers.
+	 * Replay passes the recorded table so the guest sees what it saw. */
+	const struct kvm_cpuid_entry2 *cpuid;
+	unsigned ncpuid;
 };
 
 struct machine_stats {
@@ -77,6 +85,11 @@ struct machine {
 	uint64_t max_exits;
 	uint64_t platform_errors;	/* bad guest accesses to platform ports */
 	struct machine_stats stats;
+	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];	/* what the vCPU was given */
+	unsigned ncpuid;
+	struct run_observer *obs;	/* NULL in plain runs */
+	struct mem_digest digest;	/* with track_state */
+	int track_state;
 	char cmdline[4096];		/* what the guest was given */
 	volatile int *stop;		/* set from a signal handler: 1 interrupt, 2 timeout */
 };
@@ -89,6 +102,7 @@ struct machine {
 int machine_create(struct machine *m, const struct machine_config *cfg, struct hostio *io,
 		   const uint64_t *disk_sizes, char *err, size_t errlen);
 void machine_destroy(struct machine *m);
+void machine_nic_mac(unsigned index, uint8_t mac[6]);
 /* Runs until the guest ends; returns a detvm exit code and prints why it ended. */
 int machine_run(struct machine *m);
 /* One line per device counter worth knowing (bad chains, dropped input, ...). */

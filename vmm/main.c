@@ -4,13 +4,15 @@
 #include "vmm/cli.h"
 #include "vmm/exitcode.h"
 
-#define DETVM_VERSION "0.1.0"
+#include "vmm/version.h"
 
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct cli_command commands[] = {
 	{ "run", "boot a guest (PVH ELF or Linux bzImage) with the deterministic platform", cli_run },
+	{ "record", "run a guest and record its nondeterministic inputs into a trace", cli_record },
+	{ "replay", "re-execute a recorded trace exactly, checking every exit", cli_replay },
 	{ "doctor", "report what this host's KVM can do for detvm", cli_doctor },
 	{ "help", "show this help, or `detvm help COMMAND`", cmd_help },
 	{ "version", "print the version", cmd_version },
@@ -50,7 +52,7 @@ static int cmd_help(int argc, char **argv)
 
 static int cmd_version(int argc, char **argv)
 {
-	printf("detvm %s\n", DETVM_VERSION);
+	printf("detvm %s\n", DETVM_VERSION_STRING);
 	return DETVM_EXIT_OK;
 }
 

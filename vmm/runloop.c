@@ -15,6 +15,9 @@
 #include "vmm/log.h"
 #include "vmm/machine.h"
 
+/* offer_interrupt(): the observer stopped the run */
+#define OBSERVER_STOP 1
+
 /* Reads up to 16 bytes at the guest's RIP (through its page tables) for messages. */
 static unsigned fetch_insn(struct machine *m, const struct kvm_regs *r, const struct kvm_sregs *s,
 			   uint8_t *buf)
@@ -70,18 +73,33 @@ static int offer_interrupt(struct machine *m)
 		int vector = pic_ack(&m->pic);
 		run->request_interrupt_window = 0;
 		m->stats.interrupts++;
+		if (m->obs && m->obs->ops->interrupt(m->obs->self, m->stats.exits, (unsigned)vector,
+						     run->s.regs.regs.rip))
+			return OBSERVER_STOP;
 		return kvm_vcpu_interrupt(&m->kvm, (unsigned)vector);
 	}
 	run->request_interrupt_window = 1;
 	return 0;
 }
 
+/* A host-side call failed: the observer's verdict if it stopped the run, else ours. */
+static int host_failure(struct machine *m, int r, const char *what)
+{
+	int code;
+	if (m->obs && m->obs->ops->should_stop(m->obs->self, m->stats.exits, &code))
+		return code;
+	log_error("%s: %s", what, strerror(-r));
+	return DETVM_EXIT_HOST;
+}
+
+/* Hands due host events to devices; -1 when all went well, else an exit code. */
 static int deliver(struct machine *m)
 {
 	int n = m->io->ops->deliver_due(m->io, m->stats.exits);
-	if (n > 0)
-		m->stats.events += n;
-	return n < 0 ? n : 0;
+	if (n < 0)
+		return host_failure(m, n, "delivering host events");
+	m->stats.events += n;
+	return -1;
 }
 
 /* HLT with interrupts on: sleep until a device raises a line. */
@@ -99,12 +117,11 @@ static int halt(struct machine *m)
 			report(m, "guest halted with no interrupt source armed: it can never wake");
 			return DETVM_EXIT_HALTED;
 		}
-		if (r < 0 && r != -EINTR) {
-			log_error("waiting for host events: %s", strerror(-r));
-			return DETVM_EXIT_HOST;
-		}
-		if (deliver(m))
-			return DETVM_EXIT_HOST;
+		if (r < 0 && r != -EINTR)
+			return host_failure(m, r, "waiting for host events");
+		int code = deliver(m);
+		if (code >= 0)
+			return code;
 	}
 	return -1;
 }
@@ -141,9 +158,8 @@ static int act(struct machine *m, enum exit_action a)
 	case EXIT_ACT_HOST:
 		return -1;
 	case EXIT_ACT_HALT:
-		if (deliver(m))
-			return DETVM_EXIT_HOST;
-		return halt(m);
+		r = deliver(m);
+		return r >= 0 ? r : halt(m);
 	case EXIT_ACT_INJECT_BP:
 		m->stats.breakpoints++;
 		r = kvm_vcpu_inject_breakpoint(&m->kvm);
@@ -182,7 +198,55 @@ static int act(struct machine *m, enum exit_action a)
 	}
 }
 
-int machine_run(struct machine *m)
+static int observer_failure(struct machine *m)
+{
+	char msg[1024] = "";
+	int code = m->obs->ops->failure(m->obs->self, msg, sizeof(msg));
+	log_error("%s", msg);
+	return code;
+}
+
+static int checkpoint(struct machine *m)
+{
+	struct run_digest d;
+	int r = mem_digest_take(&m->digest, &m->mem, &m->kvm, &d);
+	if (r) {
+		log_error("cannot take a state digest: %s", strerror(-r));
+		return DETVM_EXIT_KVM;
+	}
+	if (m->obs->ops->checkpoint(m->obs->self, m->stats.exits, m->kvm.run->s.regs.regs.rip, &d))
+		return observer_failure(m);
+	return -1;
+}
+
+/* Everything after a guest-caused exit was counted; -1 to keep running. */
+static int after_guest_exit(struct machine *m, enum exit_action a)
+{
+	struct kvm_run *run = m->kvm.run;
+	if (m->obs && m->obs->ops->exit(m->obs->self, m->stats.exits, run))
+		return observer_failure(m);
+	int code = act(m, a);
+	if (code >= 0)
+		return code;
+	if (*m->stop)
+		return stopped(m);
+	if (a != EXIT_ACT_HALT && (code = deliver(m)) >= 0)
+		return code;
+	if (m->obs && m->obs->ops->want_checkpoint(m->obs->self, m->stats.exits)) {
+		code = checkpoint(m);
+		if (code >= 0)
+			return code;
+	}
+	if (m->obs && m->obs->ops->should_stop(m->obs->self, m->stats.exits, &code))
+		return code;
+	if (m->max_exits && m->stats.exits >= m->max_exits) {
+		log_error("stopped at the exit limit (%" PRIu64 " exits)", m->max_exits);
+		return DETVM_EXIT_TIMEOUT;
+	}
+	return -1;
+}
+
+static int run_until_end(struct machine *m)
 {
 	struct kvm_run *run = m->kvm.run;
 	int guest_exit = 1;	/* the start is a delivery point too */
@@ -191,6 +255,8 @@ int machine_run(struct machine *m)
 			return stopped(m);
 		if (guest_exit) {
 			int r = offer_interrupt(m);
+			if (r == OBSERVER_STOP)
+				return observer_failure(m);
 			if (r) {
 				log_error("KVM_INTERRUPT: %s", strerror(-r));
 				return DETVM_EXIT_KVM;
@@ -200,6 +266,8 @@ int machine_run(struct machine *m)
 		if (r == -EINTR || r == -EAGAIN) {
 			m->stats.host_exits++;
 			guest_exit = 0;
+			if (m->obs && m->obs->ops->host_exit(m->obs->self))
+				return observer_failure(m);
 			continue;
 		}
 		if (r) {
@@ -216,18 +284,32 @@ int machine_run(struct machine *m)
 		m->stats.exits++;
 		if (run->exit_reason < sizeof(m->stats.by_reason) / sizeof(m->stats.by_reason[0]))
 			m->stats.by_reason[run->exit_reason]++;
-		int code = act(m, a);
+		int code = after_guest_exit(m, a);
 		if (code >= 0)
 			return code;
-		if (*m->stop)
-			return stopped(m);
-		if (a != EXIT_ACT_HALT && deliver(m))
-			return DETVM_EXIT_HOST;
-		if (m->max_exits && m->stats.exits >= m->max_exits) {
-			log_error("stopped at the exit limit (%" PRIu64 " exits)", m->max_exits);
-			return DETVM_EXIT_TIMEOUT;
-		}
 	}
+}
+
+/* Ends that happen at a guest exit boundary can be compared between record and replay. */
+static int ends_at_boundary(int code)
+{
+	return code != DETVM_EXIT_TIMEOUT && code != DETVM_EXIT_INTERRUPTED &&
+	       code != DETVM_EXIT_DIVERGED && code != DETVM_EXIT_TRACE && code != DETVM_EXIT_HOST;
+}
+
+int machine_run(struct machine *m)
+{
+	int code = run_until_end(m);
+	if (!m->obs || code == DETVM_EXIT_DIVERGED || code == DETVM_EXIT_TRACE)
+		return code;
+	struct run_digest d, *dp = NULL;
+	if (ends_at_boundary(code) && !mem_digest_take(&m->digest, &m->mem, &m->kvm, &d))
+		dp = &d;
+	char why[64];
+	snprintf(why, sizeof(why), "detvm exit status %d", code);
+	if (m->obs->ops->end(m->obs->self, m->stats.exits, code, why, dp))
+		return observer_failure(m);
+	return code;
 }
 
 static void print_virtio(FILE *f, const char *name, unsigned i, const struct virtio_mmio *t)

@@ -1,0 +1,362 @@
+#include "replay/record.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "replay/events.h"
+
+static struct recorder *self_io(struct hostio *h)
+{
+	return h->priv;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+static void append(struct recorder *r, Detvm__Event *ev)
+{
+	if (!r->w && !r->error)
+		r->error = -ENOTCONN;	/* a device took input before the trace existed */
+	if (r->error)
+		return;
+	int e = trace_writer_append(r->w, r->position, ev);
+	if (e)
+		r->error = e;
+}
+
+static void append_payload(struct recorder *r, struct event_buf *b, Detvm__Event__PayloadCase c)
+{
+	b->ev.payload_case = c;
+	append(r, &b->ev);
+}
+
+/* ---- the hostio the devices see -------------------------------------------------- */
+
+static uint64_t rec_clock_ns(struct hostio *h)
+{
+	struct recorder *r = self_io(h);
+	uint64_t v = hostio_clock_ns(r->inner);
+	struct event_buf b;
+	detvm__event__init(&b.ev);
+	detvm__clock_read__init(&b.u.clock);
+	b.u.clock.value_ns = v;
+	b.ev.clock = &b.u.clock;
+	append_payload(r, &b, DETVM__EVENT__PAYLOAD_CLOCK);
+	r->guest_ns = v;
+	return v;
+}
+
+static int64_t rec_wallclock_ns(struct hostio *h)
+{
+	struct recorder *r = self_io(h);
+	int64_t v = hostio_wallclock_ns(r->inner);
+	struct event_buf b;
+	detvm__event__init(&b.ev);
+	detvm__wallclock_read__init(&b.u.wallclock);
+	b.u.wallclock.value_ns = v;
+	b.ev.wallclock = &b.u.wallclock;
+	append_payload(r, &b, DETVM__EVENT__PAYLOAD_WALLCLOCK);
+	return v;
+}
+
+static void rec_timer_arm(struct hostio *h, unsigned timer, uint64_t deadline)
+{
+	hostio_timer_arm(self_io(h)->inner, timer, deadline);
+}
+
+static void rec_console_out(struct hostio *h, unsigned con, const uint8_t *buf, size_t len)
+{
+	hostio_console_out(self_io(h)->inner, con, buf, len);
+}
+
+/* A failed disk operation is an input (the host's I/O error): logged so replay fails it
+ * the same way. Success is not logged: the data comes from the disk snapshot. */
+static int disk_status(struct recorder *r, unsigned disk, int status)
+{
+	if (!status)
+		return 0;
+	struct event_buf b;
+	detvm__event__init(&b.ev);
+	detvm__disk_completion__init(&b.u.disk);
+	b.u.disk.disk = disk;
+	b.u.disk.status = status;
+	b.ev.disk = &b.u.disk;
+	append_payload(r, &b, DETVM__EVENT__PAYLOAD_DISK);
+	return status;
+}
+
+static int rec_disk_read(struct hostio *h, unsigned disk, uint64_t off, void *buf, size_t len)
+{
+	struct recorder *r = self_io(h);
+	return disk_status(r, disk, hostio_disk_read(r->inner, disk, off, buf, len));
+}
+
+static int rec_disk_write(struct hostio *h, unsigned disk, uint64_t off, const void *buf, size_t len)
+{
+	struct recorder *r = self_io(h);
+	return disk_status(r, disk, hostio_disk_write(r->inner, disk, off, buf, len));
+}
+
+static int rec_disk_flush(struct hostio *h, unsigned disk)
+{
+	struct recorder *r = self_io(h);
+	return disk_status(r, disk, hostio_disk_flush(r->inner, disk));
+}
+
+/* Whether a frame left is not visible to the guest (virtio-net only counts it). */
+static int rec_net_send(struct hostio *h, unsigned nic, const uint8_t *frame, size_t len)
+{
+	return hostio_net_send(self_io(h)->inner, nic, frame, len);
+}
+
+static void flush_if_due(struct recorder *r)
+{
+	if (!r->error) {
+		int e = trace_writer_flush_if_due(r->w, mono_ns());
+		if (e < 0)
+			r->error = e;
+	}
+}
+
+static int rec_deliver_due(struct hostio *h, uint64_t position)
+{
+	struct recorder *r = self_io(h);
+	r->position = position;
+	int n = r->inner->ops->deliver_due(r->inner, position);
+	flush_if_due(r);
+	return r->error ? r->error : n;
+}
+
+static int rec_idle_wait(struct hostio *h, uint64_t position)
+{
+	struct recorder *r = self_io(h);
+	/* a halted guest logs nothing, so what is buffered goes out before sleeping */
+	if (!r->error && trace_writer_flush(r->w))
+		r->error = -EIO;
+	return r->inner->ops->idle_wait(r->inner, position);
+}
+
+static const struct hostio_ops record_ops = {
+	.name = "record",
+	.clock_ns = rec_clock_ns,
+	.wallclock_ns = rec_wallclock_ns,
+	.timer_arm = rec_timer_arm,
+	.console_out = rec_console_out,
+	.disk_read = rec_disk_read,
+	.disk_write = rec_disk_write,
+	.disk_flush = rec_disk_flush,
+	.net_send = rec_net_send,
+	.deliver_due = rec_deliver_due,
+	.idle_wait = rec_idle_wait,
+};
+
+/* The live host delivers each event here; it is logged, then handed to the device. */
+static void forward(void *opaque, const struct hostio_event *e)
+{
+	struct recorder *r = opaque;
+	struct event_buf b;
+	detvm__event__init(&b.ev);
+	switch (e->kind) {
+	case HOSTIO_EV_TIMER:
+		detvm__timer_fire__init(&b.u.timer);
+		b.u.timer.timer = e->source;
+		b.u.timer.time_ns = e->time_ns;
+		b.ev.timer = &b.u.timer;
+		append_payload(r, &b, DETVM__EVENT__PAYLOAD_TIMER);
+		r->guest_ns = e->time_ns;
+		break;
+	case HOSTIO_EV_CONSOLE_IN:
+		detvm__console_input__init(&b.u.console);
+		b.u.console.console = e->source;
+		b.u.console.data.data = (uint8_t *)e->data;
+		b.u.console.data.len = e->len;
+		b.ev.console = &b.u.console;
+		append_payload(r, &b, DETVM__EVENT__PAYLOAD_CONSOLE);
+		break;
+	case HOSTIO_EV_NET_RX:
+		detvm__net_rx__init(&b.u.net_rx);
+		b.u.net_rx.nic = e->source;
+		b.u.net_rx.frame.data = (uint8_t *)e->data;
+		b.u.net_rx.frame.len = e->len;
+		b.ev.net_rx = &b.u.net_rx;
+		append_payload(r, &b, DETVM__EVENT__PAYLOAD_NET_RX);
+		break;
+	default:
+		/* kinds without a record type are not delivered: replay could not repeat them */
+		return;
+	}
+	hostio_deliver(&r->io, e);
+}
+
+/* ---- the run observer ------------------------------------------------------------ */
+
+static int obs_exit(void *s, uint64_t position, const struct kvm_run *run)
+{
+	struct recorder *r = s;
+	r->position = position;
+	struct event_buf b;
+	event_from_exit(&b, run);
+	append(r, &b.ev);
+	return r->error != 0;
+}
+
+static int obs_interrupt(void *s, uint64_t position, unsigned vector, uint64_t rip)
+{
+	struct recorder *r = s;
+	r->position = position;
+	struct event_buf b;
+	detvm__event__init(&b.ev);
+	detvm__interrupt__init(&b.u.interrupt);
+	b.u.interrupt.vector = vector;
+	b.ev.rip = rip;
+	b.ev.interrupt = &b.u.interrupt;
+	append_payload(r, &b, DETVM__EVENT__PAYLOAD_INTERRUPT);
+	return r->error != 0;
+}
+
+static int obs_want_checkpoint(void *s, uint64_t position)
+{
+	struct recorder *r = s;
+	/* guest time comes from values already in the trace, so replay decides alike */
+	return (r->checkpoint_exits && position % r->checkpoint_exits == 0) ||
+	       r->guest_ns - r->last_checkpoint_ns >= RECORD_CHECKPOINT_NS;
+}
+
+static void append_checkpoint(struct recorder *r, uint64_t rip, const struct run_digest *d)
+{
+	struct event_buf b;
+	detvm__event__init(&b.ev);
+	detvm__checkpoint__init(&b.u.checkpoint);
+	b.u.checkpoint.regs_digest.data = (uint8_t *)d->regs;
+	b.u.checkpoint.regs_digest.len = sizeof(d->regs);
+	b.u.checkpoint.mem_digest.data = (uint8_t *)d->mem;
+	b.u.checkpoint.mem_digest.len = sizeof(d->mem);
+	b.u.checkpoint.guest_time_ns = r->guest_ns;
+	b.ev.rip = rip;
+	b.ev.checkpoint = &b.u.checkpoint;
+	append_payload(r, &b, DETVM__EVENT__PAYLOAD_CHECKPOINT);
+}
+
+static int obs_checkpoint(void *s, uint64_t position, uint64_t rip, const struct run_digest *d)
+{
+	struct recorder *r = s;
+	r->position = position;
+	r->last_checkpoint_ns = r->guest_ns;
+	r->checkpoints++;
+	append_checkpoint(r, rip, d);
+	return r->error != 0;
+}
+
+static int obs_should_stop(void *s, uint64_t position, int *code)
+{
+	return 0;
+}
+
+static int obs_host_exit(void *s)
+{
+	struct recorder *r = s;
+	flush_if_due(r);
+	return r->error != 0;
+}
+
+static Detvm__EndReason end_reason(int code)
+{
+	switch (code) {
+	case 0: case 1: return DETVM__END_REASON__END_GUEST_SHUTDOWN;
+	case 8: case 11: return DETVM__END_REASON__END_USER_STOP;
+	default: return DETVM__END_REASON__END_ERROR;
+	}
+}
+
+static int obs_end(void *s, uint64_t position, int code, const char *why, const struct run_digest *d)
+{
+	struct recorder *r = s;
+	r->position = position;
+	if (d) {
+		append_checkpoint(r, 0, d);
+		r->final = *d;
+		r->have_final = 1;
+	}
+	struct event_buf b;
+	detvm__event__init(&b.ev);
+	detvm__end__init(&b.u.end);
+	b.u.end.reason = end_reason(code);
+	b.u.end.message = (char *)why;
+	b.u.end.exit_code = code;
+	b.ev.end = &b.u.end;
+	append_payload(r, &b, DETVM__EVENT__PAYLOAD_END);
+	r->ended = 1;
+	r->end_code = code;
+	return r->error != 0;
+}
+
+static int obs_failure(void *s, char *msg, unsigned len)
+{
+	struct recorder *r = s;
+	snprintf(msg, len, "cannot write the trace: %s",
+		 r->error <= -1000 ? trace_strerror(r->error) : strerror(-r->error));
+	return 10;	/* DETVM_EXIT_HOST */
+}
+
+static const struct run_observer_ops record_observer = {
+	.exit = obs_exit,
+	.interrupt = obs_interrupt,
+	.want_checkpoint = obs_want_checkpoint,
+	.checkpoint = obs_checkpoint,
+	.should_stop = obs_should_stop,
+	.host_exit = obs_host_exit,
+	.end = obs_end,
+	.failure = obs_failure,
+};
+
+void recorder_init(struct recorder *r, struct hostio *inner, uint64_t checkpoint_exits)
+{
+	memset(r, 0, sizeof(*r));
+	hostio_init(&r->io, &record_ops, r);
+	r->inner = inner;
+	r->checkpoint_exits = checkpoint_exits;
+	r->obs.ops = &record_observer;
+	r->obs.self = r;
+	for (unsigned k = 0; k < HOSTIO_EV_KINDS; k++)
+		for (unsigned s = 0; s < HOSTIO_MAX_SOURCES; s++)
+			hostio_subscribe(inner, k, s, forward, r);
+}
+
+int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr)
+{
+	return trace_writer_open(&r->w, path, hdr, NULL);
+}
+
+int recorder_close(struct recorder *r)
+{
+	if (!r->w)
+		return r->error;
+	Detvm__TraceFooter f;
+	detvm__trace_footer__init(&f);
+	f.final_position = r->position;
+	if (r->have_final) {
+		f.final_digest.data = (uint8_t *)&r->final;
+		f.final_digest.len = sizeof(r->final);
+	}
+	f.clean_exit = r->ended && !r->error;
+	f.reason = end_reason(r->end_code);
+	char msg[64];
+	snprintf(msg, sizeof(msg), "detvm exit status %d", r->end_code);
+	f.message = msg;
+	int e = trace_writer_close(r->w, &f);
+	r->w = NULL;
+	return r->error ? r->error : e;
+}
+
+void recorder_get_stats(const struct recorder *r, struct trace_writer_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (r->w)
+		trace_writer_get_stats(r->w, st);
+}

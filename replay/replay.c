@@ -1,0 +1,444 @@
+#include "replay/replay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replay/events.h"
+#include "vmm/log.h"
+
+static void advance(struct replayer *p)
+{
+	int r = trace_reader_next(p->r, &p->cur);
+	p->have = r == 1;
+	p->status = r == 1 ? 0 : r;
+}
+
+static void consume(struct replayer *p)
+{
+	p->events++;
+	advance(p);
+}
+
+static void fail(struct replayer *p, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void fail(struct replayer *p, int code, const char *fmt, ...)
+{
+	if (p->failed)
+		return;	/* the first mismatch is the one that matters */
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	va_end(ap);
+	p->failed = code;
+}
+
+/* What the trace has next, in words: for "expected ..." in a divergence message. */
+static void describe_next(struct replayer *p, char *out, size_t len)
+{
+	if (!p->have) {
+		snprintf(out, len, "%s", p->status == 0 ? "the end of the trace" : "no more events");
+		return;
+	}
+	char what[256];
+	event_describe(p->cur.ev, what, sizeof(what));
+	if (p->cur.position == p->position)
+		snprintf(out, len, "%s", what);
+	else
+		snprintf(out, len, "%s at exit %" PRIu64, what, p->cur.position);
+}
+
+static void diverged(struct replayer *p, const char *got)
+{
+	char want[320];
+	describe_next(p, want, sizeof(want));
+	fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected %s, got %s",
+	     p->position, p->rip, want, got);
+}
+
+/* The trace cannot go on: truncated or unreadable. */
+static void trace_ends(struct replayer *p)
+{
+	if (p->status == TRACE_ERR_TRUNCATED)
+		fail(p, REPLAY_EXIT_TRACE,
+		     "the trace is truncated: replay ran to its last complete block and stopped at exit %" PRIu64
+		     " (%s)", p->position, trace_reader_error(p->r));
+	else
+		fail(p, REPLAY_EXIT_TRACE, "cannot read the trace at exit %" PRIu64 ": %s", p->position,
+		     trace_reader_error(p->r));
+}
+
+/* The next event if it is of kind c at the current position; else a divergence. */
+static const Detvm__Event *expect(struct replayer *p, Detvm__Event__PayloadCase c, const char *got)
+{
+	if (p->failed)
+		return NULL;
+	if (!p->have && p->status < 0) {
+		trace_ends(p);
+		return NULL;
+	}
+	if (!p->have || p->cur.position != p->position || p->cur.ev->payload_case != c) {
+		diverged(p, got);
+		return NULL;
+	}
+	return p->cur.ev;
+}
+
+static int next_is(struct replayer *p, Detvm__Event__PayloadCase c)
+{
+	return !p->failed && p->have && p->cur.position == p->position && p->cur.ev->payload_case == c;
+}
+
+/* ---- the hostio ----------------------------------------------------------------- */
+
+static struct replayer *self_io(struct hostio *h)
+{
+	return h->priv;
+}
+
+static uint64_t rp_clock_ns(struct hostio *h)
+{
+	struct replayer *p = self_io(h);
+	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_CLOCK, "a clock read");
+	if (!e)
+		return 0;
+	uint64_t v = e->clock->value_ns;
+	consume(p);
+	return v;
+}
+
+static int64_t rp_wallclock_ns(struct hostio *h)
+{
+	struct replayer *p = self_io(h);
+	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_WALLCLOCK, "a wall-clock read");
+	if (!e)
+		return 0;
+	int64_t v = e->wallclock->value_ns;
+	consume(p);
+	return v;
+}
+
+static void rp_timer_arm(struct hostio *h, unsigned timer, uint64_t deadline)
+{
+	/* timer expiries come from the trace */
+}
+
+static void rp_console_out(struct hostio *h, unsigned con, const uint8_t *buf, size_t len)
+{
+	struct replayer *p = self_io(h);
+	while (len) {
+		ssize_t n = write(p->out_fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= n;
+	}
+}
+
+static int disk_io(struct replayer *p, unsigned disk, uint64_t off, void *buf, size_t len, int wr)
+{
+	if (next_is(p, DETVM__EVENT__PAYLOAD_DISK)) {
+		int status = p->cur.ev->disk->status;	/* the host failed this one in the recording */
+		consume(p);
+		return status;
+	}
+	if (disk >= p->ndisks || off > p->disk_size[disk] || len > p->disk_size[disk] - off)
+		return -EIO;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = wr ? pwrite(p->disk_fd[disk], (uint8_t *)buf + done, len - done, off + done)
+			       : pread(p->disk_fd[disk], (uint8_t *)buf + done, len - done, off + done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			/* the recording succeeded here: a host failure now is a divergence */
+			fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 ": the replay disk failed (%s)",
+			     p->position, n < 0 ? strerror(errno) : "short transfer");
+			return -EIO;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+static int rp_disk_read(struct hostio *h, unsigned disk, uint64_t off, void *buf, size_t len)
+{
+	return disk_io(self_io(h), disk, off, buf, len, 0);
+}
+
+static int rp_disk_write(struct hostio *h, unsigned disk, uint64_t off, const void *buf, size_t len)
+{
+	return disk_io(self_io(h), disk, off, (void *)buf, len, 1);
+}
+
+static int rp_disk_flush(struct hostio *h, unsigned disk)
+{
+	struct replayer *p = self_io(h);
+	if (next_is(p, DETVM__EVENT__PAYLOAD_DISK)) {
+		int status = p->cur.ev->disk->status;
+		consume(p);
+		return status;
+	}
+	return 0;
+}
+
+static int rp_net_send(struct hostio *h, unsigned nic, const uint8_t *frame, size_t len)
+{
+	self_io(h)->frames_discarded++;
+	return 0;
+}
+
+static int is_input(const Detvm__Event *e)
+{
+	return e->payload_case == DETVM__EVENT__PAYLOAD_TIMER ||
+	       e->payload_case == DETVM__EVENT__PAYLOAD_CONSOLE ||
+	       e->payload_case == DETVM__EVENT__PAYLOAD_NET_RX;
+}
+
+static int rp_deliver_due(struct hostio *h, uint64_t position)
+{
+	struct replayer *p = self_io(h);
+	p->position = position;
+	int n = 0;
+	while (!p->failed && p->have && p->cur.position == position && is_input(p->cur.ev)) {
+		const Detvm__Event *e = p->cur.ev;
+		struct hostio_event ev = { 0 };
+		/* copy out first: delivering may consume clock events and move the cursor */
+		static uint8_t buf[65536];	/* the largest event the live side can post */
+		switch (e->payload_case) {
+		case DETVM__EVENT__PAYLOAD_TIMER:
+			ev = (struct hostio_event){ HOSTIO_EV_TIMER, e->timer->timer, e->timer->time_ns, 0, NULL };
+			break;
+		case DETVM__EVENT__PAYLOAD_CONSOLE:
+			ev = (struct hostio_event){ HOSTIO_EV_CONSOLE_IN, e->console->console, 0,
+						    (uint32_t)e->console->data.len, buf };
+			break;
+		default:
+			ev = (struct hostio_event){ HOSTIO_EV_NET_RX, e->net_rx->nic, 0,
+						    (uint32_t)e->net_rx->frame.len, buf };
+			break;
+		}
+		if (ev.len > sizeof(buf)) {
+			fail(p, REPLAY_EXIT_TRACE, "event %" PRIu64 " carries %u bytes, more than detvm accepts",
+			     p->cur.seq, ev.len);
+			break;
+		}
+		if (ev.len)
+			memcpy(buf, e->payload_case == DETVM__EVENT__PAYLOAD_CONSOLE ? e->console->data.data
+										 : e->net_rx->frame.data, ev.len);
+		consume(p);
+		hostio_deliver(&p->io, &ev);
+		n++;
+	}
+	return p->failed ? -ECANCELED : n;
+}
+
+static int rp_idle_wait(struct hostio *h, uint64_t position)
+{
+	struct replayer *p = self_io(h);
+	p->position = position;
+	/* idle skip: no waiting, the next input is simply taken now */
+	if (!p->failed && p->have && p->cur.position == position && is_input(p->cur.ev))
+		return 0;
+	if (!p->failed && !p->have && p->status < 0)
+		trace_ends(p);
+	else
+		diverged(p, "a halted guest with nothing to wake it");
+	return -ECANCELED;
+}
+
+static const struct hostio_ops replay_ops = {
+	.name = "replay",
+	.clock_ns = rp_clock_ns,
+	.wallclock_ns = rp_wallclock_ns,
+	.timer_arm = rp_timer_arm,
+	.console_out = rp_console_out,
+	.disk_read = rp_disk_read,
+	.disk_write = rp_disk_write,
+	.disk_flush = rp_disk_flush,
+	.net_send = rp_net_send,
+	.deliver_due = rp_deliver_due,
+	.idle_wait = rp_idle_wait,
+};
+
+/* ---- the run observer ------------------------------------------------------------ */
+
+static int obs_exit(void *s, uint64_t position, const struct kvm_run *run)
+{
+	struct replayer *p = s;
+	p->position = position;
+	p->rip = run->s.regs.regs.rip;
+	struct event_buf b;
+	event_from_exit(&b, run);
+	char got[256];
+	event_describe(&b.ev, got, sizeof(got));
+	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_EXIT, got);
+	if (!e)
+		return 1;
+	if (!event_exit_equal(e->exit, b.ev.exit) || (e->rip && e->rip != b.ev.rip)) {
+		char want[256];
+		event_describe(e, want, sizeof(want));
+		fail(p, REPLAY_EXIT_DIVERGED,
+		     "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected %s at rip 0x%" PRIx64 ", got %s",
+		     position, p->rip, want, e->rip, got);
+		return 1;
+	}
+	consume(p);
+	return 0;
+}
+
+static int obs_interrupt(void *s, uint64_t position, unsigned vector, uint64_t rip)
+{
+	struct replayer *p = s;
+	p->position = position;
+	char got[64];
+	snprintf(got, sizeof(got), "interrupt vector 0x%x", vector);
+	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_INTERRUPT, got);
+	if (!e)
+		return 1;
+	if (e->interrupt->vector != vector) {
+		diverged(p, got);
+		return 1;
+	}
+	consume(p);
+	return 0;
+}
+
+static int obs_want_checkpoint(void *s, uint64_t position)
+{
+	struct replayer *p = s;
+	p->position = position;
+	return next_is(p, DETVM__EVENT__PAYLOAD_CHECKPOINT);
+}
+
+static int digest_equal(const ProtobufCBinaryData *b, const uint8_t *d, size_t len)
+{
+	return b->len == len && !memcmp(b->data, d, len);
+}
+
+static int compare_checkpoint(struct replayer *p, const struct run_digest *d)
+{
+	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_CHECKPOINT, "no checkpoint");
+	if (!e)
+		return 1;
+	const Detvm__Checkpoint *c = e->checkpoint;
+	int regs = digest_equal(&c->regs_digest, d->regs, sizeof(d->regs));
+	int mem = digest_equal(&c->mem_digest, d->mem, sizeof(d->mem));
+	if (!regs || !mem) {
+		fail(p, REPLAY_EXIT_DIVERGED,
+		     "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected the checkpoint's %s%s%s digest, got a different one",
+		     p->position, p->rip, regs ? "" : "register", !regs && !mem ? " and " : "", mem ? "" : "memory");
+		return 1;
+	}
+	p->checkpoints++;
+	consume(p);
+	return 0;
+}
+
+static int obs_checkpoint(void *s, uint64_t position, uint64_t rip, const struct run_digest *d)
+{
+	struct replayer *p = s;
+	p->position = position;
+	return compare_checkpoint(p, d);
+}
+
+static int obs_should_stop(void *s, uint64_t position, int *code)
+{
+	struct replayer *p = s;
+	p->position = position;
+	if (p->failed) {
+		*code = p->failed;
+		log_error("%s", p->msg);
+		return 1;
+	}
+	if (next_is(p, DETVM__EVENT__PAYLOAD_END)) {
+		*code = p->cur.ev->end->exit_code;
+		return 1;
+	}
+	return 0;
+}
+
+static int obs_host_exit(void *s)
+{
+	return 0;
+}
+
+static int obs_end(void *s, uint64_t position, int code, const char *why, const struct run_digest *d)
+{
+	struct replayer *p = s;
+	p->position = position;
+	if (d && compare_checkpoint(p, d))
+		return 1;
+	char got[96];
+	snprintf(got, sizeof(got), "the guest ending with exit status %d", code);
+	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_END, got);
+	if (!e)
+		return 1;
+	if (e->end->exit_code != code) {
+		diverged(p, got);
+		return 1;
+	}
+	consume(p);
+	if (p->have) {
+		fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 ": the guest ended but the trace goes on",
+		     position);
+		return 1;
+	}
+	p->ended = 1;
+	p->end_code = code;
+	return 0;
+}
+
+static int obs_failure(void *s, char *msg, unsigned len)
+{
+	struct replayer *p = s;
+	snprintf(msg, len, "%s", p->msg);
+	return p->failed ? p->failed : REPLAY_EXIT_DIVERGED;
+}
+
+static const struct run_observer_ops replay_observer = {
+	.exit = obs_exit,
+	.interrupt = obs_interrupt,
+	.want_checkpoint = obs_want_checkpoint,
+	.checkpoint = obs_checkpoint,
+	.should_stop = obs_should_stop,
+	.host_exit = obs_host_exit,
+	.end = obs_end,
+	.failure = obs_failure,
+};
+
+void replayer_init(struct replayer *p, struct trace_reader *r, int out_fd)
+{
+	memset(p, 0, sizeof(*p));
+	hostio_init(&p->io, &replay_ops, p);
+	p->obs.ops = &replay_observer;
+	p->obs.self = p;
+	p->r = r;
+	p->out_fd = out_fd;
+	advance(p);
+}
+
+void replayer_add_disk(struct replayer *p, int fd, uint64_t size)
+{
+	if (p->ndisks < REPLAY_MAX_DISKS) {
+		p->disk_fd[p->ndisks] = fd;
+		p->disk_size[p->ndisks++] = size;
+	} else {
+		close(fd);
+	}
+}
+
+void replayer_destroy(struct replayer *p)
+{
+	for (unsigned i = 0; i < p->ndisks; i++)
+		close(p->disk_fd[i]);
+	p->ndisks = 0;
+	if (p->r)
+		trace_reader_close(p->r);
+	p->r = NULL;
+}

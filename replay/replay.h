@@ -1,0 +1,48 @@
+/*
+ * The replayer: a hostio whose every input comes from a trace (no stdin, no network
+ * peer, no wall clock), and a run observer that checks each guest-caused exit, injected
+ * interrupt and checkpoint against the trace. The first mismatch stops the run with
+ * "diverged at exit N (rip ...): expected ..., got ...".
+ */
+#ifndef DETVM_REPLAY_REPLAY_H
+#define DETVM_REPLAY_REPLAY_H
+
+#include <stdint.h>
+
+#include "logs/trace.h"
+#include "vmm/hostio.h"
+#include "vmm/observer.h"
+
+#define REPLAY_MAX_DISKS 4
+#define REPLAY_EXIT_DIVERGED 6	/* detvm's exit status for a divergence */
+#define REPLAY_EXIT_TRACE 7	/* ... and for a trace it cannot read to its end */
+
+struct replayer {
+	struct hostio io;
+	struct run_observer obs;
+	struct trace_reader *r;		/* owned */
+	struct trace_event cur;		/* the next event, not yet consumed */
+	int have;			/* cur is valid */
+	int status;			/* when !have: 0 clean end, or the reader's error */
+	uint64_t position;
+	uint64_t rip;			/* at the last exit, for messages */
+	int out_fd;			/* console output */
+	int disk_fd[REPLAY_MAX_DISKS];
+	uint64_t disk_size[REPLAY_MAX_DISKS];
+	unsigned ndisks;
+	uint64_t frames_discarded;	/* guest transmits: there is no peer in replay */
+	uint64_t events;		/* consumed */
+	uint64_t checkpoints;		/* compared and equal */
+	int failed;			/* exit status to stop with, 0 while all matches */
+	char msg[768];
+	int ended;			/* the recording's End was reached and matched */
+	int end_code;
+};
+
+/* Takes ownership of r (positioned after the header). out_fd receives the console. */
+void replayer_init(struct replayer *p, struct trace_reader *r, int out_fd);
+/* A disk for the guest: a private copy of the recorded snapshot (the fd is owned). */
+void replayer_add_disk(struct replayer *p, int fd, uint64_t size);
+void replayer_destroy(struct replayer *p);
+
+#endif

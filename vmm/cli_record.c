@@ -1,0 +1,360 @@
+/* `detvm record` and `detvm replay`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "replay/record.h"
+#include "replay/replay.h"
+#include "replay/sha256.h"
+#include "vmm/cli.h"
+#include "vmm/exitcode.h"
+#include "vmm/host_run.h"
+#include "vmm/log.h"
+#include "vmm/probe.h"
+#include "vmm/trace_header.h"
+
+#define FLUSH_KICK_NS (50 * 1000 * 1000)	/* a recorder is never more than this behind */
+
+static const char record_help[] =
+	"usage: detvm record -o TRACE [run options] IMAGE\n"
+	"\n"
+	"Runs IMAGE live, as `detvm run` does, and writes every nondeterministic input the\n"
+	"guest receives to TRACE: clock reads, timer expiries, console input, network frames,\n"
+	"disk errors, every guest-caused exit and interrupt with its position, and checkpoints\n"
+	"of register and memory digests. Each disk's starting content is copied beside the\n"
+	"trace as TRACE.diskN; `detvm replay TRACE` needs the trace, those copies and the\n"
+	"image files the trace names.\n"
+	"\n"
+	"options: -o, --output TRACE (required), and every option of `detvm run --help`.\n"
+	"exit status: as `detvm run`; 10 also when the trace cannot be written.\n";
+
+static const char replay_help[] =
+	"usage: detvm replay [options] TRACE\n"
+	"\n"
+	"Re-executes a recording exactly, with no live input: no stdin, no network peer, no\n"
+	"wall clock. The machine is rebuilt from the trace header; the image, initrd and disk\n"
+	"snapshots it names are checked by SHA-256 first. Every guest exit, interrupt and\n"
+	"checkpoint is compared with the trace; the first difference stops the replay with\n"
+	"`diverged at exit N (rip ...): expected ..., got ...`.\n"
+	"\n"
+	"options:\n"
+	"  -s, --serial SPEC     console output: stdio (default) or file:PATH\n"
+	"      --stats           print counters to stderr at the end\n"
+	"  -v, --verbose         more messages;  -q, --quiet  errors only\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"exit status: the recorded guest's status when the replay matched to the end;\n"
+	"6 diverged; 7 the trace is unreadable, corrupt or truncated (after replaying what it\n"
+	"holds); 12 a file the trace names is missing or changed; 2 usage.\n";
+
+/* The copy of a disk's starting content that replay will start from. */
+static int snapshot_disk(const char *src, const char *dst, struct record_disk *d, char *err, size_t errlen)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1;
+	struct stat st;
+	int r = 0;
+	if (in < 0 || fstat(in, &st) < 0) {
+		snprintf(err, errlen, "cannot open disk '%s': %s", src, strerror(errno));
+		r = -errno;
+		goto out;
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		snprintf(err, errlen, "cannot create disk snapshot '%s': %s", dst, strerror(errno));
+		r = -errno;
+		goto out;
+	}
+	off_t left = st.st_size;
+	while (left > 0) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, left, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "cannot copy disk '%s' to '%s': %s", src, dst,
+				 n < 0 ? strerror(errno) : "short copy");
+			r = -EIO;
+			goto out;
+		}
+		left -= n;
+	}
+	snprintf(d->snapshot, sizeof(d->snapshot), "%s", dst);
+	r = sha256_file(dst, d->sha256);
+	if (r)
+		snprintf(err, errlen, "cannot hash disk snapshot '%s': %s", dst, strerror(-r));
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return r;
+}
+
+static void on_kick(int sig)
+{
+}
+
+/* A periodic signal to the vCPU thread, so blocks reach the disk even while the guest
+ * runs without exits (a host exit delivers nothing, so determinism is untouched). */
+static int start_flush_kick(timer_t *t)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN };
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, t) < 0)
+		return -errno;
+	struct itimerspec its = { { 0, FLUSH_KICK_NS }, { 0, FLUSH_KICK_NS } };
+	return timer_settime(*t, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+int cli_record(int argc, char **argv)
+{
+	struct run_opts o;
+	int r = cli_run_opts_parse("record", record_help, argc, argv, &o);
+	if (r)
+		return r < 0 ? DETVM_EXIT_OK : r;
+	cli_block_stop_signals(SIG_BLOCK);
+	int out_fd = cli_open_serial(o.serial);
+	if (out_fd < 0)
+		return DETVM_EXIT_USAGE;
+
+	static struct host_run host;
+	static struct recorder rec;
+	static struct machine m;
+	static struct record_disk disks[MACHINE_MAX_DISKS];
+	static struct trace_header_buf hb;
+	char err[768] = "";
+	int code = DETVM_EXIT_HOST, have_machine = 0, trace_open = 0;
+	timer_t kick;
+	int kick_on = 0;
+	if (host_run_init(&host, out_fd, STDIN_FILENO)) {
+		log_error("cannot set up host input: %s", strerror(errno));
+		goto out_close;
+	}
+	uint64_t disk_sizes[MACHINE_MAX_DISKS];
+	for (unsigned i = 0; i < o.cfg.ndisks; i++) {
+		char snap[4096];
+		snprintf(snap, sizeof(snap), "%s.disk%u", o.output, i);
+		code = DETVM_EXIT_USAGE;
+		if (snapshot_disk(o.cfg.disks[i].path, snap, &disks[i], err, sizeof(err)) ||
+		    (r = host_run_add_disk(&host, o.cfg.disks[i].path, o.cfg.disks[i].read_only, err,
+					   sizeof(err))) < 0) {
+			log_error("%s", err);
+			goto out_host;
+		}
+		disk_sizes[i] = host.disk_size[r];
+	}
+	for (unsigned i = 0; i < o.cfg.nnics; i++) {
+		if (host_run_add_nic(&host, o.cfg.nics[i], err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			code = DETVM_EXIT_USAGE;
+			goto out_host;
+		}
+	}
+	recorder_init(&rec, &host.io, RECORD_CHECKPOINT_EXITS);
+	o.cfg.track_state = 1;
+	code = machine_create(&m, &o.cfg, &rec.io, disk_sizes, err, sizeof(err));
+	if (code) {
+		log_error("%s", err);
+		goto out_rec;
+	}
+	have_machine = 1;
+	code = DETVM_EXIT_HOST;
+	if (trace_header_build(&hb, &o.cfg, &m, disks, RECORD_CHECKPOINT_EXITS, err, sizeof(err))) {
+		log_error("%s", err);
+		code = DETVM_EXIT_USAGE;
+		goto out_rec;
+	}
+	r = recorder_start(&rec, o.output, &hb.hdr);
+	if (r) {
+		log_error("cannot write trace '%s': %s", o.output, strerror(-r));
+		goto out_rec;
+	}
+	trace_open = 1;
+	m.stop = &cli_stop_flag;
+	m.obs = &rec.obs;
+	if (probe_cpuid_honoured() == 0)
+		log_warn("this host's KVM does not apply CPUID policies: the guest sees the host's "
+			 "TSC, RDRAND and XSAVE bits; keep the guest off them (see `detvm doctor`)");
+	struct sigaction sa = { .sa_handler = on_kick };
+	sigemptyset(&sa.sa_mask);
+	if (cli_install_signals(o.timeout) || sigaction(SIGRTMIN, &sa, NULL) || host_run_start(&host)) {
+		log_error("cannot start the host side: %s", strerror(errno));
+		goto out_rec;
+	}
+	kick_on = !start_flush_kick(&kick);
+	cli_block_stop_signals(SIG_UNBLOCK);
+	cli_console_raw();
+	code = machine_run(&m);
+	cli_console_restore();
+	host_run_flush(&host);
+out_rec:
+	if (kick_on)
+		timer_delete(kick);
+	if (trace_open) {
+		struct trace_writer_stats st;
+		recorder_get_stats(&rec, &st);
+		r = recorder_close(&rec);
+		if (r) {
+			log_error("the trace '%s' is incomplete: %s", o.output,
+				  r <= -1000 ? trace_strerror(r) : strerror(-r));
+			if (!code)
+				code = DETVM_EXIT_HOST;
+		} else {
+			log_info("recorded %" PRIu64 " exits into '%s'", m.stats.exits, o.output);
+		}
+	}
+	if (o.stats && have_machine)
+		machine_print_stats(&m, stderr);
+	if (have_machine)
+		machine_destroy(&m);
+out_host:
+	host_run_destroy(&host);
+out_close:
+	if (out_fd != STDOUT_FILENO)
+		close(out_fd);
+	return code;
+}
+
+/* A private, already-unlinked copy of a disk snapshot: replay writes must not touch it. */
+static int scratch_copy(const char *src, uint64_t *size, char *err, size_t errlen)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/detvm-replay-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	int out = mkstemp(path);
+	if (out < 0) {
+		snprintf(err, errlen, "cannot create a scratch disk in %s: %s", path, strerror(errno));
+		return -1;
+	}
+	unlink(path);
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (in < 0 || fstat(in, &st) < 0) {
+		snprintf(err, errlen, "cannot open disk snapshot '%s': %s", src, strerror(errno));
+		goto err;
+	}
+	for (off_t left = st.st_size; left > 0;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, left, 0);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			snprintf(err, errlen, "cannot copy disk snapshot '%s': %s", src,
+				 n < 0 ? strerror(errno) : "short copy");
+			goto err;
+		}
+		left -= n;
+	}
+	close(in);
+	*size = (uint64_t)st.st_size & ~511ULL;
+	return out;
+err:
+	if (in >= 0)
+		close(in);
+	close(out);
+	return -1;
+}
+
+static int parse_replay_opts(int argc, char **argv, const char **serial, int *stats, const char **trace)
+{
+	static const struct option longopts[] = {
+		{ "serial", required_argument, NULL, 's' }, { "stats", no_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },	    { "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },	    { 0 },
+	};
+	*serial = "stdio";
+	*stats = 0;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":s:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (strcmp(optarg, "stdio") && strncmp(optarg, "file:", 5))
+				return cli_usage_error("replay", "bad --serial '%s': use stdio or file:PATH", optarg);
+			*serial = optarg;
+			break;
+		case 'S': *stats = 1; break;
+		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
+		case 'q': log_threshold = LOG_ERROR; break;
+		case 'h':
+			fputs(replay_help, stdout);
+			return -1;
+		case ':':
+			return cli_usage_error("replay", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("replay", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("replay", optind >= argc ? "no TRACE given" : "more than one TRACE given");
+	*trace = argv[optind];
+	return 0;
+}
+
+int cli_replay(int argc, char **argv)
+{
+	const char *serial, *path;
+	int stats;
+	int r = parse_replay_opts(argc, argv, &serial, &stats, &path);
+	if (r)
+		return r < 0 ? DETVM_EXIT_OK : r;
+	char err[768] = "";
+	struct trace_reader *reader;
+	if (trace_reader_open(&reader, path, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return DETVM_EXIT_TRACE;
+	}
+	static struct replay_setup setup;
+	static struct replayer rp;
+	static struct machine m;
+	int code = trace_header_to_setup(trace_reader_header(reader), path, &setup, err, sizeof(err));
+	if (code) {
+		log_error("%s", err);
+		trace_reader_close(reader);
+		return code;
+	}
+	int out_fd = cli_open_serial(serial);
+	if (out_fd < 0) {
+		trace_reader_close(reader);
+		return DETVM_EXIT_USAGE;
+	}
+	replayer_init(&rp, reader, out_fd);
+	uint64_t disk_sizes[MACHINE_MAX_DISKS];
+	for (unsigned i = 0; i < setup.cfg.ndisks; i++) {
+		int fd = scratch_copy(setup.disk_snapshot[i], &disk_sizes[i], err, sizeof(err));
+		if (fd < 0) {
+			log_error("%s", err);
+			code = DETVM_EXIT_HOST;
+			goto out;
+		}
+		replayer_add_disk(&rp, fd, disk_sizes[i]);
+	}
+	code = machine_create(&m, &setup.cfg, &rp.io, disk_sizes, err, sizeof(err));
+	if (code) {
+		log_error("replay: %s", err);
+		goto out;
+	}
+	m.stop = &cli_stop_flag;
+	m.obs = &rp.obs;
+	cli_install_signals(0);
+	code = machine_run(&m);
+	if (rp.ended)
+		log_info("replay identical: %" PRIu64 " exits, %" PRIu64 " events, %" PRIu64
+			 " checkpoints matched; the guest ended with status %d", m.stats.exits, rp.events,
+			 rp.checkpoints, rp.end_code);
+	if (stats)
+		machine_print_stats(&m, stderr);
+	machine_destroy(&m);
+out:
+	replayer_destroy(&rp);
+	if (out_fd != STDOUT_FILENO)
+		close(out_fd);
+	return code;
+}

@@ -1,0 +1,134 @@
+#include "vmm/digest.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+/* Multiply-xorshift over 64-bit words: fast enough to hash all of RAM once at the first
+ * checkpoint; a mismatch detector, not a cryptographic hash. */
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+uint64_t digest_hash(const void *data, uint64_t len, uint64_t seed)
+{
+	const uint8_t *p = data;
+	uint64_t a = seed ^ 0x9e3779b97f4a7c15ULL, b = len * 0x94d049bb133111ebULL;
+	uint64_t i = 0;
+	for (; i + 16 <= len; i += 16) {
+		uint64_t x, y;
+		memcpy(&x, p + i, 8);
+		memcpy(&y, p + i + 8, 8);
+		a = (a ^ x) * 0x9fb21c651e98df25ULL;
+		b = (b ^ y) * 0xc2b2ae3d27d4eb4fULL;
+		a ^= a >> 29;
+		b ^= b >> 31;
+	}
+	for (; i < len; i++)
+		a = (a ^ p[i]) * 0x100000001b3ULL;
+	return mix(a ^ mix(b));
+}
+
+int mem_digest_init(struct mem_digest *d, const struct guest_mem *m)
+{
+	memset(d, 0, sizeof(*d));
+	d->pages = m->size / GUEST_PAGE_SIZE;
+	d->page_hash = calloc(d->pages, sizeof(uint64_t));
+	d->kvm_dirty = calloc((d->pages + 63) / 64 + 1, sizeof(uint64_t));
+	if (!d->page_hash || !d->kvm_dirty) {
+		mem_digest_destroy(d);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void mem_digest_destroy(struct mem_digest *d)
+{
+	free(d->page_hash);
+	free(d->kvm_dirty);
+	d->page_hash = d->kvm_dirty = NULL;
+}
+
+static void rehash(struct mem_digest *d, const struct guest_mem *m, uint64_t page)
+{
+	d->page_hash[page] = digest_hash(m->base + page * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE, page);
+	d->rehashed++;
+}
+
+/* Pages KVM saw the guest write since the last call, merged into the VMM's bitmap. */
+static int collect_kvm_dirty(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k)
+{
+	uint64_t first = 0;
+	for (unsigned s = 0; s < m->nslots; s++) {
+		uint64_t n = m->slots[s].size / GUEST_PAGE_SIZE;
+		memset(d->kvm_dirty, 0, ((n + 63) / 64) * sizeof(uint64_t));
+		struct kvm_dirty_log log = { .slot = s, .dirty_bitmap = d->kvm_dirty };
+		if (ioctl(k->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+			return -errno;
+		for (uint64_t w = 0; w < (n + 63) / 64; w++) {
+			uint64_t bits = d->kvm_dirty[w];
+			while (bits) {
+				uint64_t pg = first + w * 64 + (uint64_t)__builtin_ctzll(bits);
+				bits &= bits - 1;
+				m->dirty[pg / 64] |= 1ULL << (pg % 64);
+			}
+		}
+		first += n;
+	}
+	return 0;
+}
+
+static void regs_digest(struct kvm_vm *k, uint8_t out[OBSERVER_DIGEST_BYTES])
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	if (k) {
+		kvm_vcpu_get_regs(k, &r);
+		kvm_vcpu_get_sregs(k, &s);
+	}
+	/* the architectural state that decides the future; no host-chosen fields */
+	uint64_t v[] = { s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.cs.selector, s.ss.selector,
+			 s.ds.selector, s.es.selector, s.fs.base, s.gs.base, s.gdt.base, s.idt.base,
+			 s.tr.base, s.gdt.limit, s.idt.limit };
+	uint64_t h1 = digest_hash(&r, sizeof(r), 1), h2 = digest_hash(v, sizeof(v), 2);
+	memcpy(out, &h1, 8);
+	memcpy(out + 8, &h2, 8);
+}
+
+int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
+		    struct run_digest *out)
+{
+	if (!m->dirty)
+		return -EINVAL;
+	if (k) {
+		int r = collect_kvm_dirty(d, m, k);
+		if (r)
+			return r;
+	}
+	for (uint64_t w = 0; w < (d->pages + 63) / 64; w++) {
+		uint64_t bits = d->primed ? m->dirty[w] : ~0ULL;
+		m->dirty[w] = 0;
+		while (bits) {
+			uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
+			bits &= bits - 1;
+			if (pg < d->pages)
+				rehash(d, m, pg);
+		}
+	}
+	d->primed = 1;
+	uint64_t h1 = digest_hash(d->page_hash, d->pages * sizeof(uint64_t), 3);
+	uint64_t h2 = digest_hash(d->page_hash, d->pages * sizeof(uint64_t), 4);
+	memcpy(out->mem, &h1, 8);
+	memcpy(out->mem + 8, &h2, 8);
+	regs_digest(k, out->regs);
+	return 0;
+}

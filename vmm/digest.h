@@ -1,0 +1,32 @@
+/*
+ * Digests of guest state for checkpoints: registers, and all of guest memory kept
+ * up to date incrementally -- only pages written since the last digest are rehashed,
+ * found through KVM's dirty log (guest writes) and guest_mem's own bitmap (VMM writes).
+ */
+#ifndef DETVM_VMM_DIGEST_H
+#define DETVM_VMM_DIGEST_H
+
+#include <stdint.h>
+
+#include "vmm/guest_mem.h"
+#include "vmm/kvm.h"
+#include "vmm/observer.h"
+
+struct mem_digest {
+	uint64_t pages;
+	uint64_t *page_hash;	/* one per page, slot order */
+	uint64_t *kvm_dirty;	/* scratch bitmap for KVM_GET_DIRTY_LOG */
+	int primed;		/* every page hashed at least once */
+	uint64_t rehashed;	/* pages hashed so far, for statistics */
+};
+
+int mem_digest_init(struct mem_digest *d, const struct guest_mem *m);
+void mem_digest_destroy(struct mem_digest *d);
+/* Brings the page hashes up to date (needs KVM dirty logging on every slot when k is
+ * not NULL) and writes the digest of registers and memory. 0 or -errno. */
+int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
+		    struct run_digest *out);
+/* The 64-bit hash used for pages and digests (exposed for tests). */
+uint64_t digest_hash(const void *data, uint64_t len, uint64_t seed);
+
+#endif

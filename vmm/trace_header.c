@@ -1,0 +1,196 @@
+#include "vmm/trace_header.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "replay/sha256.h"
+#include "vmm/exitcode.h"
+#include "vmm/version.h"
+
+static int image_ref(Detvm__ImageRef *ref, char *path_buf, uint8_t *sha, const char *path,
+		     const char *what, char *err, size_t errlen)
+{
+	detvm__image_ref__init(ref);
+	if (!realpath(path, path_buf)) {
+		snprintf(err, errlen, "cannot resolve %s '%s': %s", what, path, strerror(errno));
+		return -errno;
+	}
+	int r = sha256_file(path_buf, sha);
+	if (r) {
+		snprintf(err, errlen, "cannot hash %s '%s': %s", what, path, strerror(-r));
+		return r;
+	}
+	ref->path = path_buf;
+	ref->sha256.data = sha;
+	ref->sha256.len = TRACE_HEADER_SHA_LEN;
+	return 0;
+}
+
+int trace_header_build(struct trace_header_buf *b, const struct machine_config *cfg,
+		       const struct machine *m, const struct record_disk *disks, uint64_t checkpoint_exits,
+		       char *err, size_t errlen)
+{
+	memset(b, 0, sizeof(*b));
+	detvm__trace_header__init(&b->hdr);
+	detvm__vm_config__init(&b->cfg);
+	snprintf(b->version, sizeof(b->version), "detvm %s", DETVM_VERSION_STRING);
+	struct utsname u;
+	if (!uname(&u))
+		snprintf(b->host, sizeof(b->host), "%s %s %s", u.nodename, u.sysname, u.release);
+	b->hdr.detvm_version = b->version;
+	b->hdr.host = b->host;
+	b->hdr.created_unix_s = (uint64_t)time(NULL);
+	b->hdr.delivery = DETVM__DELIVERY_POLICY__DELIVERY_SYNC;
+	b->hdr.checkpoint_interval = checkpoint_exits;
+	b->hdr.config = &b->cfg;
+
+	b->cfg.mem_bytes = cfg->mem_size;
+	b->cfg.cmdline = (char *)(cfg->cmdline ? cfg->cmdline : "");
+	b->cfg.vcpus = 1;
+	b->cfg.cpuid_policy_version = CPUID_POLICY_VERSION;
+	int r = image_ref(&b->kernel, b->kernel_path, b->kernel_sha, cfg->image_path, "image", err, errlen);
+	if (r)
+		return r;
+	b->cfg.kernel = &b->kernel;
+	if (cfg->initrd_path) {
+		r = image_ref(&b->initrd, b->initrd_path, b->initrd_sha, cfg->initrd_path, "initrd", err, errlen);
+		if (r)
+			return r;
+		b->cfg.initrd = &b->initrd;
+	}
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		Detvm__DiskConfig *d = &b->disk[i];
+		detvm__disk_config__init(d);
+		if (!realpath(cfg->disks[i].path, b->disk_path[i]))
+			snprintf(b->disk_path[i], sizeof(b->disk_path[i]), "%s", cfg->disks[i].path);
+		d->path = b->disk_path[i];
+		d->sha256.data = (uint8_t *)disks[i].sha256;
+		d->sha256.len = TRACE_HEADER_SHA_LEN;
+		/* the snapshot sits beside the trace: store its name, not where the trace was */
+		d->overlay_path = (char *)strrchr(disks[i].snapshot, '/');
+		d->overlay_path = d->overlay_path ? d->overlay_path + 1 : (char *)disks[i].snapshot;
+		d->read_only = cfg->disks[i].read_only;
+		b->disk_ptr[i] = d;
+	}
+	b->cfg.n_disks = cfg->ndisks;
+	b->cfg.disks = b->disk_ptr;
+	for (unsigned i = 0; i < cfg->nnics; i++) {
+		Detvm__NicConfig *n = &b->nic[i];
+		detvm__nic_config__init(n);
+		n->backend = (char *)cfg->nics[i];
+		machine_nic_mac(i, b->mac[i]);
+		n->mac.data = b->mac[i];
+		n->mac.len = 6;
+		b->nic_ptr[i] = n;
+	}
+	b->cfg.n_nics = cfg->nnics;
+	b->cfg.nics = b->nic_ptr;
+	for (unsigned i = 0; i < m->ncpuid; i++) {
+		Detvm__CpuidEntry *c = &b->cpuid[i];
+		const struct kvm_cpuid_entry2 *e = &m->cpuid[i];
+		detvm__cpuid_entry__init(c);
+		c->function = e->function;
+		c->index = e->index;
+		c->flags = e->flags;
+		c->eax = e->eax;
+		c->ebx = e->ebx;
+		c->ecx = e->ecx;
+		c->edx = e->edx;
+		b->cpuid_ptr[i] = c;
+	}
+	b->cfg.n_cpuid = m->ncpuid;
+	b->cfg.cpuid = b->cpuid_ptr;
+	return 0;
+}
+
+static int check_file(const char *what, const char *path, const ProtobufCBinaryData *want, char *err,
+		      size_t errlen)
+{
+	uint8_t got[TRACE_HEADER_SHA_LEN];
+	int r = sha256_file(path, got);
+	if (r) {
+		snprintf(err, errlen, "the trace needs %s '%s': %s", what, path, strerror(-r));
+		return DETVM_EXIT_MISMATCH;
+	}
+	if (want->len != TRACE_HEADER_SHA_LEN || memcmp(want->data, got, TRACE_HEADER_SHA_LEN)) {
+		char now[65], then[65] = "(none)";
+		sha256_hex(got, now);
+		if (want->len == TRACE_HEADER_SHA_LEN)
+			sha256_hex(want->data, then);
+		snprintf(err, errlen, "%s '%s' has changed since it was recorded (sha256 %.16s... then, %.16s... now): refusing to replay",
+			 what, path, then, now);
+		return DETVM_EXIT_MISMATCH;
+	}
+	return 0;
+}
+
+int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, struct replay_setup *s,
+			  char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	const Detvm__VmConfig *c = h->config;
+	if (!c || !c->kernel || !c->kernel->path || !*c->kernel->path) {
+		snprintf(err, errlen, "the trace header names no VM configuration or kernel image");
+		return DETVM_EXIT_TRACE;
+	}
+	if (h->delivery != DETVM__DELIVERY_POLICY__DELIVERY_SYNC) {
+		snprintf(err, errlen, "the trace uses delivery policy %d, which this detvm cannot replay", h->delivery);
+		return DETVM_EXIT_TRACE;
+	}
+	if (c->vcpus > 1 || c->n_disks > MACHINE_MAX_DISKS || c->n_nics > MACHINE_MAX_NICS ||
+	    c->n_cpuid > CPUID_MAX_ENTRIES || c->mem_bytes < (16ULL << 20) || c->mem_bytes > (64ULL << 30) ||
+	    c->mem_bytes % 4096) {
+		snprintf(err, errlen, "the trace header describes a VM this detvm cannot build");
+		return DETVM_EXIT_TRACE;
+	}
+	snprintf(s->image, sizeof(s->image), "%s", c->kernel->path);
+	int r = check_file("image", s->image, &c->kernel->sha256, err, errlen);
+	if (r)
+		return r;
+	s->cfg.image_path = s->image;
+	if (c->initrd && c->initrd->path && *c->initrd->path) {
+		snprintf(s->initrd, sizeof(s->initrd), "%s", c->initrd->path);
+		r = check_file("initrd", s->initrd, &c->initrd->sha256, err, errlen);
+		if (r)
+			return r;
+		s->cfg.initrd_path = s->initrd;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", trace_path);
+	const char *tdir = dirname(dir);
+	for (size_t i = 0; i < c->n_disks; i++) {
+		const Detvm__DiskConfig *d = c->disks[i];
+		if (!d->overlay_path || !*d->overlay_path || strchr(d->overlay_path, '/')) {
+			snprintf(err, errlen, "the trace names no usable snapshot for disk %zu", i);
+			return DETVM_EXIT_TRACE;
+		}
+		snprintf(s->disk_snapshot[i], sizeof(s->disk_snapshot[i]), "%s/%s", tdir, d->overlay_path);
+		r = check_file("disk snapshot", s->disk_snapshot[i], &d->sha256, err, errlen);
+		if (r)
+			return r;
+		s->cfg.disks[i] = (struct machine_disk){ s->disk_snapshot[i], d->read_only };
+	}
+	s->cfg.ndisks = c->n_disks;
+	for (size_t i = 0; i < c->n_nics; i++)
+		s->nic_spec[i] = c->nics[i]->backend ? c->nics[i]->backend : "";
+	memcpy(s->cfg.nics, s->nic_spec, sizeof(s->nic_spec));
+	s->cfg.nnics = c->n_nics;
+	for (size_t i = 0; i < c->n_cpuid; i++) {
+		const Detvm__CpuidEntry *e = c->cpuid[i];
+		s->cpuid[i] = (struct kvm_cpuid_entry2){ .function = e->function, .index = e->index,
+							 .flags = e->flags, .eax = e->eax, .ebx = e->ebx,
+							 .ecx = e->ecx, .edx = e->edx };
+	}
+	s->cfg.cpuid = s->cpuid;
+	s->cfg.ncpuid = c->n_cpuid;
+	s->cfg.mem_size = c->mem_bytes;
+	s->cfg.cmdline = c->cmdline;
+	s->cfg.track_state = 1;
+	return 0;
+}

@@ -1,0 +1,52 @@
+/*
+ * The trace header is the whole VM configuration: replay rebuilds the machine from it
+ * (plus the files it names, checked by SHA-256), never from its own command line.
+ */
+#ifndef DETVM_VMM_TRACE_HEADER_H
+#define DETVM_VMM_TRACE_HEADER_H
+
+#include "logs/trace.h"
+#include "vmm/machine.h"
+
+#define TRACE_HEADER_SHA_LEN 32
+
+/* What record adds to the run configuration: where each disk's starting state is kept. */
+struct record_disk {
+	char snapshot[4096];		/* path of the copy beside the trace */
+	uint8_t sha256[TRACE_HEADER_SHA_LEN];
+};
+
+/* Everything a header points into, so one free releases it. */
+struct trace_header_buf {
+	Detvm__TraceHeader hdr;
+	Detvm__VmConfig cfg;
+	Detvm__ImageRef kernel, initrd;
+	Detvm__DiskConfig disk[MACHINE_MAX_DISKS], *disk_ptr[MACHINE_MAX_DISKS];
+	Detvm__NicConfig nic[MACHINE_MAX_NICS], *nic_ptr[MACHINE_MAX_NICS];
+	uint8_t mac[MACHINE_MAX_NICS][6];
+	Detvm__CpuidEntry cpuid[CPUID_MAX_ENTRIES], *cpuid_ptr[CPUID_MAX_ENTRIES];
+	uint8_t kernel_sha[TRACE_HEADER_SHA_LEN], initrd_sha[TRACE_HEADER_SHA_LEN];
+	char kernel_path[4096], initrd_path[4096], disk_path[MACHINE_MAX_DISKS][4096];
+	char version[64], host[256];
+};
+
+/* Fills b from the configuration and the machine built from it. err gets one line. */
+int trace_header_build(struct trace_header_buf *b, const struct machine_config *cfg,
+		       const struct machine *m, const struct record_disk *disks, uint64_t checkpoint_exits,
+		       char *err, size_t errlen);
+
+/* What replay needs from a header, with file paths resolved and checked. */
+struct replay_setup {
+	struct machine_config cfg;
+	char image[4096], initrd[4096];
+	char disk_snapshot[MACHINE_MAX_DISKS][4096];
+	const char *nic_spec[MACHINE_MAX_NICS];
+	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];
+};
+
+/* Checks the header and the files it names. Returns 0, or a detvm exit code after
+ * writing one line into err (a changed image is DETVM_EXIT_MISMATCH). */
+int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, struct replay_setup *s,
+			  char *err, size_t errlen);
+
+#endif
