@@ -136,9 +136,9 @@ static int rec_deliver_due(struct hostio *h, uint64_t position)
 static int rec_idle_wait(struct hostio *h, uint64_t position)
 {
 	struct recorder *r = self_io(h);
-	/* a halted guest logs nothing, so what is buffered goes out before sleeping */
-	if (!r->error && trace_writer_flush(r->w))
-		r->error = -EIO;
+	/* by age only: a block per halt would cost more in framing than the events weigh;
+	 * the flush kick wakes the wait, so blocks still go out within the age limit */
+	flush_if_due(r);
 	return r->inner->ops->idle_wait(r->inner, position);
 }
 
@@ -354,9 +354,16 @@ int recorder_close(struct recorder *r)
 	return r->error ? r->error : e;
 }
 
-void recorder_get_stats(const struct recorder *r, struct trace_writer_stats *st)
+void recorder_get_stats(struct recorder *r, struct trace_writer_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	if (r->w)
-		trace_writer_get_stats(r->w, st);
+	if (!r->w)
+		return;
+	/* the open block counts too: write it so its compressed size is known */
+	if (!r->error) {
+		int e = trace_writer_flush(r->w);
+		if (e)
+			r->error = e;
+	}
+	trace_writer_get_stats(r->w, st);
 }

@@ -39,6 +39,7 @@ void recorder_init(struct recorder *r, struct hostio *inner, uint64_t checkpoint
 int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr);
 /* Writes the last block and the footer; 0 or -errno. Frees the writer either way. */
 int recorder_close(struct recorder *r);
-void recorder_get_stats(const struct recorder *r, struct trace_writer_stats *st);
+/* Writes the open block, then reports the writer's counters. */
+void recorder_get_stats(struct recorder *r, struct trace_writer_stats *st);
 
 #endif

@@ -201,6 +201,11 @@ out_rec:
 		struct trace_writer_stats st;
 		recorder_get_stats(&rec, &st);
 		r = recorder_close(&rec);
+		if (o.stats)
+			fprintf(stderr, "trace: %" PRIu64 " events, %" PRIu64 " checkpoints, %" PRIu64
+					" event bytes compressed to %" PRIu64 " (ratio %.2f)\n",
+				st.events, rec.checkpoints, st.raw_bytes, st.compressed_bytes,
+				st.compressed_bytes ? (double)st.raw_bytes / st.compressed_bytes : 0.0);
 		if (r) {
 			log_error("the trace '%s' is incomplete: %s", o.output,
 				  r <= -1000 ? trace_strerror(r) : strerror(-r));
@@ -300,7 +305,7 @@ static int parse_replay_opts(int argc, char **argv, const char **serial, int *st
 
 int cli_replay(int argc, char **argv)
 {
-	const char *serial, *path;
+	const char *serial = NULL, *path = NULL;
 	int stats;
 	int r = parse_replay_opts(argc, argv, &serial, &stats, &path);
 	if (r)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 /* Multiply-xorshift over 64-bit words: fast enough to hash all of RAM once at the first
  * checkpoint; a mismatch detector, not a cryptographic hash. */
@@ -58,7 +59,8 @@ void mem_digest_destroy(struct mem_digest *d)
 
 static void rehash(struct mem_digest *d, const struct guest_mem *m, uint64_t page)
 {
-	d->page_hash[page] = digest_hash(m->base + page * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE, page);
+	/* no per-page seed: the page's place in the combined array already says where */
+	d->page_hash[page] = digest_hash(m->base + page * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE, 0);
 	d->rehashed++;
 }
 
@@ -104,6 +106,31 @@ static void regs_digest(struct kvm_vm *k, uint8_t out[OBSERVER_DIGEST_BYTES])
 	memcpy(out + 8, &h2, 8);
 }
 
+/*
+ * The first digest needs every page, but a page of the anonymous mapping that was never
+ * touched is not resident and reads as zeros: its hash is known without reading it.
+ * That keeps the first checkpoint from walking all of guest RAM.
+ */
+static void prime(struct mem_digest *d, struct guest_mem *m)
+{
+	unsigned char vec[4096];
+	static const uint8_t zeros[GUEST_PAGE_SIZE];
+	uint64_t zero = digest_hash(zeros, GUEST_PAGE_SIZE, 0);
+	for (uint64_t pg = 0; pg < d->pages; pg += sizeof(vec)) {
+		uint64_t n = d->pages - pg < sizeof(vec) ? d->pages - pg : sizeof(vec);
+		if (mincore(m->base + pg * GUEST_PAGE_SIZE, n * GUEST_PAGE_SIZE, vec) < 0)
+			memset(vec, 1, n);	/* cannot tell: hash them all */
+		for (uint64_t i = 0; i < n; i++) {
+			if (vec[i] & 1) {
+				m->dirty[(pg + i) / 64] |= 1ULL << ((pg + i) % 64);
+				continue;
+			}
+			d->page_hash[pg + i] = zero;
+		}
+	}
+	d->primed = 1;
+}
+
 int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
 		    struct run_digest *out)
 {
@@ -114,8 +141,10 @@ int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
 		if (r)
 			return r;
 	}
+	if (!d->primed)
+		prime(d, m);
 	for (uint64_t w = 0; w < (d->pages + 63) / 64; w++) {
-		uint64_t bits = d->primed ? m->dirty[w] : ~0ULL;
+		uint64_t bits = m->dirty[w];
 		m->dirty[w] = 0;
 		while (bits) {
 			uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
@@ -124,7 +153,6 @@ int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
 				rehash(d, m, pg);
 		}
 	}
-	d->primed = 1;
 	uint64_t h1 = digest_hash(d->page_hash, d->pages * sizeof(uint64_t), 3);
 	uint64_t h2 = digest_hash(d->page_hash, d->pages * sizeof(uint64_t), 4);
 	memcpy(out->mem, &h1, 8);

@@ -5,3 +5,6 @@ build=${1:-build}
 here=$(dirname "$0")
 echo "== detvm vs QEMU-KVM: start-up, exit round trip, memory"
 /usr/bin/python3 "$here/vmm_bench.py" "$build"
+echo
+echo "== record and replay"
+/usr/bin/python3 "$here/rr_bench.py" "$build"

@@ -69,7 +69,7 @@ void kputhex(u64 v);
 void pic_init(void);
 void pic_unmask(int irq);
 void pic_eoi(int irq);
-void pit_init(void);
+void pit_init(u32 hz);
 void lapic_virtual_wire(void);
 void rtc_read(struct guest_rtc *r);
 void poweroff(u32 code) __attribute__((noreturn));

@@ -87,13 +87,12 @@ void pic_eoi(int irq)
 	outb(0x20, 0x20);
 }
 
-/* Channel 0, mode 2 (rate generator), 100 Hz. */
+/* Channel 0, mode 2 (rate generator), at hz ticks per second (hz= on the command line). */
 #define PIT_HZ		1193182
-#define TICK_HZ		100
 
-void pit_init(void)
+void pit_init(u32 hz)
 {
-	u32 div = (PIT_HZ + TICK_HZ / 2) / TICK_HZ;
+	u32 div = (PIT_HZ + hz / 2) / hz;
 
 	outb(0x43, 0x34);
 	outb(0x40, div & 0xff);

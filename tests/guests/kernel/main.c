@@ -67,6 +67,21 @@ static void find_prog(const char *s)
 	prog_name_len = 5;
 }
 
+/* hz=N: the timer rate (default 100; 19..10000, the PIT's 16-bit divisor bounds it). */
+static u32 find_hz(const char *s)
+{
+	for (; *s; s++) {
+		if (s[0] == 'h' && s[1] == 'z' && s[2] == '=' && (s == ucmdline || s[-1] == ' ')) {
+			u32 v = 0;
+
+			for (s += 3; *s >= '0' && *s <= '9' && v < 100000; s++)
+				v = v * 10 + (u32)(*s - '0');
+			return v < 19 ? 19 : v > 10000 ? 10000 : v;
+		}
+	}
+	return 100;
+}
+
 void kmain(u32 info_pa)
 {
 	struct hvm_start_info *si = (struct hvm_start_info *)(u64)info_pa;
@@ -78,8 +93,6 @@ void kmain(u32 info_pa)
 	idt_init();
 	pic_init();
 	lapic_virtual_wire();
-	pit_init();
-	pic_unmask(0);
 	kputs("detvm-guest: kernel up\n");
 
 	if (si && si->magic == XEN_HVM_START_MAGIC && si->cmdline_paddr)
@@ -91,6 +104,8 @@ void kmain(u32 info_pa)
 	memcpy(ucmdline, cmd, n);
 	ucmdline[n] = 0;
 	find_prog(ucmdline);
+	pit_init(find_hz(ucmdline));
+	pic_unmask(0);
 	virtio_probe(ucmdline);
 	sched_start((u64)ustart, (u64)ucmdline, (u64)ustack0 + USTACK0_SIZE);
 }

@@ -49,7 +49,7 @@ static const char *arg(const char *cmd, const char *key, u64 *len)
 void ustart(const char *cmd)
 {
 	const char *name = "hello", *v;
-	u64 len = 5, n = 0;
+	u64 len = 5, nlen = 0, n = 0;
 	char buf[32];
 
 	v = arg(cmd, "prog", &len);
@@ -61,8 +61,9 @@ void ustart(const char *cmd)
 		len = sizeof(buf) - 1;
 	memcpy(buf, name, len);
 	buf[len] = 0;
-	v = arg(cmd, "n", &len);
-	for (u64 i = 0; v && i < len && v[i] >= '0' && v[i] <= '9'; i++)
+	/* its own length: len still measures the program name compared below */
+	v = arg(cmd, "n", &nlen);
+	for (u64 i = 0; v && i < nlen && v[i] >= '0' && v[i] <= '9'; i++)
 		n = n * 10 + (u64)(v[i] - '0');
 
 	put_str("INFO cmdline: ");
