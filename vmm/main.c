@@ -1,6 +1,8 @@
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "tools/dump.h"
 #include "vmm/cli.h"
 #include "vmm/exitcode.h"
 
@@ -13,6 +15,7 @@ static const struct cli_command commands[] = {
 	{ "run", "boot a guest (PVH ELF or Linux bzImage) with the deterministic platform", cli_run },
 	{ "record", "run a guest and record its nondeterministic inputs into a trace", cli_record },
 	{ "replay", "re-execute a recorded trace exactly, checking every exit", cli_replay },
+	{ "dump", "print a trace's header and events (--json, --stats)", dump_main },
 	{ "doctor", "report what this host's KVM can do for detvm", cli_doctor },
 	{ "help", "show this help, or `detvm help COMMAND`", cmd_help },
 	{ "version", "print the version", cmd_version },
@@ -68,6 +71,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version"))
 		return cmd_version(argc, argv);
+	/* output piped into `head` must end quietly, not with SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	const struct cli_command *c = find(argv[1]);
 	if (!c) {
 		fprintf(stderr, "detvm: unknown command '%s' (try `detvm --help`)\n", argv[1]);
