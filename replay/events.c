@@ -14,6 +14,8 @@ static Detvm__ExitKind exit_kind(uint32_t reason)
 	case KVM_EXIT_SHUTDOWN: return DETVM__EXIT_KIND__EXIT_SHUTDOWN;
 	case KVM_EXIT_DEBUG: return DETVM__EXIT_KIND__EXIT_DEBUG;
 	case KVM_EXIT_INTERNAL_ERROR: return DETVM__EXIT_KIND__EXIT_INTERNAL_ERROR;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR: return DETVM__EXIT_KIND__EXIT_MSR;
 	default: return DETVM__EXIT_KIND__EXIT_UNKNOWN;
 	}
 }
@@ -37,6 +39,15 @@ void event_from_exit(struct event_buf *b, const struct kvm_run *run)
 			x->data.data = b->data;
 			x->data.len = n;
 		}
+	} else if (run->exit_reason == KVM_EXIT_X86_RDMSR || run->exit_reason == KVM_EXIT_X86_WRMSR) {
+		x->addr = run->msr.index;
+		x->size = 8;
+		x->is_write = run->exit_reason == KVM_EXIT_X86_WRMSR;
+		if (x->is_write) {
+			memcpy(b->data, &run->msr.data, 8);
+			x->data.data = b->data;
+			x->data.len = 8;
+		}
 	} else if (run->exit_reason == KVM_EXIT_MMIO) {
 		x->addr = run->mmio.phys_addr;
 		x->size = run->mmio.len;
@@ -48,6 +59,11 @@ void event_from_exit(struct event_buf *b, const struct kvm_run *run)
 			x->data.len = n;
 		}
 	}
+	if (run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN && (run->s.regs.sregs.cs.selector & 3) == 0) {
+		observer_regs_landmark(&run->s.regs.regs, b->landmark);
+		x->landmark.data = b->landmark;
+		x->landmark.len = sizeof(b->landmark);
+	}
 	b->ev.rip = run->s.regs.regs.rip;
 	b->ev.payload_case = DETVM__EVENT__PAYLOAD_EXIT;
 	b->ev.exit = x;
@@ -57,7 +73,9 @@ int event_exit_equal(const Detvm__ExitRecord *a, const Detvm__ExitRecord *b)
 {
 	return a->kind == b->kind && a->addr == b->addr && a->size == b->size &&
 	       a->is_write == b->is_write && (a->count > 1 ? a->count : 1) == (b->count > 1 ? b->count : 1) &&
-	       a->data.len == b->data.len && (!a->data.len || !memcmp(a->data.data, b->data.data, a->data.len));
+	       a->data.len == b->data.len && (!a->data.len || !memcmp(a->data.data, b->data.data, a->data.len)) &&
+	       a->landmark.len == b->landmark.len &&
+	       (!a->landmark.len || !memcmp(a->landmark.data, b->landmark.data, a->landmark.len));
 }
 
 static void hex(const uint8_t *p, size_t n, char *out, size_t len)
@@ -82,8 +100,14 @@ static void describe_exit(const Detvm__ExitRecord *x, char *out, size_t len)
 		snprintf(out, len, "mmio %s 0x%" PRIx64 " size %u%s%s", x->is_write ? "write" : "read",
 			 x->addr, x->size, x->is_write ? " data " : "", data);
 		break;
+	case DETVM__EXIT_KIND__EXIT_MSR:
+		snprintf(out, len, "%s 0x%" PRIx64 "%s%s", x->is_write ? "wrmsr" : "rdmsr", x->addr,
+			 x->is_write ? " data " : "", data);
+		break;
 	case DETVM__EXIT_KIND__EXIT_HLT: snprintf(out, len, "hlt"); break;
-	case DETVM__EXIT_KIND__EXIT_IRQ_WINDOW: snprintf(out, len, "irq-window"); break;
+	case DETVM__EXIT_KIND__EXIT_IRQ_WINDOW:
+		snprintf(out, len, "irq-window%s", x->landmark.len ? " in ring 0" : "");
+		break;
 	case DETVM__EXIT_KIND__EXIT_SHUTDOWN: snprintf(out, len, "shutdown"); break;
 	case DETVM__EXIT_KIND__EXIT_INTERNAL_ERROR: snprintf(out, len, "internal-error (int3)"); break;
 	default: snprintf(out, len, "exit kind %d", x->kind); break;

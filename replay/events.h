@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "logs/trace.pb-c.h"
+#include "vmm/observer.h"
 
 /* Storage for one event under construction (the protobuf-c structs point into it). */
 struct event_buf {
@@ -24,9 +25,15 @@ struct event_buf {
 		Detvm__End end;
 	} u;
 	uint8_t data[64];	/* PIO string data beyond this is truncated in the record */
+	uint8_t landmark[OBSERVER_DIGEST_BYTES];
 };
 
-/* The ExitRecord for a guest-caused exit (written data included, reads without data). */
+/*
+ * The ExitRecord for a guest-caused exit (written data included, reads without data).
+ * An interrupt window that opened in ring 0 also gets a landmark: some hosts emulate
+ * ring 0 and report the window wherever they next look, so replay must find the place
+ * by single-stepping to these registers. run->s.regs must hold regs and sregs.
+ */
 void event_from_exit(struct event_buf *b, const struct kvm_run *run);
 /* 1 if two exit records describe the same guest action. */
 int event_exit_equal(const Detvm__ExitRecord *a, const Detvm__ExitRecord *b);

@@ -258,6 +258,12 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 	return 0;
 }
 
+static int obs_window_landmark(void *s, uint64_t position, uint64_t *rip,
+			       uint8_t digest[OBSERVER_DIGEST_BYTES])
+{
+	return 0;	/* recording takes the window wherever KVM reports it, and logs where */
+}
+
 static int obs_host_exit(void *s)
 {
 	struct recorder *r = s;
@@ -310,6 +316,7 @@ static const struct run_observer_ops record_observer = {
 	.want_checkpoint = obs_want_checkpoint,
 	.checkpoint = obs_checkpoint,
 	.should_stop = obs_should_stop,
+	.window_landmark = obs_window_landmark,
 	.host_exit = obs_host_exit,
 	.end = obs_end,
 	.failure = obs_failure,

@@ -363,6 +363,21 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 	return 0;
 }
 
+static int obs_window_landmark(void *s, uint64_t position, uint64_t *rip,
+			       uint8_t digest[OBSERVER_DIGEST_BYTES])
+{
+	struct replayer *p = s;
+	if (p->failed || !p->have || p->cur.position != position + 1 ||
+	    p->cur.ev->payload_case != DETVM__EVENT__PAYLOAD_EXIT)
+		return 0;
+	const Detvm__ExitRecord *x = p->cur.ev->exit;
+	if (x->kind != DETVM__EXIT_KIND__EXIT_IRQ_WINDOW || x->landmark.len != OBSERVER_DIGEST_BYTES)
+		return 0;
+	*rip = p->cur.ev->rip;
+	memcpy(digest, x->landmark.data, OBSERVER_DIGEST_BYTES);
+	return 1;
+}
+
 static int obs_host_exit(void *s)
 {
 	return 0;
@@ -389,6 +404,10 @@ static int obs_end(void *s, uint64_t position, int code, const char *why, const 
 		     position);
 		return 1;
 	}
+	if (p->status < 0) {	/* no footer, a damaged one, or bytes after it */
+		trace_ends(p);
+		return 1;
+	}
 	p->ended = 1;
 	p->end_code = code;
 	return 0;
@@ -407,6 +426,7 @@ static const struct run_observer_ops replay_observer = {
 	.want_checkpoint = obs_want_checkpoint,
 	.checkpoint = obs_checkpoint,
 	.should_stop = obs_should_stop,
+	.window_landmark = obs_window_landmark,
 	.host_exit = obs_host_exit,
 	.end = obs_end,
 	.failure = obs_failure,

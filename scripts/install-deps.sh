@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       liblz4-dev lz4 libprotobuf-c-dev protobuf-c-compiler libibverbs-dev libcmocka-dev
       qemu-system-x86 busybox-static linux-source-6.1
-      bc flex bison libelf-dev libssl-dev xz-utils cpio
+      bc flex bison libelf-dev libssl-dev xz-utils cpio patch
       python3-protobuf python3-lz4 hyperfine iproute2 time)
 
 missing=()

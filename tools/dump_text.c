@@ -126,6 +126,9 @@ static void put_exit(FILE *out, const Detvm__ExitRecord *x)
 	case DETVM__EXIT_KIND__EXIT_MMIO:
 		fprintf(out, " %s addr=0x%" PRIx64, x->is_write ? "write" : "read", x->addr);
 		break;
+	case DETVM__EXIT_KIND__EXIT_MSR:
+		fprintf(out, " %s index=0x%" PRIx64, x->is_write ? "wrmsr" : "rdmsr", x->addr);
+		break;
 	default:
 		/* other exits carry no access; show whatever the recorder filled in */
 		if (x->is_write)
@@ -142,6 +145,10 @@ static void put_exit(FILE *out, const Detvm__ExitRecord *x)
 	}
 	if (x->count > 1)
 		fprintf(out, " count=%" PRIu32, x->count);
+	if (x->landmark.len) {
+		fputs(" landmark=", out);
+		dump_put_hex(out, x->landmark.data, x->landmark.len, TEXT_DIGEST_BYTES);
+	}
 }
 
 static void put_digest(FILE *out, const char *name, const ProtobufCBinaryData *d)

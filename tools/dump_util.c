@@ -59,7 +59,7 @@ const char *dump_exit_kind_name(int v, char *buf, size_t len)
 {
 	static const char *const names[] = {
 		"unknown", "pio", "mmio", "hlt", "irq_window", "shutdown", "debug",
-		"internal_error",
+		"internal_error", "msr",
 	};
 
 	return ENUM_NAME(names, v, "exit", buf, len);

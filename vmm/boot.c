@@ -185,6 +185,15 @@ static int is_bzimage(const uint8_t *image, size_t size)
 	       image[0x205] == 'S';
 }
 
+int boot_image_is_linux(const uint8_t *image, size_t size)
+{
+	if (!image)
+		return 0;
+	if (size >= 4 && image[0] == 0x7f && image[1] == 'E' && image[2] == 'L' && image[3] == 'F')
+		return boot_pvh_is_linux(image, size);
+	return is_bzimage(image, size);
+}
+
 int boot_load(struct guest_mem *m, const uint8_t *image, size_t size, const struct boot_config *cfg,
 	      struct boot_setup *out, char *err, size_t errlen)
 {

@@ -87,6 +87,7 @@ struct boot_setup {
 						 * Linux: load address + max(file bytes, init_size) */
 	uint64_t cmdline_gpa;	/* BOOT_CMDLINE_GPA */
 	uint64_t initrd_gpa, initrd_size;	/* 0, 0 without an initrd */
+	int is_linux;		/* a bzImage, or an ELF with "Linux" notes */
 };
 
 /*
@@ -97,6 +98,10 @@ struct boot_setup {
  */
 int boot_load(struct guest_mem *m, const uint8_t *image, size_t size, const struct boot_config *cfg,
 	      struct boot_setup *out, char *err, size_t errlen);
+
+/* A bzImage, or an ELF whose notes say it is a Linux vmlinux; checked without loading. */
+int boot_image_is_linux(const uint8_t *image, size_t size);
+int boot_pvh_is_linux(const uint8_t *image, size_t size);
 
 /* The e820 map both loaders use: fills up to max entries, returns the count. */
 unsigned boot_e820(const struct guest_mem *m, struct boot_e820_entry *e, unsigned max);

@@ -18,6 +18,7 @@ struct pvh_image {
 	uint64_t entry;
 	uint64_t start, end;	/* span of the PT_LOAD segments, bss included */
 	int have_entry;
+	int is_linux;		/* carries notes owned by "Linux" (a vmlinux) */
 };
 
 /* Copies program header i into *ph; the table itself may lie anywhere in the file. */
@@ -109,12 +110,32 @@ static int scan_notes(const uint8_t *p, uint64_t len, uint64_t align, unsigned s
 			img->entry = entry;
 			img->have_entry = 1;
 		}
+		if (namesz == 6 && !memcmp(p + name_off, "Linux", 6))
+			img->is_linux = 1;
 		uint64_t next = desc_off + ((descsz + align - 1) & ~(align - 1));
 		if (next > len)
 			break;
 		off = next;
 	}
 	return 0;
+}
+
+int boot_pvh_is_linux(const uint8_t *image, size_t size)
+{
+	Elf64_Ehdr eh;
+	struct pvh_image img = { 0 };
+	if (check_ehdr(image, size, &eh, NULL, 0))
+		return 0;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		if (read_phdr(image, size, &eh, i, &ph, NULL, 0))
+			return 0;
+		if (ph.p_type != PT_NOTE || ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+			continue;
+		if (scan_notes(image + ph.p_offset, ph.p_filesz, ph.p_align == 8 ? 8 : 4, i, &img, NULL, 0))
+			return 0;
+	}
+	return img.is_linux;
 }
 
 /* Validates every program header and finds the entry; writes nothing. */
@@ -263,6 +284,7 @@ int boot_load_pvh(struct guest_mem *m, const uint8_t *image, size_t size,
 	write_start_info(m, initrd_gpa, cfg->initrd_size);
 	boot_write_common(m, BOOT_MODE_PVH32, cfg, initrd_gpa, out);
 	out->entry = img.entry;
+	out->is_linux = img.is_linux;
 	out->arg = BOOT_INFO_GPA;
 	out->cr3 = 0;
 	out->image_start = img.start;

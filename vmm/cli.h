@@ -35,6 +35,9 @@ extern volatile int cli_stop_flag;
 int cli_install_signals(double timeout);
 /* Host threads must not take the stop signals: block them before creating threads. */
 void cli_block_stop_signals(int how);
+/* Where the host does not apply CPUID (honoured == 0), pin this thread to one core.
+ * Returns the CPU pinned to (or 0 when nothing was needed), or -errno. */
+int cli_pin_for_cpuid(int honoured);
 void cli_console_raw(void);
 void cli_console_restore(void);
 

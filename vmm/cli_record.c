@@ -159,6 +159,11 @@ int cli_record(int argc, char **argv)
 	}
 	recorder_init(&rec, &host.io, RECORD_CHECKPOINT_EXITS);
 	o.cfg.track_state = 1;
+	int honoured = probe_cpuid_honoured();
+	o.cfg.host_cpuid_ignored = honoured == 0;
+	if (honoured == 0)
+		log_info("running the vCPU on host CPU %d: this host's CPUID shows the guest the core's APIC ID",
+			 cli_pin_for_cpuid(honoured));
 	code = machine_create(&m, &o.cfg, &rec.io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
@@ -179,9 +184,10 @@ int cli_record(int argc, char **argv)
 	trace_open = 1;
 	m.stop = &cli_stop_flag;
 	m.obs = &rec.obs;
-	if (probe_cpuid_honoured() == 0)
+	if (honoured == 0)
 		log_warn("this host's KVM does not apply CPUID policies: the guest sees the host's "
-			 "TSC, RDRAND and XSAVE bits; keep the guest off them (see `detvm doctor`)");
+			 "TSC, RDRAND and XSAVE bits (detvm tells Linux so on its command line; other "
+			 "guests must avoid them: see `detvm doctor`)");
 	struct sigaction sa = { .sa_handler = on_kick };
 	sigemptyset(&sa.sa_mask);
 	if (cli_install_signals(o.timeout) || sigaction(SIGRTMIN, &sa, NULL) || host_run_start(&host)) {
@@ -341,6 +347,7 @@ int cli_replay(int argc, char **argv)
 		}
 		replayer_add_disk(&rp, fd, disk_sizes[i]);
 	}
+	cli_pin_for_cpuid(probe_cpuid_honoured());
 	code = machine_create(&m, &setup.cfg, &rp.io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("replay: %s", err);

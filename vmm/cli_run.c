@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -205,6 +206,25 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	return 0;
 }
 
+int cli_pin_for_cpuid(int honoured)
+{
+	if (honoured != 0)
+		return 0;
+	/* the guest reads the host's CPUID, which includes the APIC ID of the core it runs on:
+	 * one fixed core (the first this process may use) keeps that the same every run */
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : cpu;
+	}
+	return -ENOENT;
+}
+
 int cli_open_serial(const char *spec)
 {
 	if (strncmp(spec, "file:", 5))
@@ -290,6 +310,9 @@ int cli_run(int argc, char **argv)
 			goto out_host;
 		}
 	}
+	int honoured = probe_cpuid_honoured();
+	o.cfg.host_cpuid_ignored = honoured == 0;
+	cli_pin_for_cpuid(honoured);
 	code = machine_create(&m, &o.cfg, &host.io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
@@ -297,9 +320,10 @@ int cli_run(int argc, char **argv)
 	}
 	m.stop = &cli_stop_flag;
 	/* CPUID is part of the determinism contract: say so when the host ignores it */
-	if (probe_cpuid_honoured() == 0)
+	if (honoured == 0)
 		log_warn("this host's KVM does not apply CPUID policies: the guest sees the host's "
-			 "TSC, RDRAND and XSAVE bits; keep the guest off them (see `detvm doctor`)");
+			 "TSC, RDRAND and XSAVE bits (detvm tells Linux so on its command line; other "
+			 "guests must avoid them: see `detvm doctor`)");
 	if (cli_install_signals(o.timeout) || host_run_start(&host)) {
 		log_error("cannot start the host side: %s", strerror(errno));
 		code = DETVM_EXIT_HOST;

@@ -72,6 +72,11 @@ enum exit_action exit_handle(struct exit_ctx *ctx, struct kvm_run *run)
 		return handle_internal(run);
 	case KVM_EXIT_FAIL_ENTRY:
 		return EXIT_ACT_FAIL_ENTRY;
+	case KVM_EXIT_X86_RDMSR:
+	case KVM_EXIT_X86_WRMSR:
+		/* only filtered MSRs come here: the CPU has none of them, so #GP */
+		run->msr.error = 1;
+		return EXIT_ACT_CONTINUE;
 	default:
 		return EXIT_ACT_UNKNOWN;
 	}
@@ -88,6 +93,7 @@ const char *exit_reason_name(uint32_t reason)
 		[KVM_EXIT_INTR] = "intr",	[KVM_EXIT_SET_TPR] = "set-tpr",
 		[KVM_EXIT_TPR_ACCESS] = "tpr-access", [KVM_EXIT_NMI] = "nmi",
 		[KVM_EXIT_INTERNAL_ERROR] = "internal-error",
+		[KVM_EXIT_X86_RDMSR] = "rdmsr",	[KVM_EXIT_X86_WRMSR] = "wrmsr",
 	};
 	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
 		return names[reason];

@@ -11,6 +11,7 @@
 
 #include "vmm/boot.h"
 #include "vmm/cpuid.h"
+#include "vmm/msr_policy.h"
 
 /* Below 4 GiB, above the MMIO devices; VMX needs them when the guest is not unrestricted. */
 #define KVM_TSS_GPA 0xfffbd000ULL
@@ -249,4 +250,31 @@ int kvm_vcpu_get_sregs(struct kvm_vm *k, struct kvm_sregs *s)
 int kvm_vcpu_translate(struct kvm_vm *k, struct kvm_translation *t)
 {
 	return ioctl(k->vcpu_fd, KVM_TRANSLATE, t) < 0 ? -errno : 0;
+}
+
+int kvm_vcpu_set_singlestep(struct kvm_vm *k, int on)
+{
+	struct kvm_guest_debug d = { .control = on ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0 };
+	return ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &d) < 0 ? -errno : 0;
+}
+
+int kvm_vm_set_msr_policy(struct kvm_vm *k)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR,
+				      .args = { KVM_MSR_EXIT_REASON_FILTER } };
+	if (ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		return -errno;
+	/* an all-zero bitmap denies every MSR of its range; the rest stay KVM's */
+	static uint8_t none[0x100 / 8];
+	struct kvm_msr_filter f = { .flags = KVM_MSR_FILTER_DEFAULT_ALLOW };
+	if (msr_policy_ndenied > KVM_MSR_FILTER_MAX_RANGES)
+		return -E2BIG;
+	for (unsigned i = 0; i < msr_policy_ndenied; i++)
+		f.ranges[i] = (struct kvm_msr_filter_range){
+			.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+			.nmsrs = msr_policy_denied[i].count,
+			.base = msr_policy_denied[i].base,
+			.bitmap = none,
+		};
+	return ioctl(k->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0 ? -errno : 0;
 }

@@ -25,6 +25,8 @@ int kvm_vm_create(struct kvm_vm *k, const struct guest_mem *mem, int dirty_log, 
 		  size_t errlen);
 void kvm_vm_destroy(struct kvm_vm *k);
 
+/* Routes the MSRs vmm/msr_policy.c denies to userspace exits (KVM_EXIT_X86_RDMSR/WRMSR). */
+int kvm_vm_set_msr_policy(struct kvm_vm *k);
 /* KVM_GET_SUPPORTED_CPUID filtered through the CPUID policy, then KVM_SET_CPUID2. */
 int kvm_vcpu_set_cpuid_policy(struct kvm_vm *k);
 /* The policy's table for this host: up to *n entries into e; *n becomes the count. */
@@ -36,6 +38,8 @@ int kvm_vcpu_set_boot_state(struct kvm_vm *k, const struct boot_setup *b);
 /* KVM_RUN; 0 after an exit, -EINTR for a host-caused return, other -errno on failure. */
 int kvm_vcpu_run(struct kvm_vm *k);
 int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector);
+/* Single-step the guest (KVM_EXIT_DEBUG after each instruction) or stop doing so. */
+int kvm_vcpu_set_singlestep(struct kvm_vm *k, int on);
 /* What the CPU would have done for an INT3: RIP past it, then #BP (a trap). */
 int kvm_vcpu_inject_breakpoint(struct kvm_vm *k);
 int kvm_vcpu_get_regs(struct kvm_vm *k, struct kvm_regs *r);

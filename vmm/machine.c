@@ -99,10 +99,40 @@ out:
 	return r;
 }
 
-static int build_cmdline(struct machine *m, const char *user, unsigned nvirtio, char *err,
-			 size_t errlen)
+/*
+ * What detvm puts before a Linux guest's own command line (the user's options come
+ * after, so they win):
+ *  console=ttyS0   the console is COM1
+ *  nolapic noapic  there is no local APIC or IOAPIC: interrupts come from the 8259A
+ *  lpj=1000000     calibrate_delay() would spin waiting for jiffies to move; with
+ *                  interrupts delivered only at exits (sync policy) they never would
+ *  panic=-1        a panic resets the machine, which ends the run, instead of
+ *                  spinning with interrupts off forever
+ */
+#define LINUX_DEFAULTS "console=ttyS0 nolapic noapic lpj=1000000 panic=-1"
+/*
+ * Only where the host ignores the CPUID policy: keep Linux off the features the policy
+ * hides (TSC, RDRAND, RDSEED, XSAVE and what needs it, RDPID, x2APIC, PCID), off the MSRs
+ * vmm/msr_policy.c filters (APERF/MPERF: 124; TSC_ADJUST: 289; thermal, power and HWP:
+ * 448-455), and off the
+ * instructions an emulated ring 0 cannot run (POPCNT, MOVBE, AES, BMI, ...), as
+ * X86_FEATURE numbers (word * 32 + bit). Measured on the nested development hosts.
+ */
+#define LINUX_NO_CPUID "noxsave clearcpuid=4,124,145,149,150,151,153,154,156,158,288,289,291," \
+	"293,295,296,297,298,306,308,311,312,317,448,452,454,455,514,515,528,534,580"
+
+static int build_cmdline(struct machine *m, const struct machine_config *cfg, int linux_guest,
+			 unsigned nvirtio, char *err, size_t errlen)
 {
-	size_t len = snprintf(m->cmdline, sizeof(m->cmdline), "%s", user ? user : "");
+	const char *user = cfg->cmdline ? cfg->cmdline : "";
+	size_t len;
+	if (cfg->cmdline_final || !linux_guest)
+		len = snprintf(m->cmdline, sizeof(m->cmdline), "%s", user);
+	else
+		len = snprintf(m->cmdline, sizeof(m->cmdline), "%s%s%s%s", LINUX_DEFAULTS,
+			       cfg->host_cpuid_ignored ? " " LINUX_NO_CPUID : "", *user ? " " : "", user);
+	if (cfg->cmdline_final)
+		nvirtio = 0;	/* already in the recorded line */
 	for (unsigned i = 0; i < nvirtio && len < sizeof(m->cmdline); i++)
 		len += snprintf(m->cmdline + len, sizeof(m->cmdline) - len,
 				"%svirtio_mmio.device=4K@0x%llx:%u", len ? " " : "",
@@ -194,7 +224,8 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		return code;
 	if (cfg->initrd_path && slurp("initrd", cfg->initrd_path, &initrd, &initrd_len, err, errlen))
 		goto err_free;
-	if (build_cmdline(m, cfg->cmdline, cfg->ndisks + cfg->nnics, err, errlen))
+	if (build_cmdline(m, cfg, boot_image_is_linux(image, image_len), cfg->ndisks + cfg->nnics,
+			  err, errlen))
 		goto err_free;
 
 	int r = guest_mem_init(&m->mem, cfg->mem_size);
@@ -219,6 +250,13 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		code = DETVM_EXIT_KVM;
 		goto err_mem;
 	}
+	r = kvm_vm_set_msr_policy(&m->kvm);
+	if (r) {
+		snprintf(err, errlen, "this KVM cannot filter MSRs (%s): detvm needs it to keep host "
+			 "time and hardware counters out of the guest", strerror(-r));
+		code = DETVM_EXIT_KVM;
+		goto err_kvm;
+	}
 	m->ncpuid = CPUID_MAX_ENTRIES;
 	if (cfg->cpuid) {
 		r = cfg->ncpuid <= CPUID_MAX_ENTRIES ? 0 : -E2BIG;
@@ -232,8 +270,8 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		r = kvm_vcpu_set_cpuid(&m->kvm, m->cpuid, m->ncpuid);
 	if (!r)
 		r = kvm_vcpu_set_boot_state(&m->kvm, &bs);
-	/* every exit then brings the registers along: RIP checks cost no ioctl */
-	m->kvm.run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	/* every exit then brings the registers along: RIP and CPL checks cost no ioctl */
+	m->kvm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	if (r) {
 		snprintf(err, errlen, "cannot set up the vCPU: %s", strerror(-r));
 		code = DETVM_EXIT_KVM;

@@ -50,6 +50,11 @@ struct machine_config {
 	unsigned nnics;
 	uint64_t max_exits;	/* 0: no limit */
 	int track_state;	/* dirty logging and digests: record and replay */
+	/* The host ignores CPUID policies, so a Linux guest must be told on its command
+	 * line what not to use (see machine.c). */
+	int host_cpuid_ignored;
+	/* cmdline is final: nothing is appended (replay gives what the recording used) */
+	int cmdline_final;
 	/* CPUID to give the vCPU; NULL: the policy applied to what this host's KVM offers.
 	 * Replay passes the recorded table so the guest sees what it saw. */
 	const struct kvm_cpuid_entry2 *cpuid;
@@ -59,10 +64,12 @@ struct machine_config {
 struct machine_stats {
 	uint64_t exits;		/* guest-caused exits: positions */
 	uint64_t host_exits;	/* signals and kicks */
-	uint64_t by_reason[KVM_EXIT_INTERNAL_ERROR + 1];
+	uint64_t by_reason[KVM_EXIT_X86_WRMSR + 1];
 	uint64_t interrupts;
 	uint64_t breakpoints;	/* INT3s turned into #BP */
 	uint64_t events;	/* host events delivered */
+	uint64_t steps;		/* instructions single-stepped to reach landmarks */
+	uint64_t landmarks;	/* landmarks reached */
 };
 
 struct machine {
@@ -88,6 +95,12 @@ struct machine {
 	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];	/* what the vCPU was given */
 	unsigned ncpuid;
 	struct run_observer *obs;	/* NULL in plain runs */
+	struct {
+		int active;		/* single-stepping towards a landmark */
+		uint64_t rip;
+		uint8_t digest[OBSERVER_DIGEST_BYTES];
+		uint64_t steps;
+	} step;
 	struct mem_digest digest;	/* with track_state */
 	int track_state;
 	char cmdline[4096];		/* what the guest was given */

@@ -78,7 +78,42 @@ static int offer_interrupt(struct machine *m)
 			return OBSERVER_STOP;
 		return kvm_vcpu_interrupt(&m->kvm, (unsigned)vector);
 	}
+	/* replay of a window the recording host placed inexactly: step to its landmark */
+	if (m->obs && m->obs->ops->window_landmark(m->obs->self, m->stats.exits, &m->step.rip,
+						   m->step.digest)) {
+		run->request_interrupt_window = 0;
+		m->step.active = 1;
+		m->step.steps = 0;
+		return kvm_vcpu_set_singlestep(&m->kvm, 1);
+	}
 	run->request_interrupt_window = 1;
+	return 0;
+}
+
+/* A single-step exit while looking for a landmark: 1 reached, 0 not yet, else an exit code. */
+#define STEP_LIMIT 200000000ULL
+
+static int step_reached(struct machine *m)
+{
+	struct kvm_run *run = m->kvm.run;
+	uint8_t d[OBSERVER_DIGEST_BYTES];
+	m->stats.steps++;
+	observer_regs_landmark(&run->s.regs.regs, d);
+	if (run->s.regs.regs.rip == m->step.rip && !memcmp(d, m->step.digest, sizeof(d))) {
+		m->step.active = 0;
+		m->stats.landmarks++;
+		int r = kvm_vcpu_set_singlestep(&m->kvm, 0);
+		if (r) {
+			log_error("cannot stop single-stepping: %s", strerror(-r));
+			return DETVM_EXIT_KVM;
+		}
+		return 1;
+	}
+	if (++m->step.steps > STEP_LIMIT) {
+		log_error("diverged after exit %" PRIu64 ": %llu instructions stepped without reaching the "
+			  "recorded interrupt window at rip 0x%" PRIx64, m->stats.exits, STEP_LIMIT, m->step.rip);
+		return DETVM_EXIT_DIVERGED;
+	}
 	return 0;
 }
 
@@ -274,6 +309,17 @@ static int run_until_end(struct machine *m)
 			log_error("KVM_RUN: %s", strerror(-r));
 			return DETVM_EXIT_KVM;
 		}
+		if (m->step.active && run->exit_reason == KVM_EXIT_DEBUG) {
+			int reached = step_reached(m);
+			if (reached == 0) {
+				guest_exit = 0;
+				continue;
+			}
+			if (reached > 1)
+				return reached;
+			/* this instruction boundary is where the recording's window opened */
+			run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+		}
 		enum exit_action a = exit_handle(&m->ex, run);
 		if (!exit_action_is_guest(a)) {
 			m->stats.host_exits++;
@@ -348,14 +394,22 @@ void machine_print_stats(const struct machine *m, FILE *f)
 	resident_kib(m, &rss, &guest_rss);
 	const struct machine_stats *s = &m->stats;
 	fprintf(f, "exits: %" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64 ", hlt %" PRIu64
-		   ", irq-window %" PRIu64 ", internal %" PRIu64 "), host exits %" PRIu64 "\n",
+		   ", irq-window %" PRIu64 ", internal %" PRIu64 ", msr %" PRIu64 "), host exits %" PRIu64 "\n",
 		s->exits, s->by_reason[KVM_EXIT_IO], s->by_reason[KVM_EXIT_MMIO], s->by_reason[KVM_EXIT_HLT],
-		s->by_reason[KVM_EXIT_IRQ_WINDOW_OPEN], s->by_reason[KVM_EXIT_INTERNAL_ERROR], s->host_exits);
+		s->by_reason[KVM_EXIT_IRQ_WINDOW_OPEN], s->by_reason[KVM_EXIT_INTERNAL_ERROR],
+		s->by_reason[KVM_EXIT_X86_RDMSR] + s->by_reason[KVM_EXIT_X86_WRMSR], s->host_exits);
 	fprintf(f, "interrupts injected: %" PRIu64 ", breakpoints injected: %" PRIu64
-		   ", host events: %" PRIu64 "\n", s->interrupts, s->breakpoints, s->events);
+		   ", host events: %" PRIu64 ", landmarks reached: %" PRIu64 " (%" PRIu64 " steps)\n",
+		s->interrupts, s->breakpoints, s->events, s->landmarks, s->steps);
 	fprintf(f, "unclaimed: pio reads %" PRIu64 " writes %" PRIu64 ", mmio reads %" PRIu64
 		   " writes %" PRIu64 "\n", m->pio.unclaimed_reads, m->pio.unclaimed_writes,
 		m->mmio.unclaimed_reads, m->mmio.unclaimed_writes);
+	fprintf(f, "pit: interrupts %" PRIu64 ", lost ticks %" PRIu64 "; rtc: interrupts %" PRIu64
+		   "; uart: tx %" PRIu64 " bytes, rx dropped %" PRIu64 "; guest errors: pic %" PRIu64
+		   ", pit %" PRIu64 ", rtc %" PRIu64 ", uart %" PRIu64 ", i8042 %" PRIu64 "\n",
+		m->pit.irqs, m->pit.lost_ticks, m->rtc.irqs, m->com1.tx_bytes, m->com1.rx_dropped,
+		m->pic.guest_errors, m->pit.guest_errors, m->rtc.guest_errors, m->com1.guest_errors,
+		m->kbd.guest_errors);
 	fprintf(f, "memory: resident %" PRIu64 " KiB, of which guest RAM %" PRIu64
 		   " KiB; VMM beyond guest RAM %" PRIu64 " KiB\n",
 		rss, guest_rss, rss > guest_rss ? rss - guest_rss : 0);

@@ -51,7 +51,8 @@ int trace_header_build(struct trace_header_buf *b, const struct machine_config *
 	b->hdr.config = &b->cfg;
 
 	b->cfg.mem_bytes = cfg->mem_size;
-	b->cfg.cmdline = (char *)(cfg->cmdline ? cfg->cmdline : "");
+	/* the line the guest got, defaults and virtio windows included: replay uses it as is */
+	b->cfg.cmdline = (char *)m->cmdline;
 	b->cfg.vcpus = 1;
 	b->cfg.cpuid_policy_version = CPUID_POLICY_VERSION;
 	int r = image_ref(&b->kernel, b->kernel_path, b->kernel_sha, cfg->image_path, "image", err, errlen);
@@ -191,6 +192,7 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 	s->cfg.ncpuid = c->n_cpuid;
 	s->cfg.mem_size = c->mem_bytes;
 	s->cfg.cmdline = c->cmdline;
+	s->cfg.cmdline_final = 1;
 	s->cfg.track_state = 1;
 	return 0;
 }

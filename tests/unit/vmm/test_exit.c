@@ -173,6 +173,21 @@ static void test_int3_becomes_breakpoint(void **state)
 	assert_int_equal(exit_handle(&ctx, run), EXIT_ACT_INTERNAL);
 }
 
+static void test_filtered_msr_raises_gp(void **state)
+{
+	struct kvm_run *run = &page.run;
+	run->exit_reason = KVM_EXIT_X86_RDMSR;
+	run->msr.index = 0x10;	/* the TSC: filtered, the guest gets #GP */
+	run->msr.error = 0;
+	assert_int_equal(exit_handle(&ctx, run), EXIT_ACT_CONTINUE);
+	assert_int_equal(run->msr.error, 1);
+	run->exit_reason = KVM_EXIT_X86_WRMSR;
+	run->msr.error = 0;
+	assert_int_equal(exit_handle(&ctx, run), EXIT_ACT_CONTINUE);
+	assert_int_equal(run->msr.error, 1);
+	assert_string_equal(exit_reason_name(KVM_EXIT_X86_WRMSR), "wrmsr");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +197,7 @@ int main(void)
 		cmocka_unit_test_setup(test_poweroff_from_device, setup),
 		cmocka_unit_test_setup(test_simple_reasons, setup),
 		cmocka_unit_test_setup(test_int3_becomes_breakpoint, setup),
+		cmocka_unit_test_setup(test_filtered_msr_raises_gp, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Replay notices when the trace and the execution disagree. trace_mutate copies a
+# recording of prog=ticks with one event changed and prints that event's position P.
+# Asserts:
+#  - control: a copy with a zero change replays identically (exit 0), so trace_mutate's
+#    copy is faithful and what follows is down to the change alone;
+#  - a flipped bit in the data of a recorded guest write (the 1st and 100th exit with
+#    data, the 5th byte written to COM1): exit 6 and one line "diverged at exit P (rip
+#    0x...): expected ..., got ..." with exactly P;
+#  - the PIT start clock read +1 ms: exit 6, diverged at a position >= P;
+#  - a timer fire +1 s: exit 6 at >= P (and +1 ms: 0 or 6, see below);
+#  - a changed/missing disk snapshot (TRACE.disk0) or image file: exit 12, "has changed
+#    since it was recorded" / "the trace needs".
+# usage: rr_divergence.sh DETVM GUEST_ELF TRACE_MUTATE ; exit 77 (skipped) without /dev/kvm.
+set -u
+# shellcheck source=rr_lib.sh
+source "$(dirname "$0")/rr_lib.sh"
+rr_init rr_divergence "$1" "$2"
+mutate=$3
+trace=$tmp/ticks.trace
+
+rr_record "$trace" rec --cmdline prog=ticks </dev/null
+rc=$?
+rr_no_crash $rc "$tmp/rec.err" record
+[ $rc -eq 0 ] || fail "record exited $rc"
+
+# mutated KIND N [DELTA]: writes $tmp/m.trace, sets $pos to what trace_mutate printed
+mutated() {
+	show=("$tmp/mutate.err")
+	pos=$("$mutate" "$trace" "$tmp/m.trace" "$@" 2>"$tmp/mutate.err") || fail "trace_mutate $* failed"
+	[[ "$pos" =~ ^[0-9]+$ ]] || fail "trace_mutate $* printed '$pos', not a position"
+}
+
+# replay_mutated WHAT: replays $tmp/m.trace, sets $rc and $at (the diverged-at position)
+replay_mutated() {
+	rr_replay "$tmp/m.trace" m
+	rc=$?
+	show+=("$tmp/mutate.err")
+	rr_no_crash $rc "$tmp/m.err" "$1"
+	at=$(sed -n 's/^detvm: error: diverged at exit \([0-9][0-9]*\)[ :].*/\1/p' "$tmp/m.err")
+}
+
+notes=
+mutated timer 1 0
+replay_mutated "unchanged copy"
+[ $rc -eq 0 ] || fail "an unchanged copy made by trace_mutate replays with exit $rc"
+cmp -s "$tmp/rec.out" "$tmp/m.out" || fail "an unchanged copy replays a different console"
+
+for change in "exit-data 1" "exit-data 100" "console-out 5"; do
+	# shellcheck disable=SC2086 # "KIND N": two words
+	mutated $change
+	replay_mutated "$change"
+	[ $rc -eq 6 ] || fail "$change (exit $pos): replay exited $rc, want 6 (diverged)"
+	[ "$(wc -l <"$tmp/m.err")" -eq 1 ] || fail "$change: want one line on stderr"
+	grep -Eq "^detvm: error: diverged at exit $pos \(rip 0x[0-9a-f]+\): expected .*, got .+" "$tmp/m.err" ||
+		fail "$change: want 'diverged at exit $pos (rip 0x...): expected ..., got ...'"
+	rr_is_prefix "$tmp/m.out" "$tmp/rec.out" || fail "$change: the console before the divergence differs"
+	notes+=" [$change: $pos]"
+done
+
+# The only clock read of ticks is the PIT's start time when the guest programs it: 1 ms
+# later, the first recorded timer fire finds the period not yet over and raises no
+# interrupt where the recording injected one.
+mutated clock 1
+replay_mutated "clock 1 +1ms"
+[ $rc -eq 6 ] || fail "the PIT start clock +1 ms (exit $pos): replay exited $rc, want 6"
+{ [ -n "$at" ] && [ "$at" -ge "$pos" ]; } || fail "clock +1 ms at exit $pos: diverged at '${at}', want >= $pos"
+notes+=" [clock 1 +1ms: $pos -> $at]"
+
+# A PIT fire 1 ms late (of a 10 ms period) provably cannot change behaviour: the PIT
+# raises IRQ 0 when the elapsed count has reached the next period (still true), computes
+# its next deadline in whole periods from its start (the same, unless the fire was
+# already 9 ms late), and replay takes the following fires from the trace anyway. So
+# the assertion for +1 ms is only "0 or 6, no crash", and the one that must diverge
+# moves the fire by 1 s (100 periods): the PIT then waits for a tick 100 periods on and
+# the next recorded fire raises no interrupt.
+mutated timer 3
+replay_mutated "timer 3 +1ms"
+[ $rc -eq 0 ] || [ $rc -eq 6 ] || fail "timer fire +1 ms: replay exited $rc, want 0 or 6"
+notes+=" [timer 3 +1ms: exit $rc]"
+mutated timer 3 1000000000
+replay_mutated "timer 3 +1s"
+[ $rc -eq 6 ] || fail "timer fire +1 s (exit $pos): replay exited $rc, want 6"
+{ [ -n "$at" ] && [ "$at" -ge "$pos" ]; } || fail "timer fire +1 s at exit $pos: diverged at '${at}', want >= $pos"
+notes+=" [timer 3 +1s: $pos -> $at]"
+
+# Files the trace names. blk: a disk snapshot beside the trace.
+python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"
+rr_record "$tmp/blk.trace" blkrec --disk "$tmp/disk.img" --cmdline prog=blk </dev/null
+rc=$?
+[ $rc -eq 0 ] || fail "record of prog=blk exited $rc"
+cp "$tmp/blk.trace.disk0" "$tmp/disk0.orig"
+printf '\x5a' | dd of="$tmp/blk.trace.disk0" bs=1 seek=4097 conv=notrunc status=none
+cmp -s "$tmp/blk.trace.disk0" "$tmp/disk0.orig" && fail "the snapshot byte was already 0x5a"
+rr_replay "$tmp/blk.trace" snap
+rc=$?
+rr_no_crash $rc "$tmp/snap.err" "changed snapshot"
+[ $rc -eq 12 ] || fail "replay with a changed disk snapshot exited $rc, want 12"
+grep -q "has changed since it was recorded" "$tmp/snap.err" || fail "changed snapshot: wrong message"
+[ -s "$tmp/snap.out" ] && fail "changed snapshot: replay ran the guest anyway"
+rm "$tmp/blk.trace.disk0"
+rr_replay "$tmp/blk.trace" nosnap
+rc=$?
+[ $rc -eq 12 ] || fail "replay with the disk snapshot missing exited $rc, want 12"
+grep -q "the trace needs disk snapshot" "$tmp/nosnap.err" || fail "missing snapshot: wrong message"
+mv "$tmp/disk0.orig" "$tmp/blk.trace.disk0"
+rr_replay "$tmp/blk.trace" snapok
+rc=$?
+[ $rc -eq 0 ] || fail "with the snapshot restored, replay exited $rc"
+
+# The image: recorded from a private copy, then one byte appended.
+cp "$elf" "$tmp/guest.elf"
+elf=$tmp/guest.elf
+rr_record "$tmp/img.trace" imgrec --cmdline prog=hello </dev/null
+rc=$?
+[ $rc -eq 0 ] || fail "record from a copy of the image exited $rc"
+rr_replay "$tmp/img.trace" imgok
+rc=$?
+[ $rc -eq 0 ] || fail "replay with the image unchanged exited $rc"
+printf '\0' >>"$tmp/guest.elf"
+rr_replay "$tmp/img.trace" img
+rc=$?
+rr_no_crash $rc "$tmp/img.err" "changed image"
+[ $rc -eq 12 ] || fail "replay with a changed image exited $rc, want 12"
+grep -q "image '$tmp/guest.elf' has changed since it was recorded" "$tmp/img.err" ||
+	fail "changed image: wrong message"
+rm "$tmp/guest.elf"
+rr_replay "$tmp/img.trace" noimg
+rc=$?
+[ $rc -eq 12 ] || fail "replay with the image missing exited $rc, want 12"
+pass "diverged at:$notes; changed/missing snapshot and image refused (12)"

@@ -1,0 +1,209 @@
+/*
+ * trace_mutate: copy a detvm trace, changing one event -- the divergence tests' way of
+ * making a recording lie about what happened.
+ *
+ * usage: trace_mutate IN OUT KIND N [DELTA_NS]
+ *
+ * KIND (N counts from 1, over the events of that kind only):
+ *   exit-data    flip bit 0 of the first data byte of the N-th exit record that has data
+ *   console-out  the same, restricted to writes to COM1's data port (0x3f8)
+ *   clock        add DELTA_NS (default 1 ms, may be negative) to the N-th clock read
+ *   timer        add DELTA_NS (default 1 ms, may be negative) to the N-th timer fire
+ *
+ * Prints the position (exit ordinal) of the changed event on stdout, and a description
+ * on stderr. The copy keeps the header, every event with its position and the footer's
+ * fields the writer does not compute; block boundaries may differ from the input's.
+ * Exit status: 0 done, 1 no such event or I/O/trace error, 2 usage.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logs/trace.h"
+
+#define COM1_DATA 0x3f8
+#define MS_NS 1000000LL
+
+enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER };
+
+static const char *const kind_names[] = {
+	[K_EXIT_DATA] = "exit-data",
+	[K_CONSOLE_OUT] = "console-out",
+	[K_CLOCK] = "clock",
+	[K_TIMER] = "timer",
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer N [DELTA_NS]\n");
+	return 2;
+}
+
+/* Whether ev is an event of kind k that counts towards N. */
+static int matches(enum kind k, const Detvm__Event *ev)
+{
+	switch (k) {
+	case K_EXIT_DATA:
+		return ev->payload_case == DETVM__EVENT__PAYLOAD_EXIT && ev->exit->data.len > 0;
+	case K_CONSOLE_OUT:
+		return ev->payload_case == DETVM__EVENT__PAYLOAD_EXIT && ev->exit->data.len > 0 &&
+		       ev->exit->kind == DETVM__EXIT_KIND__EXIT_PIO && ev->exit->is_write &&
+		       ev->exit->addr == COM1_DATA;
+	case K_CLOCK:
+		return ev->payload_case == DETVM__EVENT__PAYLOAD_CLOCK;
+	case K_TIMER:
+		return ev->payload_case == DETVM__EVENT__PAYLOAD_TIMER;
+	}
+	return 0;
+}
+
+static uint64_t add_delta(uint64_t v, int64_t delta)
+{
+	if (delta < 0 && (uint64_t)-delta > v)
+		return 0;
+	return v + (uint64_t)delta;
+}
+
+/*
+ * Append a changed copy of ev: the reader owns ev, so the change goes into shallow
+ * copies of the event and its payload (and, for data, of the bytes).
+ */
+static int append_changed(struct trace_writer *w, const struct trace_event *te, enum kind k,
+			  int64_t delta)
+{
+	Detvm__Event ev = *te->ev;
+	Detvm__ExitRecord exit;
+	Detvm__ClockRead clock;
+	Detvm__TimerFire timer;
+	uint8_t *data = NULL;
+	int r;
+
+	switch (k) {
+	case K_EXIT_DATA:
+	case K_CONSOLE_OUT:
+		exit = *ev.exit;
+		data = malloc(exit.data.len);
+		if (!data)
+			return -ENOMEM;
+		memcpy(data, exit.data.data, exit.data.len);
+		data[0] ^= 1;
+		fprintf(stderr, "trace_mutate: exit at position %" PRIu64 " (port/addr 0x%" PRIx64
+			"): data byte 0x%02x -> 0x%02x\n", te->position, exit.addr,
+			exit.data.data[0], data[0]);
+		exit.data.data = data;
+		ev.exit = &exit;
+		break;
+	case K_CLOCK:
+		clock = *ev.clock;
+		clock.value_ns = add_delta(clock.value_ns, delta);
+		fprintf(stderr, "trace_mutate: clock read at position %" PRIu64 ": %" PRIu64
+			" -> %" PRIu64 " ns\n", te->position, ev.clock->value_ns, clock.value_ns);
+		ev.clock = &clock;
+		break;
+	case K_TIMER:
+		timer = *ev.timer;
+		timer.time_ns = add_delta(timer.time_ns, delta);
+		fprintf(stderr, "trace_mutate: timer %u fire at position %" PRIu64 ": %" PRIu64
+			" -> %" PRIu64 " ns\n", timer.timer, te->position, ev.timer->time_ns,
+			timer.time_ns);
+		ev.timer = &timer;
+		break;
+	}
+	r = trace_writer_append(w, te->position, &ev);
+	free(data);
+	return r;
+}
+
+static const char *errstr(int r)
+{
+	return r <= -1000 ? trace_strerror(r) : strerror(-r);
+}
+
+int main(int argc, char **argv)
+{
+	struct trace_reader *rd;
+	struct trace_writer *w;
+	struct trace_event te;
+	const Detvm__TraceFooter *in;
+	Detvm__TraceFooter f;
+	char err[512];
+	uint64_t n, seen = 0, changed_at = 0;
+	int64_t delta = MS_NS;
+	int k = -1, r, changed = 0;
+	char *end;
+
+	if (argc != 5 && argc != 6)
+		return usage();
+	for (unsigned i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (!strcmp(argv[3], kind_names[i]))
+			k = (int)i;
+	errno = 0;
+	n = strtoull(argv[4], &end, 10);
+	if (k < 0 || errno || *end || n == 0)
+		return usage();
+	if (argc == 6) {
+		errno = 0;
+		delta = strtoll(argv[5], &end, 10);
+		if (errno || *end)
+			return usage();
+	}
+
+	if (trace_reader_open(&rd, argv[1], err, sizeof(err)) < 0) {
+		fprintf(stderr, "trace_mutate: %s\n", err);
+		return 1;
+	}
+	r = trace_writer_open(&w, argv[2], trace_reader_header(rd), NULL);
+	if (r) {
+		fprintf(stderr, "trace_mutate: cannot create '%s': %s\n", argv[2], errstr(r));
+		trace_reader_close(rd);
+		return 1;
+	}
+	while ((r = trace_reader_next(rd, &te)) == 1) {
+		if (!changed && matches(k, te.ev) && ++seen == n) {
+			r = append_changed(w, &te, k, delta);
+			changed = 1;
+			changed_at = te.position;
+		} else {
+			r = trace_writer_append(w, te.position, te.ev);
+		}
+		if (r) {
+			fprintf(stderr, "trace_mutate: cannot append event %" PRIu64 ": %s\n", te.seq,
+				errstr(r));
+			goto fail;
+		}
+	}
+	if (r < 0) {
+		fprintf(stderr, "trace_mutate: %s\n", trace_reader_error(rd));
+		goto fail;
+	}
+	if (!changed) {
+		fprintf(stderr, "trace_mutate: the trace has %" PRIu64 " %s events, not %" PRIu64 "\n",
+			seen, kind_names[k], n);
+		goto fail;
+	}
+
+	in = trace_reader_footer(rd);
+	detvm__trace_footer__init(&f);
+	if (in) {
+		f.final_position = in->final_position;
+		f.final_digest = in->final_digest;
+		f.clean_exit = in->clean_exit;
+		f.reason = in->reason;
+		f.message = in->message;
+	}
+	r = trace_writer_close(w, &f);
+	trace_reader_close(rd);
+	if (r) {
+		fprintf(stderr, "trace_mutate: cannot write '%s': %s\n", argv[2], errstr(r));
+		return 1;
+	}
+	printf("%" PRIu64 "\n", changed_at);
+	return 0;
+fail:
+	trace_writer_discard(w);
+	trace_reader_close(rd);
+	remove(argv[2]);
+	return 1;
+}
