@@ -8,3 +8,6 @@ echo "== detvm vs QEMU-KVM: start-up, exit round trip, memory"
 echo
 echo "== record and replay"
 /usr/bin/python3 "$here/rr_bench.py" "$build"
+echo
+echo "== Linux boot"
+/usr/bin/python3 "$here/linux_bench.py" "$build"
