@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "replay/events.h"
+#include "vmm/file_io.h"
 #include "vmm/log.h"
 
 static void advance(struct replayer *p)
@@ -149,21 +150,12 @@ static int disk_io(struct replayer *p, unsigned disk, uint64_t off, void *buf, s
 	}
 	if (disk >= p->ndisks || off > p->disk_size[disk] || len > p->disk_size[disk] - off)
 		return -EIO;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = wr ? pwrite(p->disk_fd[disk], (uint8_t *)buf + done, len - done, off + done)
-			       : pread(p->disk_fd[disk], (uint8_t *)buf + done, len - done, off + done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			/* the recording succeeded here: a host failure now is a divergence */
-			fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 ": the replay disk failed (%s)",
-			     p->position, n < 0 ? strerror(errno) : "short transfer");
-			return -EIO;
-		}
-		done += n;
-	}
-	return 0;
+	int r = wr ? file_pwrite_full(p->disk_fd[disk], buf, len, off)
+		   : file_pread_full(p->disk_fd[disk], buf, len, off);
+	if (r)	/* the recording succeeded here: a host failure now is a divergence */
+		fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 ": the replay disk failed (%s)",
+		     p->position, strerror(-r));
+	return r;
 }
 
 static int rp_disk_read(struct hostio *h, unsigned disk, uint64_t off, void *buf, size_t len)

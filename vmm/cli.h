@@ -28,6 +28,10 @@ struct run_opts {
 
 /* 0, -1 after --help (exit 0), or DETVM_EXIT_USAGE after printing why. */
 int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv, struct run_opts *o);
+struct host_run;
+/* Opens cfg's disks and network backends on the live host; 0 or an exit code after
+ * printing why. disk_sizes[i] gets what the guest will see of disk i. */
+int cli_host_devices(struct host_run *h, const struct machine_config *cfg, uint64_t *disk_sizes);
 /* stdio -> stdout; file:PATH -> a new file. -1 after printing why. */
 int cli_open_serial(const char *spec);
 /* SIGINT/SIGTERM set cli_stop_flag to 1, --timeout's SIGALRM to 2; both end KVM_RUN. */

@@ -55,45 +55,50 @@ static const char replay_help[] =
 	"6 diverged; 7 the trace is unreadable, corrupt or truncated (after replaying what it\n"
 	"holds); 12 a file the trace names is missing or changed; 2 usage.\n";
 
-/* The copy of a disk's starting content that replay will start from. */
-static int snapshot_disk(const char *src, const char *dst, struct record_disk *d, char *err, size_t errlen)
+/* Copies all of src into the open file out; the size copied, or -1 with err set. */
+static off_t copy_into(const char *src, int out, char *err, size_t errlen)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1;
+	int in = open(src, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	int r = 0;
+	off_t left = -1;
 	if (in < 0 || fstat(in, &st) < 0) {
 		snprintf(err, errlen, "cannot open disk '%s': %s", src, strerror(errno));
-		r = -errno;
 		goto out;
 	}
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		snprintf(err, errlen, "cannot create disk snapshot '%s': %s", dst, strerror(errno));
-		r = -errno;
-		goto out;
-	}
-	off_t left = st.st_size;
-	while (left > 0) {
+	for (left = st.st_size; left > 0;) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, left, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			snprintf(err, errlen, "cannot copy disk '%s' to '%s': %s", src, dst,
-				 n < 0 ? strerror(errno) : "short copy");
-			r = -EIO;
+			snprintf(err, errlen, "cannot copy disk '%s': %s", src, n < 0 ? strerror(errno) : "short copy");
+			left = -1;
 			goto out;
 		}
 		left -= n;
 	}
-	snprintf(d->snapshot, sizeof(d->snapshot), "%s", dst);
-	r = sha256_file(dst, d->sha256);
-	if (r)
-		snprintf(err, errlen, "cannot hash disk snapshot '%s': %s", dst, strerror(-r));
+	left = st.st_size;
 out:
 	if (in >= 0)
 		close(in);
-	if (out >= 0)
-		close(out);
+	return left;
+}
+
+/* The copy of a disk's starting content that replay will start from. */
+static int snapshot_disk(const char *src, const char *dst, struct record_disk *d, char *err, size_t errlen)
+{
+	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		snprintf(err, errlen, "cannot create disk snapshot '%s': %s", dst, strerror(errno));
+		return -errno;
+	}
+	off_t n = copy_into(src, out, err, errlen);
+	close(out);
+	if (n < 0)
+		return -EIO;
+	snprintf(d->snapshot, sizeof(d->snapshot), "%s", dst);
+	int r = sha256_file(dst, d->sha256);
+	if (r)
+		snprintf(err, errlen, "cannot hash disk snapshot '%s': %s", dst, strerror(-r));
 	return r;
 }
 
@@ -141,22 +146,15 @@ int cli_record(int argc, char **argv)
 	for (unsigned i = 0; i < o.cfg.ndisks; i++) {
 		char snap[4096];
 		snprintf(snap, sizeof(snap), "%s.disk%u", o.output, i);
-		code = DETVM_EXIT_USAGE;
-		if (snapshot_disk(o.cfg.disks[i].path, snap, &disks[i], err, sizeof(err)) ||
-		    (r = host_run_add_disk(&host, o.cfg.disks[i].path, o.cfg.disks[i].read_only, err,
-					   sizeof(err))) < 0) {
-			log_error("%s", err);
-			goto out_host;
-		}
-		disk_sizes[i] = host.disk_size[r];
-	}
-	for (unsigned i = 0; i < o.cfg.nnics; i++) {
-		if (host_run_add_nic(&host, o.cfg.nics[i], err, sizeof(err)) < 0) {
+		if (snapshot_disk(o.cfg.disks[i].path, snap, &disks[i], err, sizeof(err))) {
 			log_error("%s", err);
 			code = DETVM_EXIT_USAGE;
 			goto out_host;
 		}
 	}
+	code = cli_host_devices(&host, &o.cfg, disk_sizes);
+	if (code)
+		goto out_host;
 	recorder_init(&rec, &host.io, RECORD_CHECKPOINT_EXITS);
 	o.cfg.track_state = 1;
 	int honoured = probe_cpuid_honoured();
@@ -245,31 +243,13 @@ static int scratch_copy(const char *src, uint64_t *size, char *err, size_t errle
 		return -1;
 	}
 	unlink(path);
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (in < 0 || fstat(in, &st) < 0) {
-		snprintf(err, errlen, "cannot open disk snapshot '%s': %s", src, strerror(errno));
-		goto err;
+	off_t n = copy_into(src, out, err, errlen);
+	if (n < 0) {
+		close(out);
+		return -1;
 	}
-	for (off_t left = st.st_size; left > 0;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, left, 0);
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			snprintf(err, errlen, "cannot copy disk snapshot '%s': %s", src,
-				 n < 0 ? strerror(errno) : "short copy");
-			goto err;
-		}
-		left -= n;
-	}
-	close(in);
-	*size = (uint64_t)st.st_size & ~511ULL;
+	*size = (uint64_t)n & ~511ULL;
 	return out;
-err:
-	if (in >= 0)
-		close(in);
-	close(out);
-	return -1;
 }
 
 static int parse_replay_opts(int argc, char **argv, const char **serial, int *stats, const char **trace)

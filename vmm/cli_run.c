@@ -274,6 +274,26 @@ void cli_block_stop_signals(int how)
 	pthread_sigmask(how, &s, NULL);
 }
 
+int cli_host_devices(struct host_run *h, const struct machine_config *cfg, uint64_t *disk_sizes)
+{
+	char err[512];
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		int r = host_run_add_disk(h, cfg->disks[i].path, cfg->disks[i].read_only, err, sizeof(err));
+		if (r < 0) {
+			log_error("%s", err);
+			return DETVM_EXIT_USAGE;
+		}
+		disk_sizes[i] = h->disk_size[r];
+	}
+	for (unsigned i = 0; i < cfg->nnics; i++) {
+		if (host_run_add_nic(h, cfg->nics[i], err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			return DETVM_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -294,22 +314,9 @@ int cli_run(int argc, char **argv)
 		goto out_close;
 	}
 	uint64_t disk_sizes[MACHINE_MAX_DISKS];
-	for (unsigned i = 0; i < o.cfg.ndisks; i++) {
-		r = host_run_add_disk(&host, o.cfg.disks[i].path, o.cfg.disks[i].read_only, err, sizeof(err));
-		if (r < 0) {
-			log_error("%s", err);
-			code = DETVM_EXIT_USAGE;
-			goto out_host;
-		}
-		disk_sizes[i] = host.disk_size[r];
-	}
-	for (unsigned i = 0; i < o.cfg.nnics; i++) {
-		if (host_run_add_nic(&host, o.cfg.nics[i], err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			code = DETVM_EXIT_USAGE;
-			goto out_host;
-		}
-	}
+	code = cli_host_devices(&host, &o.cfg, disk_sizes);
+	if (code)
+		goto out_host;
 	int honoured = probe_cpuid_honoured();
 	o.cfg.host_cpuid_ignored = honoured == 0;
 	cli_pin_for_cpuid(honoured);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "net/backend.h"
+#include "vmm/file_io.h"
 #include "vmm/log.h"
 
 static struct host_run *self(struct hostio *h)
@@ -74,17 +75,8 @@ static int disk_io(struct host_run *h, unsigned disk, uint64_t off, void *buf, s
 		return -ENODEV;
 	if (off > h->disk_size[disk] || len > h->disk_size[disk] - off)
 		return -EIO;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = write ? pwrite(h->disk_fd[disk], (uint8_t *)buf + done, len - done, off + done)
-				  : pread(h->disk_fd[disk], (uint8_t *)buf + done, len - done, off + done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += n;
-	}
-	return 0;
+	return write ? file_pwrite_full(h->disk_fd[disk], buf, len, off)
+		     : file_pread_full(h->disk_fd[disk], buf, len, off);
 }
 
 static int r_disk_read(struct hostio *io, unsigned disk, uint64_t off, void *buf, size_t len)
