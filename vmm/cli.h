@@ -39,9 +39,13 @@ extern volatile int cli_stop_flag;
 int cli_install_signals(double timeout);
 /* Host threads must not take the stop signals: block them before creating threads. */
 void cli_block_stop_signals(int how);
-/* Where the host does not apply CPUID (honoured == 0), pin this thread to one core.
- * Returns the CPU pinned to (or 0 when nothing was needed), or -errno. */
-int cli_pin_for_cpuid(int honoured);
+/* Probes whether the host applies CPUID, tells cfg, pins where needed; the probe result. */
+int cli_prepare_cpuid(struct machine_config *cfg);
+/* The warning for hosts that ignore CPUID; after the machine is built, so a bad image
+ * still gets exactly one line. */
+void cli_warn_cpuid(int honoured);
+/* Starts the host side, runs m to its end with the console raw; an exit code. */
+int cli_run_machine(struct machine *m, struct host_run *h, double timeout);
 void cli_console_raw(void);
 void cli_console_restore(void);
 

@@ -102,10 +102,6 @@ static int snapshot_disk(const char *src, const char *dst, struct record_disk *d
 	return r;
 }
 
-static void on_kick(int sig)
-{
-}
-
 /* A periodic signal to the vCPU thread, so blocks reach the disk even while the guest
  * runs without exits (a host exit delivers nothing, so determinism is untouched). */
 static int start_flush_kick(timer_t *t)
@@ -157,11 +153,7 @@ int cli_record(int argc, char **argv)
 		goto out_host;
 	recorder_init(&rec, &host.io, RECORD_CHECKPOINT_EXITS);
 	o.cfg.track_state = 1;
-	int honoured = probe_cpuid_honoured();
-	o.cfg.host_cpuid_ignored = honoured == 0;
-	if (honoured == 0)
-		log_info("running the vCPU on host CPU %d: this host's CPUID shows the guest the core's APIC ID",
-			 cli_pin_for_cpuid(honoured));
+	int honoured = cli_prepare_cpuid(&o.cfg);
 	code = machine_create(&m, &o.cfg, &rec.io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
@@ -180,24 +172,11 @@ int cli_record(int argc, char **argv)
 		goto out_rec;
 	}
 	trace_open = 1;
-	m.stop = &cli_stop_flag;
 	m.obs = &rec.obs;
-	if (honoured == 0)
-		log_warn("this host's KVM does not apply CPUID policies: the guest sees the host's "
-			 "TSC, RDRAND and XSAVE bits (detvm tells Linux so on its command line; other "
-			 "guests must avoid them: see `detvm doctor`)");
-	struct sigaction sa = { .sa_handler = on_kick };
-	sigemptyset(&sa.sa_mask);
-	if (cli_install_signals(o.timeout) || sigaction(SIGRTMIN, &sa, NULL) || host_run_start(&host)) {
-		log_error("cannot start the host side: %s", strerror(errno));
-		goto out_rec;
-	}
+	cli_warn_cpuid(honoured);
+	/* SIGRTMIN stays blocked until cli_run_machine has its handler in place */
 	kick_on = !start_flush_kick(&kick);
-	cli_block_stop_signals(SIG_UNBLOCK);
-	cli_console_raw();
-	code = machine_run(&m);
-	cli_console_restore();
-	host_run_flush(&host);
+	code = cli_run_machine(&m, &host, o.timeout);
 out_rec:
 	if (kick_on)
 		timer_delete(kick);
@@ -327,7 +306,7 @@ int cli_replay(int argc, char **argv)
 		}
 		replayer_add_disk(&rp, fd, disk_sizes[i]);
 	}
-	cli_pin_for_cpuid(probe_cpuid_honoured());
+	cli_prepare_cpuid(&setup.cfg);	/* cmdline_final: only the pinning matters here */
 	code = machine_create(&m, &setup.cfg, &rp.io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("replay: %s", err);

@@ -206,7 +206,9 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	return 0;
 }
 
-int cli_pin_for_cpuid(int honoured)
+/* Where the host does not apply CPUID (honoured == 0), pin this thread to one core.
+ * Returns the CPU pinned to (or 0 when nothing was needed), or -errno. */
+static int cli_pin_for_cpuid(int honoured)
 {
 	if (honoured != 0)
 		return 0;
@@ -294,6 +296,40 @@ int cli_host_devices(struct host_run *h, const struct machine_config *cfg, uint6
 	return 0;
 }
 
+int cli_prepare_cpuid(struct machine_config *cfg)
+{
+	int honoured = probe_cpuid_honoured();
+	cfg->host_cpuid_ignored = honoured == 0;
+	if (honoured == 0)
+		log_debug("running the vCPU on host CPU %d: this host's CPUID shows the guest the core's APIC ID",
+			 cli_pin_for_cpuid(honoured));
+	return honoured;
+}
+
+void cli_warn_cpuid(int honoured)
+{
+	/* CPUID is part of the determinism contract: say so when the host ignores it */
+	if (honoured == 0)
+		log_warn("this host's KVM does not apply CPUID policies: the guest sees the host's "
+			 "TSC, RDRAND and XSAVE bits (detvm tells Linux so on its command line; other "
+			 "guests must avoid them: see `detvm doctor`)");
+}
+
+int cli_run_machine(struct machine *m, struct host_run *h, double timeout)
+{
+	m->stop = &cli_stop_flag;
+	if (cli_install_signals(timeout) || host_run_start(h)) {
+		log_error("cannot start the host side: %s", strerror(errno));
+		return DETVM_EXIT_HOST;
+	}
+	cli_block_stop_signals(SIG_UNBLOCK);
+	cli_console_raw();
+	int code = machine_run(m);
+	cli_console_restore();
+	host_run_flush(h);
+	return code;
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -317,33 +353,16 @@ int cli_run(int argc, char **argv)
 	code = cli_host_devices(&host, &o.cfg, disk_sizes);
 	if (code)
 		goto out_host;
-	int honoured = probe_cpuid_honoured();
-	o.cfg.host_cpuid_ignored = honoured == 0;
-	cli_pin_for_cpuid(honoured);
+	int honoured = cli_prepare_cpuid(&o.cfg);
 	code = machine_create(&m, &o.cfg, &host.io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
 		goto out_host;
 	}
-	m.stop = &cli_stop_flag;
-	/* CPUID is part of the determinism contract: say so when the host ignores it */
-	if (honoured == 0)
-		log_warn("this host's KVM does not apply CPUID policies: the guest sees the host's "
-			 "TSC, RDRAND and XSAVE bits (detvm tells Linux so on its command line; other "
-			 "guests must avoid them: see `detvm doctor`)");
-	if (cli_install_signals(o.timeout) || host_run_start(&host)) {
-		log_error("cannot start the host side: %s", strerror(errno));
-		code = DETVM_EXIT_HOST;
-		goto out_machine;
-	}
-	cli_block_stop_signals(SIG_UNBLOCK);
-	cli_console_raw();
-	code = machine_run(&m);
-	cli_console_restore();
-	host_run_flush(&host);
+	cli_warn_cpuid(honoured);
+	code = cli_run_machine(&m, &host, o.timeout);
 	if (o.stats)
 		machine_print_stats(&m, stderr);
-out_machine:
 	machine_destroy(&m);
 out_host:
 	host_run_destroy(&host);

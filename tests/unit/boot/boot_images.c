@@ -144,3 +144,39 @@ uint64_t test_walk(const struct guest_mem *m, uint64_t cr3, uint64_t va)
 	}
 	return table | (va & 0xfff);
 }
+
+int boot_fixture_new(void **state, uint8_t *img, size_t size)
+{
+	struct boot_fixture *f = calloc(1, sizeof(*f));
+
+	if (!f || !img || guest_mem_init(&f->m, 256ULL << 20)) {
+		free(f);
+		free(img);
+		return -1;
+	}
+	f->img = img;
+	f->size = size;
+	*state = f;
+	return 0;
+}
+
+int boot_fixture_free(void **state)
+{
+	struct boot_fixture *f = *state;
+
+	guest_mem_destroy(&f->m);
+	free(f->img);
+	free(f);
+	return 0;
+}
+
+int boot_fixture_load(struct boot_fixture *f, const struct boot_config *cfg)
+{
+	uint8_t *copy = test_dup(f->img, f->size);
+	int rc;
+
+	f->err[0] = '\0';
+	rc = boot_load(&f->m, copy, f->size, cfg, &f->out, f->err, sizeof(f->err));
+	free(copy);
+	return rc;
+}

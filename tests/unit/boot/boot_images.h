@@ -41,4 +41,21 @@ struct boot_setup_header *test_bz_hdr(uint8_t *img);
 /* Identity check helper: walks the 4-level tables at cr3 for va; UINT64_MAX if unmapped. */
 uint64_t test_walk(const struct guest_mem *m, uint64_t cr3, uint64_t va);
 
+/*
+ * The loader tests' fixture: 256 MiB of guest memory and one image. Each load gets a
+ * copy of the image of exactly its size, so ASan sees any read past its end.
+ */
+struct boot_fixture {
+	struct guest_mem m;
+	uint8_t *img;
+	size_t size;
+	char err[256];
+	struct boot_setup out;
+};
+
+/* For cmocka setups: takes ownership of img; -1 when memory runs out. */
+int boot_fixture_new(void **state, uint8_t *img, size_t size);
+int boot_fixture_free(void **state);
+int boot_fixture_load(struct boot_fixture *f, const struct boot_config *cfg);
+
 #endif

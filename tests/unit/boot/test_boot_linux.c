@@ -14,51 +14,24 @@
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
 
-struct fixture {
-	struct guest_mem m;
-	uint8_t *img;
-	size_t size;
-	char err[256];
-	struct boot_setup out;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	size_t size;
+	uint8_t *img = test_make_bzimage(&size);
 
-	if (!f || guest_mem_init(&f->m, 256 * MiB))
-		return -1;
-	f->img = test_make_bzimage(&f->size);
-	*state = f;
-	return 0;
+	return boot_fixture_new(state, img, size);
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	guest_mem_destroy(&f->m);
-	free(f->img);
-	free(f);
-	return 0;
+	return boot_fixture_free(state);
 }
 
-static int load(struct fixture *f, const struct boot_config *cfg)
-{
-	uint8_t *copy = test_dup(f->img, f->size);
-	int rc;
-
-	f->err[0] = '\0';
-	rc = boot_load(&f->m, copy, f->size, cfg, &f->out, f->err, sizeof(f->err));
-	free(copy);
-	return rc;
-}
-
-static void expect_error(struct fixture *f, const struct boot_config *cfg, const char *text)
+static void expect_error(struct boot_fixture *f, const struct boot_config *cfg, const char *text)
 {
 	uint8_t zero[64] = { 0 }, got[64];
 
-	assert_true(load(f, cfg) < 0);
+	assert_true(boot_fixture_load(f, cfg) < 0);
 	if (!strstr(f->err, text))
 		fail_msg("error \"%s\" lacks \"%s\"", f->err, text);
 	assert_int_equal(guest_mem_read(&f->m, BOOT_INFO_GPA + 0x1f0, got, sizeof(got)), 0);
@@ -67,14 +40,14 @@ static void expect_error(struct fixture *f, const struct boot_config *cfg, const
 	assert_memory_equal(got, zero, sizeof(got));
 }
 
-static struct boot_params *params(struct fixture *f)
+static struct boot_params *params(struct boot_fixture *f)
 {
 	return guest_mem_ptr(&f->m, f->out.arg, sizeof(struct boot_params));
 }
 
 static void test_load(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	const char *cmdline = "console=ttyS0 root=/dev/vda";
 	uint8_t initrd[10000];
 	struct boot_config cfg = { .cmdline = cmdline, .initrd = initrd, .initrd_size = sizeof(initrd) };
@@ -84,7 +57,7 @@ static void test_load(void **state)
 
 	for (size_t i = 0; i < sizeof(initrd); i++)
 		initrd[i] = (uint8_t)(i * 13);
-	assert_int_equal(load(f, &cfg), 0);
+	assert_int_equal(boot_fixture_load(f, &cfg), 0);
 	assert_int_equal(f->out.mode, BOOT_MODE_LINUX64);
 	assert_int_equal(f->out.entry, 0x100200);
 	assert_int_equal(f->out.arg, BOOT_INFO_GPA);
@@ -156,9 +129,9 @@ static void test_load(void **state)
 
 static void test_null_cmdline(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
-	assert_int_equal(load(f, NULL), 0);
+	assert_int_equal(boot_fixture_load(f, NULL), 0);
 	assert_string_equal((char *)guest_mem_ptr(&f->m, params(f)->hdr.cmd_line_ptr, 1), "");
 	assert_int_equal(params(f)->hdr.ramdisk_image, 0);
 	assert_int_equal(params(f)->hdr.ramdisk_size, 0);
@@ -166,42 +139,42 @@ static void test_null_cmdline(void **state)
 
 static void test_relocatable(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	struct boot_setup_header *h = test_bz_hdr(f->img);
 
 	h->relocatable_kernel = 1;
 	h->pref_address = 0x1000000;
-	assert_int_equal(load(f, NULL), 0);
+	assert_int_equal(boot_fixture_load(f, NULL), 0);
 	assert_int_equal(f->out.entry, 0x1000200);
 	assert_int_equal(params(f)->hdr.code32_start, 0x1000000);
 
 	/* pref_address unaligned: rounded up to kernel_alignment. */
 	h->pref_address = 0x1000000 + 0x1000;
-	assert_int_equal(load(f, NULL), 0);
+	assert_int_equal(boot_fixture_load(f, NULL), 0);
 	assert_int_equal(f->out.image_start, 0x1200000);
 
 	/* pref_address past the end of an 8 MiB guest: fall back to aligned 1 MiB. */
 	guest_mem_destroy(&f->m);
 	assert_int_equal(guest_mem_init(&f->m, 8 * MiB), 0);
-	assert_int_equal(load(f, NULL), 0);
+	assert_int_equal(boot_fixture_load(f, NULL), 0);
 	assert_int_equal(f->out.image_start, 0x200000);
 }
 
 static void test_initrd_addr_max(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	uint8_t initrd[3000] = { 9 };
 	struct boot_config cfg = { .initrd = initrd, .initrd_size = sizeof(initrd) };
 
 	test_bz_hdr(f->img)->initrd_addr_max = 0x00ffffff;
-	assert_int_equal(load(f, &cfg), 0);
+	assert_int_equal(boot_fixture_load(f, &cfg), 0);
 	assert_int_equal(f->out.initrd_gpa, 0x1000000 - 4096);
 	assert_true(f->out.initrd_gpa + sizeof(initrd) - 1 <= 0x00ffffff);
 }
 
 static void test_old_protocol(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_bz_hdr(f->img)->version = 0x0203;
 	expect_error(f, NULL, "kernel needs boot protocol 2.12+ for the 64-bit entry (found 2.03)");
@@ -209,7 +182,7 @@ static void test_old_protocol(void **state)
 
 static void test_no_kernel64(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_bz_hdr(f->img)->xloadflags = 0;
 	expect_error(f, NULL, "XLF_KERNEL_64");
@@ -220,7 +193,7 @@ static void test_no_kernel64(void **state)
 
 static void test_truncated_in_setup(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	f->size = 0x230;
 	expect_error(f, NULL,
@@ -231,7 +204,7 @@ static void test_truncated_in_setup(void **state)
 
 static void test_setup_sects_past_eof(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_bz_hdr(f->img)->setup_sects = 100;
 	expect_error(f, NULL,
@@ -243,7 +216,7 @@ static void test_setup_sects_past_eof(void **state)
 
 static void test_syssize_truncated(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_bz_hdr(f->img)->syssize = TEST_BZ_KERNEL / 16 + 1;
 	expect_error(f, NULL, "image truncated: syssize says the kernel has 0x1010 bytes");
@@ -251,7 +224,7 @@ static void test_syssize_truncated(void **state)
 
 static void test_too_large_for_ram(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_bz_hdr(f->img)->init_size = 0x10000000;
 	expect_error(f, NULL, "image too large for 256 MiB of guest RAM");
@@ -262,18 +235,18 @@ static void test_too_large_for_ram(void **state)
 
 static void test_cmdline_too_long(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	struct boot_config cfg = { .cmdline = "0123456789abcdefg" };
 
 	test_bz_hdr(f->img)->cmdline_size = 16;
 	expect_error(f, &cfg, "command line too long: 17 bytes, the kernel accepts at most 16");
 	cfg.cmdline = "0123456789abcdef";
-	assert_int_equal(load(f, &cfg), 0);
+	assert_int_equal(boot_fixture_load(f, &cfg), 0);
 }
 
 static void test_initrd_too_large(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	uint8_t *initrd = malloc(2 * MiB);
 	struct boot_config cfg = { .initrd = initrd, .initrd_size = 2 * MiB };
 
@@ -285,7 +258,7 @@ static void test_initrd_too_large(void **state)
 
 static void test_bad_boot_flag(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_bz_hdr(f->img)->boot_flag = 0;
 	expect_error(f, NULL, "not a bzImage: boot_flag at 0x1fe is 0x0000");

@@ -14,51 +14,24 @@
 #define MiB (1ULL << 20)
 #define GiB (1ULL << 30)
 
-struct fixture {
-	struct guest_mem m;
-	uint8_t *img;
-	size_t size;
-	char err[256];
-	struct boot_setup out;
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	size_t size;
+	uint8_t *img = test_make_elf(&size, 8);
 
-	if (!f || guest_mem_init(&f->m, 256 * MiB))
-		return -1;
-	f->img = test_make_elf(&f->size, 8);
-	*state = f;
-	return 0;
+	return boot_fixture_new(state, img, size);
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	guest_mem_destroy(&f->m);
-	free(f->img);
-	free(f);
-	return 0;
+	return boot_fixture_free(state);
 }
 
-static int load(struct fixture *f, const struct boot_config *cfg)
-{
-	uint8_t *copy = test_dup(f->img, f->size);
-	int rc;
-
-	f->err[0] = '\0';
-	rc = boot_load(&f->m, copy, f->size, cfg, &f->out, f->err, sizeof(f->err));
-	free(copy);
-	return rc;
-}
-
-static void expect_error(struct fixture *f, const struct boot_config *cfg, const char *text)
+static void expect_error(struct boot_fixture *f, const struct boot_config *cfg, const char *text)
 {
 	uint8_t zero[64] = { 0 }, got[64];
 
-	assert_true(load(f, cfg) < 0);
+	assert_true(boot_fixture_load(f, cfg) < 0);
 	if (!strstr(f->err, text))
 		fail_msg("error \"%s\" lacks \"%s\"", f->err, text);
 	/* Refusals come before any write. */
@@ -68,7 +41,7 @@ static void expect_error(struct fixture *f, const struct boot_config *cfg, const
 	assert_memory_equal(got, zero, sizeof(got));
 }
 
-static uint64_t gdt_desc(struct fixture *f, unsigned sel)
+static uint64_t gdt_desc(struct boot_fixture *f, unsigned sel)
 {
 	uint64_t d;
 
@@ -78,7 +51,7 @@ static uint64_t gdt_desc(struct fixture *f, unsigned sel)
 
 static void test_load(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	const char *cmdline = "console=ttyS0 nolapic";
 	uint8_t initrd[5000];
 	struct boot_config cfg = { .cmdline = cmdline, .initrd = initrd, .initrd_size = sizeof(initrd) };
@@ -94,7 +67,7 @@ static void test_load(void **state)
 	/* Stale bytes where bss goes: the loader must clear them. */
 	memset(guest_mem_ptr(&f->m, TEST_ELF_PADDR, TEST_ELF_MEMSZ), 0xcc, TEST_ELF_MEMSZ);
 
-	assert_int_equal(load(f, &cfg), 0);
+	assert_int_equal(boot_fixture_load(f, &cfg), 0);
 	assert_int_equal(f->out.mode, BOOT_MODE_PVH32);
 	assert_int_equal(f->out.entry, TEST_ELF_ENTRY);
 	assert_int_equal(f->out.arg, BOOT_INFO_GPA);
@@ -164,12 +137,12 @@ static void test_load(void **state)
 
 static void test_load_no_initrd_no_cmdline(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	struct boot_hvm_start_info si;
 
 	free(f->img);
 	f->img = test_make_elf(&f->size, 4);	/* a .long entry, as non-Linux kernels emit */
-	assert_int_equal(load(f, NULL), 0);
+	assert_int_equal(boot_fixture_load(f, NULL), 0);
 	assert_int_equal(f->out.entry, TEST_ELF_ENTRY);
 	assert_int_equal(f->out.initrd_gpa, 0);
 	assert_int_equal(f->out.initrd_size, 0);
@@ -181,7 +154,7 @@ static void test_load_no_initrd_no_cmdline(void **state)
 
 static void test_load_4g_memmap(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	struct boot_hvm_start_info si;
 	struct boot_hvm_memmap_entry map[4];
 	uint8_t initrd[100] = { 1, 2, 3 };
@@ -189,7 +162,7 @@ static void test_load_4g_memmap(void **state)
 
 	guest_mem_destroy(&f->m);
 	assert_int_equal(guest_mem_init(&f->m, 4 * GiB), 0);
-	assert_int_equal(load(f, &cfg), 0);
+	assert_int_equal(boot_fixture_load(f, &cfg), 0);
 	assert_int_equal(guest_mem_read(&f->m, BOOT_INFO_GPA, &si, sizeof(si)), 0);
 	assert_int_equal(si.memmap_entries, 4);
 	assert_int_equal(guest_mem_read(&f->m, si.memmap_paddr, map, sizeof(map)), 0);
@@ -202,7 +175,7 @@ static void test_load_4g_memmap(void **state)
 
 static void test_no_pvh_note(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_elf_phdr(f->img, 1)->p_type = PT_NULL;
 	expect_error(f, NULL, "ELF image has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)");
@@ -210,7 +183,7 @@ static void test_no_pvh_note(void **state)
 
 static void test_elf32(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	f->img[EI_CLASS] = ELFCLASS32;
 	expect_error(f, NULL, "32-bit");
@@ -218,7 +191,7 @@ static void test_elf32(void **state)
 
 static void test_bad_machine_and_type(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_elf_ehdr(f->img)->e_machine = EM_386;
 	expect_error(f, NULL, "not x86-64");
@@ -232,7 +205,7 @@ static void test_bad_machine_and_type(void **state)
 
 static void test_phdr_past_eof(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	/* Header 0 fits, header 1 straddles the end of the file. */
 	test_elf_ehdr(f->img)->e_phoff = f->size - sizeof(Elf64_Phdr) - 8;
@@ -244,7 +217,7 @@ static void test_phdr_past_eof(void **state)
 
 static void test_segment_past_eof(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_elf_phdr(f->img, 0)->p_filesz = f->size;
 	test_elf_phdr(f->img, 0)->p_memsz = f->size;
@@ -255,7 +228,7 @@ static void test_segment_past_eof(void **state)
 
 static void test_note_past_segment(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	/* The Xen note's descsz claims more bytes than the segment holds. */
 	test_elf_phdr(f->img, 1)->p_filesz -= 4;
@@ -264,7 +237,7 @@ static void test_note_past_segment(void **state)
 
 static void test_segment_outside_ram(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	Elf64_Phdr *ph = test_elf_phdr(f->img, 0);
 
 	ph->p_paddr = 0x20000000;
@@ -281,7 +254,7 @@ static void test_segment_outside_ram(void **state)
 
 static void test_bad_entry(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	uint64_t entry = 0x5000000;
 
 	memcpy(f->img + TEST_ELF_NOTE_OFF + 20 + 12 + 4, &entry, 8);
@@ -293,7 +266,7 @@ static void test_bad_entry(void **state)
 
 static void test_filesz_over_memsz(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 
 	test_elf_phdr(f->img, 0)->p_memsz = 0x100;
 	expect_error(f, NULL, "more file bytes");
@@ -301,7 +274,7 @@ static void test_filesz_over_memsz(void **state)
 
 static void test_cmdline_too_long(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	char *cmdline = malloc(BOOT_PVH_CMDLINE_MAX + 2);
 	struct boot_config cfg = { .cmdline = cmdline };
 
@@ -309,13 +282,13 @@ static void test_cmdline_too_long(void **state)
 	cmdline[BOOT_PVH_CMDLINE_MAX + 1] = '\0';
 	expect_error(f, &cfg, "command line too long: 4096 bytes, the kernel accepts at most 4095");
 	cmdline[BOOT_PVH_CMDLINE_MAX] = '\0';
-	assert_int_equal(load(f, &cfg), 0);
+	assert_int_equal(boot_fixture_load(f, &cfg), 0);
 	free(cmdline);
 }
 
 static void test_initrd_too_large(void **state)
 {
-	struct fixture *f = *state;
+	struct boot_fixture *f = *state;
 	size_t size = 255 * MiB;
 	uint8_t *initrd = malloc(size);
 	struct boot_config cfg = { .initrd = initrd, .initrd_size = size };
