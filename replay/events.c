@@ -20,7 +20,7 @@ static Detvm__ExitKind exit_kind(uint32_t reason)
 	}
 }
 
-void event_from_exit(struct event_buf *b, const struct kvm_run *run)
+void event_from_exit(struct event_buf *b, const struct kvm_run *run, const uint8_t *mem)
 {
 	detvm__event__init(&b->ev);
 	detvm__exit_record__init(&b->u.exit);
@@ -62,7 +62,11 @@ void event_from_exit(struct event_buf *b, const struct kvm_run *run)
 	if (run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN && (run->s.regs.sregs.cs.selector & 3) == 0) {
 		observer_regs_landmark(&run->s.regs.regs, b->landmark);
 		x->landmark.data = b->landmark;
-		x->landmark.len = sizeof(b->landmark);
+		x->landmark.len = OBSERVER_DIGEST_BYTES;
+		if (mem) {
+			memcpy(b->landmark + OBSERVER_DIGEST_BYTES, mem, OBSERVER_DIGEST_BYTES);
+			x->landmark.len += OBSERVER_DIGEST_BYTES;
+		}
 	}
 	b->ev.rip = run->s.regs.regs.rip;
 	b->ev.payload_case = DETVM__EVENT__PAYLOAD_EXIT;
@@ -146,6 +150,10 @@ void event_describe(const Detvm__Event *ev, char *out, size_t len)
 		hex(ev->checkpoint->mem_digest.data, ev->checkpoint->mem_digest.len < 8 ? ev->checkpoint->mem_digest.len : 8,
 		    h, sizeof(h));
 		snprintf(out, len, "checkpoint (memory digest %s...)", h);
+		break;
+	case DETVM__EVENT__PAYLOAD_LANDMARK:
+		snprintf(out, len, "a step delivery point after exit %" PRIu64 " at rip 0x%" PRIx64,
+			 ev->landmark->last_exit, ev->landmark->rip);
 		break;
 	case DETVM__EVENT__PAYLOAD_END:
 		snprintf(out, len, "end of the recording (exit status %d)", ev->end->exit_code);

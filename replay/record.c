@@ -142,6 +142,13 @@ static int rec_idle_wait(struct hostio *h, uint64_t position)
 	return r->inner->ops->idle_wait(r->inner, position);
 }
 
+static int rec_due(struct hostio *h)
+{
+	struct recorder *r = self_io(h);
+	/* not an input: what the guest gets is logged when it is delivered */
+	return r->inner->ops->due ? r->inner->ops->due(r->inner) : 0;
+}
+
 static const struct hostio_ops record_ops = {
 	.name = "record",
 	.clock_ns = rec_clock_ns,
@@ -154,6 +161,7 @@ static const struct hostio_ops record_ops = {
 	.net_send = rec_net_send,
 	.deliver_due = rec_deliver_due,
 	.idle_wait = rec_idle_wait,
+	.due = rec_due,
 };
 
 /* The live host delivers each event here; it is logged, then handed to the device. */
@@ -196,12 +204,16 @@ static void forward(void *opaque, const struct hostio_event *e)
 
 /* ---- the run observer ------------------------------------------------------------ */
 
-static int obs_exit(void *s, uint64_t position, const struct kvm_run *run)
+static int obs_exit(void *s, uint64_t position, const struct kvm_run *run, const uint8_t *mem)
 {
 	struct recorder *r = s;
 	r->position = position;
 	struct event_buf b;
-	event_from_exit(&b, run);
+	event_from_exit(&b, run, mem);
+	uint64_t now = mono_ns();
+	if (b.u.exit.landmark.len)
+		b.u.exit.elapsed_ns = now - r->last_exit_ns;
+	r->last_exit_ns = now;
 	append(r, &b.ev);
 	return r->error != 0;
 }
@@ -258,10 +270,37 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 	return 0;
 }
 
-static int obs_window_landmark(void *s, uint64_t position, uint64_t *rip,
-			       uint8_t digest[OBSERVER_DIGEST_BYTES])
+static int obs_window(void *s, uint64_t position, struct step_landmark *lm)
 {
-	return 0;	/* recording takes the window wherever KVM reports it, and logs where */
+	return OBSERVER_WINDOW_ASK;	/* recording takes the window wherever KVM reports it */
+}
+
+static int obs_step_point(void *s, const struct step_landmark *lm)
+{
+	struct recorder *r = s;
+	r->position = lm->last_exit + 1;
+	struct event_buf b;
+	detvm__event__init(&b.ev);
+	detvm__landmark__init(&b.u.landmark);
+	b.u.landmark.last_exit = lm->last_exit;
+	b.u.landmark.rip = lm->rip;
+	b.u.landmark.regs_digest.data = (uint8_t *)lm->regs;
+	b.u.landmark.regs_digest.len = sizeof(lm->regs);
+	b.u.landmark.mem_digest.data = (uint8_t *)lm->mem;
+	b.u.landmark.mem_digest.len = sizeof(lm->mem);
+	uint64_t now = mono_ns();
+	b.u.landmark.elapsed_ns = now - r->last_exit_ns;
+	r->last_exit_ns = now;
+	b.ev.rip = lm->rip;
+	b.ev.landmark = &b.u.landmark;
+	append_payload(r, &b, DETVM__EVENT__PAYLOAD_LANDMARK);
+	r->step_points++;
+	return r->error != 0;
+}
+
+static int obs_step_target(void *s, uint64_t position, struct step_landmark *lm)
+{
+	return 0;	/* recording takes step points where the live host stops */
 }
 
 static int obs_host_exit(void *s)
@@ -316,7 +355,9 @@ static const struct run_observer_ops record_observer = {
 	.want_checkpoint = obs_want_checkpoint,
 	.checkpoint = obs_checkpoint,
 	.should_stop = obs_should_stop,
-	.window_landmark = obs_window_landmark,
+	.window = obs_window,
+	.step_point = obs_step_point,
+	.step_target = obs_step_target,
 	.host_exit = obs_host_exit,
 	.end = obs_end,
 	.failure = obs_failure,
@@ -337,6 +378,7 @@ void recorder_init(struct recorder *r, struct hostio *inner, uint64_t checkpoint
 
 int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr)
 {
+	r->last_exit_ns = mono_ns();
 	return trace_writer_open(&r->w, path, hdr, NULL);
 }
 

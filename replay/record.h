@@ -31,6 +31,8 @@ struct recorder {
 	struct run_digest final;
 	int have_final;
 	uint64_t checkpoints;
+	uint64_t step_points;
+	uint64_t last_exit_ns;		/* host monotonic time the last exit was logged */
 };
 
 /* Wraps inner (which must outlive the recorder); devices may subscribe to r->io now. */

@@ -260,13 +260,13 @@ static const struct hostio_ops replay_ops = {
 
 /* ---- the run observer ------------------------------------------------------------ */
 
-static int obs_exit(void *s, uint64_t position, const struct kvm_run *run)
+static int obs_exit(void *s, uint64_t position, const struct kvm_run *run, const uint8_t *mem)
 {
 	struct replayer *p = s;
 	p->position = position;
 	p->rip = run->s.regs.regs.rip;
 	struct event_buf b;
-	event_from_exit(&b, run);
+	event_from_exit(&b, run, mem);
 	char got[256];
 	event_describe(&b.ev, got, sizeof(got));
 	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_EXIT, got);
@@ -355,19 +355,69 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 	return 0;
 }
 
-static int obs_window_landmark(void *s, uint64_t position, uint64_t *rip,
-			       uint8_t digest[OBSERVER_DIGEST_BYTES])
+static int obs_window(void *s, uint64_t position, struct step_landmark *lm)
 {
 	struct replayer *p = s;
 	if (p->failed || !p->have || p->cur.position != position + 1 ||
-	    p->cur.ev->payload_case != DETVM__EVENT__PAYLOAD_EXIT)
-		return 0;
+	    p->cur.ev->payload_case != DETVM__EVENT__PAYLOAD_EXIT ||
+	    p->cur.ev->exit->kind != DETVM__EXIT_KIND__EXIT_IRQ_WINDOW)
+		return OBSERVER_WINDOW_NONE;
 	const Detvm__ExitRecord *x = p->cur.ev->exit;
-	if (x->kind != DETVM__EXIT_KIND__EXIT_IRQ_WINDOW || x->landmark.len != OBSERVER_DIGEST_BYTES)
+	if (x->landmark.len != OBSERVER_DIGEST_BYTES && x->landmark.len != 2 * OBSERVER_DIGEST_BYTES)
+		return OBSERVER_WINDOW_ASK;	/* a window the host places exactly */
+	memset(lm, 0, sizeof(*lm));
+	lm->last_exit = position;
+	lm->rip = p->cur.ev->rip;
+	memcpy(lm->regs, x->landmark.data, OBSERVER_DIGEST_BYTES);
+	lm->has_mem = x->landmark.len == 2 * OBSERVER_DIGEST_BYTES;
+	lm->elapsed_ns = x->elapsed_ns;
+	if (lm->has_mem)
+		memcpy(lm->mem, x->landmark.data + OBSERVER_DIGEST_BYTES, OBSERVER_DIGEST_BYTES);
+	return OBSERVER_WINDOW_STEP;
+}
+
+static int obs_step_target(void *s, uint64_t position, struct step_landmark *lm)
+{
+	struct replayer *p = s;
+	if (p->failed || !p->have || p->cur.position != position + 1 ||
+	    p->cur.ev->payload_case != DETVM__EVENT__PAYLOAD_LANDMARK)
 		return 0;
-	*rip = p->cur.ev->rip;
-	memcpy(digest, x->landmark.data, OBSERVER_DIGEST_BYTES);
+	const Detvm__Landmark *l = p->cur.ev->landmark;
+	if (l->last_exit != position || l->regs_digest.len != OBSERVER_DIGEST_BYTES ||
+	    l->mem_digest.len != OBSERVER_DIGEST_BYTES) {
+		fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: event %" PRIu64 " is a malformed step "
+		     "delivery point", p->cur.seq);
+		return 0;
+	}
+	memset(lm, 0, sizeof(*lm));
+	lm->last_exit = l->last_exit;
+	lm->rip = l->rip;
+	lm->has_mem = 1;
+	lm->elapsed_ns = l->elapsed_ns;
+	memcpy(lm->regs, l->regs_digest.data, OBSERVER_DIGEST_BYTES);
+	memcpy(lm->mem, l->mem_digest.data, OBSERVER_DIGEST_BYTES);
 	return 1;
+}
+
+static int obs_step_point(void *s, const struct step_landmark *lm)
+{
+	struct replayer *p = s;
+	p->position = lm->last_exit + 1;
+	p->rip = lm->rip;
+	char got[96];
+	snprintf(got, sizeof(got), "a step delivery point at rip 0x%" PRIx64, lm->rip);
+	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_LANDMARK, got);
+	if (!e)
+		return 1;
+	const Detvm__Landmark *l = e->landmark;
+	if (l->rip != lm->rip || !digest_equal(&l->regs_digest, lm->regs, sizeof(lm->regs)) ||
+	    !digest_equal(&l->mem_digest, lm->mem, sizeof(lm->mem))) {
+		diverged(p, got);
+		return 1;
+	}
+	p->step_points++;
+	consume(p);
+	return 0;
 }
 
 static int obs_host_exit(void *s)
@@ -379,6 +429,10 @@ static int obs_end(void *s, uint64_t position, int code, const char *why, const 
 {
 	struct replayer *p = s;
 	p->position = position;
+	/* stopped by a signal or a host error here, not where the recording ended: nothing
+	 * to compare, and the stop's own status stands */
+	if (!d && !(next_is(p, DETVM__EVENT__PAYLOAD_END) && p->cur.ev->end->exit_code == code))
+		return 0;
 	if (d && compare_checkpoint(p, d))
 		return 1;
 	char got[96];
@@ -418,7 +472,9 @@ static const struct run_observer_ops replay_observer = {
 	.want_checkpoint = obs_want_checkpoint,
 	.checkpoint = obs_checkpoint,
 	.should_stop = obs_should_stop,
-	.window_landmark = obs_window_landmark,
+	.window = obs_window,
+	.step_point = obs_step_point,
+	.step_target = obs_step_target,
 	.host_exit = obs_host_exit,
 	.end = obs_end,
 	.failure = obs_failure,

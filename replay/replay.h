@@ -33,6 +33,7 @@ struct replayer {
 	uint64_t frames_discarded;	/* guest transmits: there is no peer in replay */
 	uint64_t events;		/* consumed */
 	uint64_t checkpoints;		/* compared and equal */
+	uint64_t step_points;		/* step delivery points reached */
 	int failed;			/* exit status to stop with, 0 while all matches */
 	char msg[768];
 	int ended;			/* the recording's End was reached and matched */

@@ -112,6 +112,10 @@ static void put_exit(FILE *out, const Detvm__ExitRecord *x)
 	fprintf(out, ",\"is_write\":%s", x->is_write ? "true" : "false");
 	put_hex_kv(out, "data", &x->data);
 	put_u64_kv(out, "count", x->count);
+	if (x->landmark.len) {
+		put_hex_kv(out, "landmark", &x->landmark);
+		put_u64_kv(out, "elapsed_ns", x->elapsed_ns);
+	}
 }
 
 void dump_json_event(FILE *out, const struct trace_event *te)
@@ -179,8 +183,9 @@ void dump_json_event(FILE *out, const struct trace_event *te)
 		put_u64_kv(out, "last_exit", ev->landmark->last_exit);
 		put_u64_kv(out, "stop_rip", ev->landmark->rip);
 		put_hex_kv(out, "regs_digest", &ev->landmark->regs_digest);
-		put_hex_kv(out, "dirty_digest", &ev->landmark->dirty_digest);
+		put_hex_kv(out, "mem_digest", &ev->landmark->mem_digest);
 		put_u64_kv(out, "steps", ev->landmark->steps);
+		put_u64_kv(out, "elapsed_ns", ev->landmark->elapsed_ns);
 		break;
 	case DETVM__EVENT__PAYLOAD_END:
 		put_str_kv(out, "reason", dump_end_reason_name(ev->end->reason, nb, sizeof(nb)));

@@ -148,6 +148,7 @@ static void put_exit(FILE *out, const Detvm__ExitRecord *x)
 	if (x->landmark.len) {
 		fputs(" landmark=", out);
 		dump_put_hex(out, x->landmark.data, x->landmark.len, TEXT_DIGEST_BYTES);
+		fprintf(out, " elapsed=%" PRIu64 "ns", x->elapsed_ns);
 	}
 }
 
@@ -230,10 +231,10 @@ void dump_text_event(FILE *out, const struct trace_event *te)
 		fprintf(out, " t=%" PRIu64 "ns", ev->checkpoint->guest_time_ns);
 		break;
 	case DETVM__EVENT__PAYLOAD_LANDMARK:
-		fprintf(out, " last_exit=%" PRIu64 " stop_rip=0x%" PRIx64 " steps=%" PRIu64,
-			ev->landmark->last_exit, ev->landmark->rip, ev->landmark->steps);
+		fprintf(out, " last_exit=%" PRIu64 " stop_rip=0x%" PRIx64 " elapsed=%" PRIu64 "ns",
+			ev->landmark->last_exit, ev->landmark->rip, ev->landmark->elapsed_ns);
 		put_digest(out, "regs", &ev->landmark->regs_digest);
-		put_digest(out, "dirty", &ev->landmark->dirty_digest);
+		put_digest(out, "mem", &ev->landmark->mem_digest);
 		break;
 	case DETVM__EVENT__PAYLOAD_END:
 		fprintf(out, " reason=%s exit_code=%" PRId32 " message=",

@@ -3,6 +3,7 @@
 #define DETVM_VMM_CLI_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "vmm/machine.h"
 
@@ -22,6 +23,8 @@ struct run_opts {
 	struct machine_config cfg;
 	const char *serial;
 	const char *output;
+	uint64_t checkpoint_exits;	/* record only */
+	int step;			/* --delivery step (the default) */
 	double timeout;
 	int stats;
 };
@@ -39,13 +42,22 @@ extern volatile int cli_stop_flag;
 int cli_install_signals(double timeout);
 /* Host threads must not take the stop signals: block them before creating threads. */
 void cli_block_stop_signals(int how);
-/* Probes whether the host applies CPUID, tells cfg, pins where needed; the probe result. */
-int cli_prepare_cpuid(struct machine_config *cfg);
+/* Probes whether the host applies CPUID (pins the thread where it does not) and, with
+ * step, which rings it single-steps; tells cfg. Returns the CPUID probe's result. */
+int cli_prepare_host(struct machine_config *cfg, int step);
+/* cli_prepare_host for a replay, plus how landmarks will be reached on this host. */
+void cli_prepare_replay(struct machine_config *cfg);
 /* The warning for hosts that ignore CPUID; after the machine is built, so a bad image
  * still gets exactly one line. */
 void cli_warn_cpuid(int honoured);
-/* Starts the host side, runs m to its end with the console raw; an exit code. */
-int cli_run_machine(struct machine *m, struct host_run *h, double timeout);
+/* The vCPU kick period: the `step` fallback's T (DESIGN.md) and the recorder's flush. */
+#define CLI_KICK_NS (10 * 1000 * 1000)
+/* A periodic SIGRTMIN to this thread every CLI_KICK_NS: KVM_RUN returns, a host exit,
+ * which delivers nothing by itself. 0 or -errno; timer_delete() stops it. */
+int cli_start_kick(timer_t *t);
+/* Starts the host side, runs m to its end with the console raw; an exit code. The vCPU
+ * is kicked every CLI_KICK_NS with kick (the recorder's flush) or a `step` fallback. */
+int cli_run_machine(struct machine *m, struct host_run *h, double timeout, int kick);
 void cli_console_raw(void);
 void cli_console_restore(void);
 

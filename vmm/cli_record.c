@@ -21,7 +21,8 @@
 #include "vmm/probe.h"
 #include "vmm/trace_header.h"
 
-#define FLUSH_KICK_NS (50 * 1000 * 1000)	/* a recorder is never more than this behind */
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
 static const char record_help[] =
 	"usage: detvm record -o TRACE [run options] IMAGE\n"
@@ -33,7 +34,12 @@ static const char record_help[] =
 	"trace as TRACE.diskN; `detvm replay TRACE` needs the trace, those copies and the\n"
 	"image files the trace names.\n"
 	"\n"
-	"options: -o, --output TRACE (required), and every option of `detvm run --help`.\n"
+	"options:\n"
+	"  -o, --output TRACE          the trace to write (required)\n"
+	"      --checkpoint-every N    a register and memory checkpoint every N exits\n"
+	"                              (default " XSTR(RECORD_CHECKPOINT_EXITS) "; there is also one per guest second):\n"
+	"                              a smaller N finds where a replay diverged more exactly\n"
+	"  and every option of `detvm run --help`.\n"
 	"exit status: as `detvm run`; 10 also when the trace cannot be written.\n";
 
 static const char replay_help[] =
@@ -102,18 +108,6 @@ static int snapshot_disk(const char *src, const char *dst, struct record_disk *d
 	return r;
 }
 
-/* A periodic signal to the vCPU thread, so blocks reach the disk even while the guest
- * runs without exits (a host exit delivers nothing, so determinism is untouched). */
-static int start_flush_kick(timer_t *t)
-{
-	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN };
-	sev._sigev_un._tid = gettid();
-	if (timer_create(CLOCK_MONOTONIC, &sev, t) < 0)
-		return -errno;
-	struct itimerspec its = { { 0, FLUSH_KICK_NS }, { 0, FLUSH_KICK_NS } };
-	return timer_settime(*t, 0, &its, NULL) < 0 ? -errno : 0;
-}
-
 int cli_record(int argc, char **argv)
 {
 	struct run_opts o;
@@ -132,8 +126,6 @@ int cli_record(int argc, char **argv)
 	static struct trace_header_buf hb;
 	char err[768] = "";
 	int code = DETVM_EXIT_HOST, have_machine = 0, trace_open = 0;
-	timer_t kick;
-	int kick_on = 0;
 	if (host_run_init(&host, out_fd, STDIN_FILENO)) {
 		log_error("cannot set up host input: %s", strerror(errno));
 		goto out_close;
@@ -151,9 +143,10 @@ int cli_record(int argc, char **argv)
 	code = cli_host_devices(&host, &o.cfg, disk_sizes);
 	if (code)
 		goto out_host;
-	recorder_init(&rec, &host.io, RECORD_CHECKPOINT_EXITS);
+	uint64_t every = o.checkpoint_exits ? o.checkpoint_exits : RECORD_CHECKPOINT_EXITS;
+	recorder_init(&rec, &host.io, every);
 	o.cfg.track_state = 1;
-	int honoured = cli_prepare_cpuid(&o.cfg);
+	int honoured = cli_prepare_host(&o.cfg, o.step);
 	code = machine_create(&m, &o.cfg, &rec.io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
@@ -161,7 +154,7 @@ int cli_record(int argc, char **argv)
 	}
 	have_machine = 1;
 	code = DETVM_EXIT_HOST;
-	if (trace_header_build(&hb, &o.cfg, &m, disks, RECORD_CHECKPOINT_EXITS, err, sizeof(err))) {
+	if (trace_header_build(&hb, &o.cfg, &m, disks, every, err, sizeof(err))) {
 		log_error("%s", err);
 		code = DETVM_EXIT_USAGE;
 		goto out_rec;
@@ -174,12 +167,9 @@ int cli_record(int argc, char **argv)
 	trace_open = 1;
 	m.obs = &rec.obs;
 	cli_warn_cpuid(honoured);
-	/* SIGRTMIN stays blocked until cli_run_machine has its handler in place */
-	kick_on = !start_flush_kick(&kick);
-	code = cli_run_machine(&m, &host, o.timeout);
+	/* the kick also flushes blocks while the guest runs without exits */
+	code = cli_run_machine(&m, &host, o.timeout, 1);
 out_rec:
-	if (kick_on)
-		timer_delete(kick);
 	if (trace_open) {
 		struct trace_writer_stats st;
 		recorder_get_stats(&rec, &st);
@@ -306,7 +296,7 @@ int cli_replay(int argc, char **argv)
 		}
 		replayer_add_disk(&rp, fd, disk_sizes[i]);
 	}
-	cli_prepare_cpuid(&setup.cfg);	/* cmdline_final: only the pinning matters here */
+	cli_prepare_replay(&setup.cfg);
 	code = machine_create(&m, &setup.cfg, &rp.io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("replay: %s", err);
@@ -315,7 +305,13 @@ int cli_replay(int argc, char **argv)
 	m.stop = &cli_stop_flag;
 	m.obs = &rp.obs;
 	cli_install_signals(0);
+	/* while replay looks for a landmark the guest may run freely: the kick lets the
+	 * loop check how long it has been looking */
+	timer_t kick;
+	int kick_on = !cli_start_kick(&kick);
 	code = machine_run(&m);
+	if (kick_on)
+		timer_delete(kick);
 	if (rp.ended)
 		log_info("replay identical: %" PRIu64 " exits, %" PRIu64 " events, %" PRIu64
 			 " checkpoints matched; the guest ended with status %d", m.stats.exits, rp.events,

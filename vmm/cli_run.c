@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/cli.h"
@@ -36,6 +37,10 @@ static const char run_help[] =
 	"  -s, --serial SPEC       console output: stdio (default) or file:PATH\n"
 	"  -t, --timeout SECONDS   stop the guest after this much wall time\n"
 	"      --max-exits N       stop the guest after N guest-caused exits\n"
+	"      --delivery POLICY   when host input reaches the guest: sync (only at guest\n"
+	"                          exits) or step (default: also stop a guest that runs\n"
+	"                          without exits for 10 ms while input is due, in the rings\n"
+	"                          this host's KVM single-steps; see `detvm doctor`)\n"
 	"      --stats             print exit and device counters to stderr at the end\n"
 	"  -v, --verbose           more messages (repeat for debug)\n"
 	"  -q, --quiet             errors only\n"
@@ -98,7 +103,7 @@ int cli_install_signals(double timeout)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGALRM, &sa, NULL);
-	sigaction(SIGRTMIN, &sa, NULL);	/* the recorder's flush kick: only interrupts KVM_RUN */
+	sigaction(SIGRTMIN, &sa, NULL);	/* the vCPU kick: only interrupts KVM_RUN */
 	signal(SIGPIPE, SIG_IGN);
 	if (timeout > 0) {
 		struct itimerval it = { .it_value = { (time_t)timeout,
@@ -138,11 +143,14 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "timeout", required_argument, NULL, 't' }, { "max-exits", required_argument, NULL, 'X' },
 		{ "stats", no_argument, NULL, 'S' },	    { "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },	    { "help", no_argument, NULL, 'h' },
-		{ "output", required_argument, NULL, 'o' }, { 0 },
+		{ "output", required_argument, NULL, 'o' }, { "checkpoint-every", required_argument, NULL, 'C' },
+		{ "delivery", required_argument, NULL, 'D' },
+		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
 	o->cfg.mem_size = 256ULL << 20;
 	o->serial = "stdio";
+	o->step = 1;
 	optind = 1;
 	opterr = 0;
 	int c;
@@ -150,10 +158,17 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	int record = !strcmp(cmd, "record");
 	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
 				longopts, NULL)) != -1) {
-		if (c == 'o' && !record)
+		if ((c == 'o' || c == 'C') && !record)
 			c = '?';
 		switch (c) {
 		case 'o': o->output = optarg; break;
+		case 'C':
+			errno = 0;
+			o->checkpoint_exits = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' || !o->checkpoint_exits)
+				return cli_usage_error(cmd, "bad --checkpoint-every '%s': want a number of exits > 0",
+						       optarg);
+			break;
 		case 'm':
 			if (cli_parse_size(optarg, &o->cfg.mem_size) || o->cfg.mem_size < (16ULL << 20) ||
 			    o->cfg.mem_size > (64ULL << 30) || o->cfg.mem_size % 4096)
@@ -185,6 +200,11 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 			o->cfg.max_exits = strtoull(optarg, &end, 0);
 			if (errno || *end || end == optarg || *optarg == '-' || !o->cfg.max_exits)
 				return cli_usage_error(cmd, "bad --max-exits '%s'", optarg);
+			break;
+		case 'D':
+			if (strcmp(optarg, "sync") && strcmp(optarg, "step"))
+				return cli_usage_error(cmd, "bad --delivery '%s': use sync or step", optarg);
+			o->step = !strcmp(optarg, "step");
 			break;
 		case 'S': o->stats = 1; break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
@@ -296,14 +316,30 @@ int cli_host_devices(struct host_run *h, const struct machine_config *cfg, uint6
 	return 0;
 }
 
-int cli_prepare_cpuid(struct machine_config *cfg)
+int cli_prepare_host(struct machine_config *cfg, int step)
 {
+	if (step) {
+		cfg->step_rings = probe_step_rings();
+		log_debug("step delivery: KVM single-steps guest ring%s%s%s", cfg->step_rings & 1 ? " 0" : "",
+			  cfg->step_rings & 8 ? " 3" : "", cfg->step_rings ? "" : "s: none");
+	}
 	int honoured = probe_cpuid_honoured();
 	cfg->host_cpuid_ignored = honoured == 0;
 	if (honoured == 0)
 		log_debug("running the vCPU on host CPU %d: this host's CPUID shows the guest the core's APIC ID",
 			 cli_pin_for_cpuid(honoured));
 	return honoured;
+}
+
+void cli_prepare_replay(struct machine_config *cfg)
+{
+	cli_prepare_host(cfg, 0);	/* cmdline_final: only the pinning matters here */
+	unsigned steps = probe_step_rings(), bps = 0;
+	for (int ring = 0; ring <= 3; ring += 3)
+		if (probe_breakpoint_hits(ring, PROBE_STEPS) >= PROBE_STEPS)
+			bps |= 1u << ring;
+	cfg->step_breakpoints = steps && (bps & steps) == steps;
+	log_debug("landmarks are reached by %s", cfg->step_breakpoints ? "breakpoint" : "single-stepping");
 }
 
 void cli_warn_cpuid(int honoured)
@@ -315,17 +351,44 @@ void cli_warn_cpuid(int honoured)
 			 "guests must avoid them: see `detvm doctor`)");
 }
 
-int cli_run_machine(struct machine *m, struct host_run *h, double timeout)
+int cli_start_kick(timer_t *t)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGRTMIN };
+	sev._sigev_un._tid = gettid();
+	if (timer_create(CLOCK_MONOTONIC, &sev, t) < 0)
+		return -errno;
+	struct itimerspec its = { { 0, CLI_KICK_NS }, { 0, CLI_KICK_NS } };
+	if (timer_settime(*t, 0, &its, NULL) < 0) {
+		int e = -errno;
+		timer_delete(*t);
+		return e;
+	}
+	return 0;
+}
+
+int cli_run_machine(struct machine *m, struct host_run *h, double timeout, int kick)
 {
 	m->stop = &cli_stop_flag;
 	if (cli_install_signals(timeout) || host_run_start(h)) {
 		log_error("cannot start the host side: %s", strerror(errno));
 		return DETVM_EXIT_HOST;
 	}
+	timer_t t;
+	int kick_on = 0;
+	if (kick || m->step_rings) {
+		int r = cli_start_kick(&t);
+		if (r) {
+			log_error("cannot start the vCPU kick timer: %s", strerror(-r));
+			return DETVM_EXIT_HOST;
+		}
+		kick_on = 1;
+	}
 	cli_block_stop_signals(SIG_UNBLOCK);
 	cli_console_raw();
 	int code = machine_run(m);
 	cli_console_restore();
+	if (kick_on)
+		timer_delete(t);
 	host_run_flush(h);
 	return code;
 }
@@ -353,14 +416,14 @@ int cli_run(int argc, char **argv)
 	code = cli_host_devices(&host, &o.cfg, disk_sizes);
 	if (code)
 		goto out_host;
-	int honoured = cli_prepare_cpuid(&o.cfg);
+	int honoured = cli_prepare_host(&o.cfg, o.step);
 	code = machine_create(&m, &o.cfg, &host.io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
 		goto out_host;
 	}
 	cli_warn_cpuid(honoured);
-	code = cli_run_machine(&m, &host, o.timeout);
+	code = cli_run_machine(&m, &host, o.timeout, 0);
 	if (o.stats)
 		machine_print_stats(&m, stderr);
 	machine_destroy(&m);

@@ -129,32 +129,36 @@ static void check_int3(void)
 		line(1, "int3-ring0", "INT3 in guest ring 0 works (exit %u)", reason);
 }
 
-static int step_count(int ring)
-{
-	struct probe p;
-	if (probe_make(&p, probe_loop_code, sizeof(probe_loop_code), ring))
-		return -1;
-	struct kvm_guest_debug d = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP };
-	int steps = 0;
-	if (ioctl(p.kvm.vcpu_fd, KVM_SET_GUEST_DEBUG, &d) == 0)
-		while (steps < 50 && !kvm_vcpu_run(&p.kvm) && p.kvm.run->exit_reason == KVM_EXIT_DEBUG)
-			steps++;
-	probe_free(&p);
-	return steps;
-}
+/* KVM's debug facilities per ring, which the `step` delivery fallback rests on. */
+static const struct debug_fact {
+	const char *name;
+	int (*probe)(int ring, int max);
+	const char *yes, *yes_then;		/* "<yes> <ring>: <yes_then>" */
+	const char *no, *unit, *no_then;	/* "<no> <ring> (<n> <unit>): <no_then>" */
+} debug_facts[] = {
+	{ "single-step", probe_single_steps, "KVM single-steps guest ring",
+	  "the `step` delivery fallback works there", "KVM does not single-step guest ring", "steps",
+	  "the `step` fallback cannot deliver there; a guest spinning without exits keeps "
+	  "interrupts pending until its next exit" },
+	{ "hw-breakpoint", probe_breakpoint_hits, "hardware breakpoints work in guest ring",
+	  "replay runs to a landmark's RIP instead of single-stepping all the way",
+	  "hardware breakpoints do not work in guest ring", "hits",
+	  "replay single-steps every instruction to a landmark there" },
+};
 
 static void check_debug(void)
 {
-	for (int ring = 0; ring <= 3; ring += 3) {
-		char fact[32];
-		snprintf(fact, sizeof(fact), "single-step-ring%d", ring);
-		int n = step_count(ring);
-		if (n >= 50)
-			line(1, fact, "KVM single-steps guest ring %d: the `step` delivery fallback works there", ring);
-		else
-			line(0, fact, "KVM does not single-step guest ring %d (%d steps): the `step` fallback "
-				      "cannot deliver there; a guest spinning without exits keeps interrupts "
-				      "pending until its next exit", ring, n < 0 ? 0 : n);
+	for (unsigned f = 0; f < sizeof(debug_facts) / sizeof(debug_facts[0]); f++) {
+		const struct debug_fact *d = &debug_facts[f];
+		for (int ring = 0; ring <= 3; ring += 3) {
+			char fact[32];
+			snprintf(fact, sizeof(fact), "%s-ring%d", d->name, ring);
+			int n = d->probe(ring, PROBE_STEPS);
+			if (n >= PROBE_STEPS)
+				line(1, fact, "%s %d: %s", d->yes, ring, d->yes_then);
+			else
+				line(0, fact, "%s %d (%d %s): %s", d->no, ring, n < 0 ? 0 : n, d->unit, d->no_then);
+		}
 	}
 }
 

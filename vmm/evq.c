@@ -64,6 +64,14 @@ int evq_post(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns, co
 	return 0;
 }
 
+int evq_nonempty(struct evq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	int r = q->head != NULL;
+	pthread_mutex_unlock(&q->lock);
+	return r;
+}
+
 struct evq_item *evq_pop(struct evq *q)
 {
 	pthread_mutex_lock(&q->lock);

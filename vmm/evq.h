@@ -36,6 +36,8 @@ int evq_post(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns, co
 /* Oldest item or NULL; the caller frees it with evq_item_free(). */
 struct evq_item *evq_pop(struct evq *q);
 void evq_item_free(struct evq_item *it);
+/* Whether an item is queued (a snapshot: producers may add one right after). */
+int evq_nonempty(struct evq *q);
 /* Wait until an item is queued or timeout_ns passes (negative: forever).
  * 1 if items are queued, 0 on timeout, -EINTR if a signal arrived. */
 int evq_wait(struct evq *q, int64_t timeout_ns);

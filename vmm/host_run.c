@@ -133,6 +133,16 @@ static int r_deliver_due(struct hostio *io, uint64_t position)
 	return n;
 }
 
+static int r_due(struct hostio *io)
+{
+	struct host_run *h = self(io);
+	uint64_t now = r_clock_ns(io);
+	for (unsigned t = 0; t < HOSTIO_TIMERS; t++)
+		if (h->deadline[t] <= now)
+			return 1;
+	return evq_nonempty(&h->queue);
+}
+
 static int r_idle_wait(struct hostio *io, uint64_t position)
 {
 	struct host_run *h = self(io);
@@ -166,6 +176,7 @@ const struct hostio_ops host_run_ops = {
 	.net_send = r_net_send,
 	.deliver_due = r_deliver_due,
 	.idle_wait = r_idle_wait,
+	.due = r_due,
 };
 
 int host_run_init(struct host_run *h, int out_fd, int in_fd)

@@ -70,6 +70,9 @@ struct hostio_ops {
 	/* The guest halted with interrupts enabled: block until an event is due.
 	 * 0 when something is due, -EINTR on a signal, -ENOENT if nothing can ever come. */
 	int (*idle_wait)(struct hostio *h, uint64_t position);
+	/* Whether deliver_due() would hand anything over now. Live hosts only (the `step`
+	 * fallback asks before it makes a delivery point); NULL elsewhere. */
+	int (*due)(struct hostio *h);
 };
 
 typedef void (*hostio_event_fn)(void *opaque, const struct hostio_event *ev);

@@ -258,6 +258,24 @@ int kvm_vcpu_set_singlestep(struct kvm_vm *k, int on)
 	return ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &d) < 0 ? -errno : 0;
 }
 
+int kvm_vcpu_set_breakpoint(struct kvm_vm *k, uint64_t rip)
+{
+	/* DR0 = rip, DR7: L0 set, R/W0 = 00 (instruction fetch), LEN0 = 00 */
+	struct kvm_guest_debug d = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP };
+	d.arch.debugreg[0] = rip;
+	d.arch.debugreg[7] = 0x1;
+	return ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &d) < 0 ? -errno : 0;
+}
+
+int kvm_vcpu_event_pending(struct kvm_vm *k)
+{
+	struct kvm_vcpu_events e;
+	if (ioctl(k->vcpu_fd, KVM_GET_VCPU_EVENTS, &e) < 0)
+		return -errno;
+	return e.exception.injected || e.exception.pending || e.interrupt.injected ||
+	       e.nmi.injected || e.nmi.pending || e.interrupt.shadow;
+}
+
 int kvm_vm_set_msr_policy(struct kvm_vm *k)
 {
 	struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_USER_SPACE_MSR,

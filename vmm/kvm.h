@@ -42,6 +42,12 @@ int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector);
 int kvm_vcpu_set_singlestep(struct kvm_vm *k, int on);
 /* What the CPU would have done for an INT3: RIP past it, then #BP (a trap). */
 int kvm_vcpu_inject_breakpoint(struct kvm_vm *k);
+/* A hardware instruction breakpoint at rip (KVM_EXIT_DEBUG before it executes); it
+ * replaces single-stepping. kvm_vcpu_set_singlestep(k, 0) clears it. */
+int kvm_vcpu_set_breakpoint(struct kvm_vm *k, uint64_t rip);
+/* 1 if an exception, interrupt or NMI is half delivered or the vCPU is in an interrupt
+ * shadow (the stop is not a plain instruction boundary), 0 if not, -errno. */
+int kvm_vcpu_event_pending(struct kvm_vm *k);
 int kvm_vcpu_get_regs(struct kvm_vm *k, struct kvm_regs *r);
 int kvm_vcpu_get_sregs(struct kvm_vm *k, struct kvm_sregs *s);
 /* Guest-virtual to guest-physical through the vCPU's page tables. */

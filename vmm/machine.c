@@ -206,6 +206,8 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 	memset(m, 0, sizeof(*m));
 	m->io = io;
 	m->max_exits = cfg->max_exits;
+	m->step_rings = cfg->step_rings;
+	m->step_breakpoints = cfg->step_breakpoints;
 	m->kvm.sys_fd = m->kvm.vm_fd = m->kvm.vcpu_fd = -1;
 	bus_init(&m->pio, "pio");
 	bus_init(&m->mmio, "mmio");

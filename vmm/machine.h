@@ -59,6 +59,18 @@ struct machine_config {
 	 * Replay passes the recorded table so the guest sees what it saw. */
 	const struct kvm_cpuid_entry2 *cpuid;
 	unsigned ncpuid;
+	/* The `step` fallback (live runs): rings in which a guest that runs without exits
+	 * while input is due gets a delivery point (bit n = ring n); 0 = `sync` only. */
+	unsigned step_rings;
+	/* Replay: hardware breakpoints work wherever single-step does, so landmarks are
+	 * reached by running to their RIP rather than stepping every instruction. */
+	int step_breakpoints;
+};
+
+enum step_kind {
+	STEP_NONE,
+	STEP_WINDOW,	/* an interrupt window the recording host reported late */
+	STEP_POINT,	/* a `step` delivery point */
 };
 
 struct machine_stats {
@@ -68,8 +80,9 @@ struct machine_stats {
 	uint64_t interrupts;
 	uint64_t breakpoints;	/* INT3s turned into #BP */
 	uint64_t events;	/* host events delivered */
-	uint64_t steps;		/* instructions single-stepped to reach landmarks */
+	uint64_t steps;		/* debug exits (single-steps, breakpoints) on the way to landmarks */
 	uint64_t landmarks;	/* landmarks reached */
+	uint64_t step_points;	/* `step` delivery points (they count as exits: positions) */
 };
 
 struct machine {
@@ -96,11 +109,19 @@ struct machine {
 	unsigned ncpuid;
 	struct run_observer *obs;	/* NULL in plain runs */
 	struct {
-		int active;		/* single-stepping towards a landmark */
+		enum step_kind kind;	/* what is being single-stepped towards, if anything */
 		uint64_t rip;
-		uint8_t digest[OBSERVER_DIGEST_BYTES];
+		uint8_t regs[OBSERVER_DIGEST_BYTES];
+		uint8_t mem[OBSERVER_DIGEST_BYTES];
+		int has_mem;		/* compare memory too */
+		uint64_t started_ns, deadline_ns;	/* host time: when to give up looking */
 		uint64_t steps;
+		int single;		/* single-stepping now (else at a breakpoint), -1 unset */
 	} step;
+	int step_breakpoints;		/* reach landmarks by breakpoint, then compare */
+	int exception_queued;		/* the last exit raises #BP or #GP on re-entry */
+	unsigned step_rings;		/* live `step` fallback: rings to make points in */
+	uint64_t step_exits_at_kick;	/* exit count at the previous host exit */
 	struct mem_digest digest;	/* with track_state */
 	int track_state;
 	char cmdline[4096];		/* what the guest was given */

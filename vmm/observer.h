@@ -5,6 +5,8 @@
  * N is fixed, so a trace is a sequence in exactly this order:
  *   exit(N) -> [device work: clock reads, disk status] -> [host events due at N]
  *   -> [checkpoint(N)] -> [interrupt(N)] -> guest runs -> exit(N+1) ...
+ * A `step` delivery point takes a position too, in place of the exit:
+ *   step_point(N+1) -> [host events due at N+1] -> [checkpoint(N+1)] -> [interrupt(N+1)]
  */
 #ifndef DETVM_VMM_OBSERVER_H
 #define DETVM_VMM_OBSERVER_H
@@ -19,10 +21,27 @@ struct run_digest {
 	uint8_t mem[OBSERVER_DIGEST_BYTES];
 };
 
+/*
+ * A `step` delivery point: where the live host stopped a guest that had run without
+ * exits while input was due (DESIGN.md). It takes the next position, last_exit + 1.
+ */
+struct step_landmark {
+	uint64_t last_exit;
+	uint64_t rip;
+	uint8_t regs[OBSERVER_DIGEST_BYTES];	/* observer_regs_landmark() there */
+	uint8_t mem[OBSERVER_DIGEST_BYTES];	/* the memory digest there (zeros untracked) */
+	int has_mem;				/* mem is to be compared */
+	uint64_t elapsed_ns;	/* recording host time from last_exit to here; 0 unknown */
+};
+
+enum { OBSERVER_WINDOW_ASK, OBSERVER_WINDOW_NONE, OBSERVER_WINDOW_STEP };
+
 struct run_observer_ops {
 	/* Guest-caused exit `position` (1-based), before it is handled. run->s.regs holds
-	 * the registers. Nonzero stops the run (a divergence or a trace error). */
-	int (*exit)(void *self, uint64_t position, const struct kvm_run *run);
+	 * the registers; mem is the memory digest there where the loop took one (interrupt
+	 * windows, which need a landmark), else NULL. Nonzero stops the run (a divergence
+	 * or a trace error). */
+	int (*exit)(void *self, uint64_t position, const struct kvm_run *run, const uint8_t *mem);
 	/* An interrupt with this vector is about to be injected at `position`. */
 	int (*interrupt)(void *self, uint64_t position, unsigned vector, uint64_t rip);
 	/* Whether to take a checkpoint now, after exit `position` was handled. */
@@ -30,10 +49,19 @@ struct run_observer_ops {
 	int (*checkpoint)(void *self, uint64_t position, uint64_t rip, const struct run_digest *d);
 	/* Replay: the recording ended after exit `position`: stop here with *code. */
 	int (*should_stop)(void *self, uint64_t position, int *code);
-	/* Replay: the trace's next exit is an interrupt window at a landmark: the loop must
-	 * single-step to it instead of asking KVM for a window. 1 and *rip, digest filled. */
-	int (*window_landmark)(void *self, uint64_t position, uint64_t *rip,
-			       uint8_t digest[OBSERVER_DIGEST_BYTES]);
+	/* An interrupt is pending after exit `position` and the guest cannot take it yet:
+	 * how to wait for the window. Live: OBSERVER_WINDOW_ASK, KVM reports it. Replay:
+	 * ASK only where the recording's next exit is that window; OBSERVER_WINDOW_STEP
+	 * where that window carries a landmark (*rip and digest filled: the loop steps to
+	 * it, lm filled); else OBSERVER_WINDOW_NONE: the recording's guest exited otherwise
+	 * first, and a host that reports windows late may report one earlier this time. */
+	int (*window)(void *self, uint64_t position, struct step_landmark *lm);
+	/* A `step` delivery point, at position lm->last_exit + 1: record logs it, replay
+	 * checks that the trace has it next. */
+	int (*step_point)(void *self, const struct step_landmark *lm);
+	/* Replay: the trace's next event is a step point after exit `position`; the loop
+	 * must single-step to it. 1 and *lm filled. */
+	int (*step_target)(void *self, uint64_t position, struct step_landmark *lm);
 	/* A host-caused return from KVM_RUN (signal, kick): time to flush buffers. */
 	int (*host_exit)(void *self);
 	/* The run ended with `code`; d is NULL when the state at the end is not a guest

@@ -87,3 +87,48 @@ int probe_cpuid_honoured(void)
 	probe_free(&p);
 	return r;
 }
+
+int probe_single_steps(int ring, int max)
+{
+	struct probe p;
+	int r = probe_make(&p, probe_loop_code, sizeof(probe_loop_code), ring);
+	if (r)
+		return r;
+	int steps = 0;
+	r = kvm_vcpu_set_singlestep(&p.kvm, 1);
+	while (!r && steps < max && !kvm_vcpu_run(&p.kvm) && p.kvm.run->exit_reason == KVM_EXIT_DEBUG)
+		steps++;
+	probe_free(&p);
+	return r ? r : steps;
+}
+
+unsigned probe_step_rings(void)
+{
+	unsigned rings = 0;
+	for (int ring = 0; ring <= 3; ring += 3)
+		if (probe_single_steps(ring, PROBE_STEPS) >= PROBE_STEPS)
+			rings |= 1u << ring;
+	return rings;
+}
+
+int probe_breakpoint_hits(int ring, int max)
+{
+	struct probe p;
+	int r = probe_make(&p, probe_loop_code, sizeof(probe_loop_code), ring);
+	if (r)
+		return r;
+	const uint64_t bp = PROBE_CODE + 5;	/* the loop's dec ecx */
+	int hits = 0;
+	r = kvm_vcpu_set_breakpoint(&p.kvm, bp);
+	while (!r && hits < max && !kvm_vcpu_run(&p.kvm) && p.kvm.run->exit_reason == KVM_EXIT_DEBUG &&
+	       p.kvm.run->debug.arch.pc == bp) {
+		hits++;
+		/* over the breakpoint with one single-step, then arm it again */
+		r = kvm_vcpu_set_singlestep(&p.kvm, 1);
+		if (r || kvm_vcpu_run(&p.kvm) || p.kvm.run->exit_reason != KVM_EXIT_DEBUG)
+			break;
+		r = kvm_vcpu_set_breakpoint(&p.kvm, bp);
+	}
+	probe_free(&p);
+	return r ? r : hits;
+}

@@ -28,6 +28,14 @@ void probe_free(struct probe *p);
 /* 1 if a guest sees the policy (TSC hidden), 0 if it sees the host's CPUID, -errno. */
 int probe_cpuid_honoured(void);
 
+/* Single-steps a loop in `ring`; how many steps KVM reported (at most max), or -errno. */
+int probe_single_steps(int ring, int max);
+#define PROBE_STEPS 50
+/* The rings KVM single-steps on this host: bit 0 for ring 0, bit 3 for ring 3. */
+unsigned probe_step_rings(void);
+/* Hits of a hardware breakpoint in a loop in `ring` (at most max), or -errno. */
+int probe_breakpoint_hits(int ring, int max);
+
 extern const uint8_t probe_loop_code[15];
 extern const uint8_t probe_int3_code[3];
 

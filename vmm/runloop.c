@@ -14,28 +14,10 @@
 #include "vmm/exitcode.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/step.h"
 
 /* offer_interrupt(): the observer stopped the run */
 #define OBSERVER_STOP 1
-
-/* Reads up to 16 bytes at the guest's RIP (through its page tables) for messages. */
-static unsigned fetch_insn(struct machine *m, const struct kvm_regs *r, const struct kvm_sregs *s,
-			   uint8_t *buf)
-{
-	uint64_t lin = r->rip + (s->efer & 0x400 ? 0 : s->cs.base);
-	struct kvm_translation t = { .linear_address = lin };
-	uint64_t gpa = lin;
-	if (s->cr0 & 0x80000000u) {
-		if (kvm_vcpu_translate(&m->kvm, &t) || !t.valid)
-			return 0;
-		gpa = t.physical_address;
-	}
-	unsigned n = 16;
-	/* stop at the page end rather than translate the next page */
-	if ((gpa & 4095) + n > 4096)
-		n = 4096 - (gpa & 4095);
-	return guest_mem_read(&m->mem, gpa, buf, n) ? 0 : n;
-}
 
 static void report(struct machine *m, const char *what)
 {
@@ -51,7 +33,7 @@ static void report(struct machine *m, const char *what)
 	if (n)
 		memcpy(insn, kb, n);
 	else
-		n = fetch_insn(m, &r, &s, insn);
+		n = machine_fetch_insn(m, &r, &s, insn);
 	char bytes[64] = "unavailable";
 	for (unsigned i = 0; i < n; i++)
 		snprintf(bytes + 3 * i, sizeof(bytes) - 3 * i, "%02x%s", insn[i], i + 1 < n ? " " : "");
@@ -61,59 +43,40 @@ static void report(struct machine *m, const char *what)
 		  m->stats.exits, bytes);
 }
 
-/* Interrupt from the PIC to the CPU, if the CPU can take one; else ask KVM to tell us. */
+/*
+ * Interrupt from the PIC to the CPU, if the CPU can take one; else ask KVM to tell us.
+ * In replay the trace may say where the recording delivered next instead: a step point
+ * or a late interrupt window, which the loop single-steps to.
+ */
 static int offer_interrupt(struct machine *m)
 {
 	struct kvm_run *run = m->kvm.run;
-	if (!pic_has_interrupt(&m->pic)) {
-		run->request_interrupt_window = 0;
-		return 0;
-	}
-	if (run->ready_for_interrupt_injection && run->if_flag) {
+	int pending = pic_has_interrupt(&m->pic);
+	/* an exception this exit raises is delivered first; the interrupt waits for the
+	 * window after it, as on hardware, rather than racing it on the same entry */
+	int exception = m->exception_queued;
+	m->exception_queued = 0;
+	run->request_interrupt_window = 0;
+	if (pending && run->ready_for_interrupt_injection && run->if_flag && !exception) {
 		int vector = pic_ack(&m->pic);
-		run->request_interrupt_window = 0;
 		m->stats.interrupts++;
 		if (m->obs && m->obs->ops->interrupt(m->obs->self, m->stats.exits, (unsigned)vector,
 						     run->s.regs.regs.rip))
 			return OBSERVER_STOP;
-		return kvm_vcpu_interrupt(&m->kvm, (unsigned)vector);
+		int r = kvm_vcpu_interrupt(&m->kvm, (unsigned)vector);
+		if (r)
+			return r;
+		pending = 0;
 	}
-	/* replay of a window the recording host placed inexactly: step to its landmark */
-	if (m->obs && m->obs->ops->window_landmark(m->obs->self, m->stats.exits, &m->step.rip,
-						   m->step.digest)) {
-		run->request_interrupt_window = 0;
-		m->step.active = 1;
-		m->step.steps = 0;
-		return kvm_vcpu_set_singlestep(&m->kvm, 1);
-	}
-	run->request_interrupt_window = 1;
-	return 0;
-}
-
-/* A single-step exit while looking for a landmark: 1 reached, 0 not yet, else an exit code. */
-#define STEP_LIMIT 200000000ULL
-
-static int step_reached(struct machine *m)
-{
-	struct kvm_run *run = m->kvm.run;
-	uint8_t d[OBSERVER_DIGEST_BYTES];
-	m->stats.steps++;
-	observer_regs_landmark(&run->s.regs.regs, d);
-	if (run->s.regs.regs.rip == m->step.rip && !memcmp(d, m->step.digest, sizeof(d))) {
-		m->step.active = 0;
-		m->stats.landmarks++;
-		int r = kvm_vcpu_set_singlestep(&m->kvm, 0);
-		if (r) {
-			log_error("cannot stop single-stepping: %s", strerror(-r));
-			return DETVM_EXIT_KVM;
-		}
-		return 1;
-	}
-	if (++m->step.steps > STEP_LIMIT) {
-		log_error("diverged after exit %" PRIu64 ": %llu instructions stepped without reaching the "
-			  "recorded interrupt window at rip 0x%" PRIx64, m->stats.exits, STEP_LIMIT, m->step.rip);
-		return DETVM_EXIT_DIVERGED;
-	}
+	struct step_landmark lm;
+	if (m->obs && m->obs->ops->step_target(m->obs->self, m->stats.exits, &lm))
+		return step_arm(m, STEP_POINT, &lm);
+	if (!pending)
+		return 0;
+	int how = m->obs ? m->obs->ops->window(m->obs->self, m->stats.exits, &lm) : OBSERVER_WINDOW_ASK;
+	if (how == OBSERVER_WINDOW_STEP)
+		return step_arm(m, STEP_WINDOW, &lm);
+	run->request_interrupt_window = how == OBSERVER_WINDOW_ASK;
 	return 0;
 }
 
@@ -254,18 +217,13 @@ static int checkpoint(struct machine *m)
 	return -1;
 }
 
-/* Everything after a guest-caused exit was counted; -1 to keep running. */
-static int after_guest_exit(struct machine *m, enum exit_action a)
+/* What every delivery point does once its own work is done; -1 to keep running. */
+static int delivery_point(struct machine *m, int deliver_now)
 {
-	struct kvm_run *run = m->kvm.run;
-	if (m->obs && m->obs->ops->exit(m->obs->self, m->stats.exits, run))
-		return observer_failure(m);
-	int code = act(m, a);
-	if (code >= 0)
-		return code;
+	int code;
 	if (*m->stop)
 		return stopped(m);
-	if (a != EXIT_ACT_HALT && (code = deliver(m)) >= 0)
+	if (deliver_now && (code = deliver(m)) >= 0)
 		return code;
 	if (m->obs && m->obs->ops->want_checkpoint(m->obs->self, m->stats.exits)) {
 		code = checkpoint(m);
@@ -281,6 +239,77 @@ static int after_guest_exit(struct machine *m, enum exit_action a)
 	return -1;
 }
 
+/* Everything after a guest-caused exit was counted; -1 to keep running. */
+static int after_guest_exit(struct machine *m, enum exit_action a)
+{
+	struct kvm_run *run = m->kvm.run;
+	/* a window's place may need memory to be told apart: see ExitRecord.landmark */
+	struct run_digest d;
+	const uint8_t *mem = NULL;
+	if (m->obs && m->track_state && run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN) {
+		int r = mem_digest_take(&m->digest, &m->mem, &m->kvm, &d);
+		if (r) {
+			log_error("cannot take a state digest: %s", strerror(-r));
+			return DETVM_EXIT_KVM;
+		}
+		mem = d.mem;
+	}
+	if (m->obs && m->obs->ops->exit(m->obs->self, m->stats.exits, run, mem))
+		return observer_failure(m);
+	int code = act(m, a);
+	if (code >= 0)
+		return code;
+	m->exception_queued = a == EXIT_ACT_INJECT_BP ||
+			      ((run->exit_reason == KVM_EXIT_X86_RDMSR || run->exit_reason == KVM_EXIT_X86_WRMSR) &&
+			       run->msr.error);
+	return delivery_point(m, a != EXIT_ACT_HALT);	/* a halt delivered already */
+}
+
+/* A `step` delivery point: it takes the next position, as an exit would. */
+static int step_point(struct machine *m, const struct step_landmark *lm)
+{
+	m->stats.exits++;
+	m->stats.step_points++;
+	if (m->obs && m->obs->ops->step_point(m->obs->self, lm))
+		return observer_failure(m);
+	return delivery_point(m, 1);
+}
+
+/* Replay stepped to the recording's step point; -1 to keep running, else a code. */
+static int step_point_reached(struct machine *m)
+{
+	struct kvm_run *run = m->kvm.run;
+	struct step_landmark lm = { .last_exit = m->stats.exits, .rip = run->s.regs.regs.rip };
+	observer_regs_landmark(&run->s.regs.regs, lm.regs);
+	memcpy(lm.mem, m->step.mem, sizeof(lm.mem));	/* step_reached compared it */
+	lm.has_mem = 1;
+	return step_point(m, &lm);
+}
+
+#define HOST_EXIT_POINT (-2)	/* host_exit() made a delivery point */
+
+/* A host-caused return from KVM_RUN; -1 to keep running, HOST_EXIT_POINT when it became
+ * a delivery point, else an exit code. */
+static int host_exit(struct machine *m)
+{
+	m->stats.host_exits++;
+	if (m->obs && m->obs->ops->host_exit(m->obs->self))
+		return observer_failure(m);
+	int code = step_overdue(m);
+	if (code)
+		return code;
+	struct step_landmark lm;
+	int r = step_live_point(m, &lm);
+	if (r < 0) {
+		log_error("cannot check for a step delivery point: %s", strerror(-r));
+		return DETVM_EXIT_KVM;
+	}
+	if (!r)
+		return -1;
+	code = step_point(m, &lm);
+	return code >= 0 ? code : HOST_EXIT_POINT;
+}
+
 static int run_until_end(struct machine *m)
 {
 	struct kvm_run *run = m->kvm.run;
@@ -293,23 +322,24 @@ static int run_until_end(struct machine *m)
 			if (r == OBSERVER_STOP)
 				return observer_failure(m);
 			if (r) {
-				log_error("KVM_INTERRUPT: %s", strerror(-r));
+				log_error("KVM_INTERRUPT or KVM_SET_GUEST_DEBUG: %s", strerror(-r));
 				return DETVM_EXIT_KVM;
 			}
 		}
 		int r = kvm_vcpu_run(&m->kvm);
 		if (r == -EINTR || r == -EAGAIN) {
-			m->stats.host_exits++;
-			guest_exit = 0;
-			if (m->obs && m->obs->ops->host_exit(m->obs->self))
-				return observer_failure(m);
+			int code = host_exit(m);
+			if (code >= 0)
+				return code;
+			guest_exit = code == HOST_EXIT_POINT;
 			continue;
 		}
 		if (r) {
 			log_error("KVM_RUN: %s", strerror(-r));
 			return DETVM_EXIT_KVM;
 		}
-		if (m->step.active && run->exit_reason == KVM_EXIT_DEBUG) {
+		if (m->step.kind != STEP_NONE && run->exit_reason == KVM_EXIT_DEBUG) {
+			enum step_kind kind = m->step.kind;
 			int reached = step_reached(m);
 			if (reached == 0) {
 				guest_exit = 0;
@@ -317,6 +347,13 @@ static int run_until_end(struct machine *m)
 			}
 			if (reached > 1)
 				return reached;
+			if (kind == STEP_POINT) {
+				int code = step_point_reached(m);
+				if (code >= 0)
+					return code;
+				guest_exit = 1;
+				continue;
+			}
 			/* this instruction boundary is where the recording's window opened */
 			run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
 		}
@@ -394,12 +431,14 @@ void machine_print_stats(const struct machine *m, FILE *f)
 	resident_kib(m, &rss, &guest_rss);
 	const struct machine_stats *s = &m->stats;
 	fprintf(f, "exits: %" PRIu64 " (io %" PRIu64 ", mmio %" PRIu64 ", hlt %" PRIu64
-		   ", irq-window %" PRIu64 ", internal %" PRIu64 ", msr %" PRIu64 "), host exits %" PRIu64 "\n",
+		   ", irq-window %" PRIu64 ", internal %" PRIu64 ", msr %" PRIu64 ", step points %" PRIu64
+		   "), host exits %" PRIu64 "\n",
 		s->exits, s->by_reason[KVM_EXIT_IO], s->by_reason[KVM_EXIT_MMIO], s->by_reason[KVM_EXIT_HLT],
 		s->by_reason[KVM_EXIT_IRQ_WINDOW_OPEN], s->by_reason[KVM_EXIT_INTERNAL_ERROR],
-		s->by_reason[KVM_EXIT_X86_RDMSR] + s->by_reason[KVM_EXIT_X86_WRMSR], s->host_exits);
+		s->by_reason[KVM_EXIT_X86_RDMSR] + s->by_reason[KVM_EXIT_X86_WRMSR], s->step_points,
+		s->host_exits);
 	fprintf(f, "interrupts injected: %" PRIu64 ", breakpoints injected: %" PRIu64
-		   ", host events: %" PRIu64 ", landmarks reached: %" PRIu64 " (%" PRIu64 " steps)\n",
+		   ", host events: %" PRIu64 ", landmarks reached: %" PRIu64 " (%" PRIu64 " debug stops)\n",
 		s->interrupts, s->breakpoints, s->events, s->landmarks, s->steps);
 	fprintf(f, "unclaimed: pio reads %" PRIu64 " writes %" PRIu64 ", mmio reads %" PRIu64
 		   " writes %" PRIu64 "\n", m->pio.unclaimed_reads, m->pio.unclaimed_writes,

@@ -46,7 +46,8 @@ int trace_header_build(struct trace_header_buf *b, const struct machine_config *
 	b->hdr.detvm_version = b->version;
 	b->hdr.host = b->host;
 	b->hdr.created_unix_s = (uint64_t)time(NULL);
-	b->hdr.delivery = DETVM__DELIVERY_POLICY__DELIVERY_SYNC;
+	b->hdr.delivery = m->step_rings ? DETVM__DELIVERY_POLICY__DELIVERY_STEP
+					: DETVM__DELIVERY_POLICY__DELIVERY_SYNC;
 	b->hdr.checkpoint_interval = checkpoint_exits;
 	b->hdr.config = &b->cfg;
 
@@ -140,7 +141,8 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 		snprintf(err, errlen, "the trace header names no VM configuration or kernel image");
 		return DETVM_EXIT_TRACE;
 	}
-	if (h->delivery != DETVM__DELIVERY_POLICY__DELIVERY_SYNC) {
+	if (h->delivery != DETVM__DELIVERY_POLICY__DELIVERY_SYNC &&
+	    h->delivery != DETVM__DELIVERY_POLICY__DELIVERY_STEP) {
 		snprintf(err, errlen, "the trace uses delivery policy %d, which this detvm cannot replay", h->delivery);
 		return DETVM_EXIT_TRACE;
 	}

@@ -34,6 +34,7 @@
 #define SYS_NET_INFO	14	/* () -> 0 if a net device is up, <0 if not */
 #define SYS_HOSTILE	15	/* (dev, kind): post a malformed virtqueue chain */
 #define SYS_DEV_RESET	16	/* (dev): reset and re-initialise a virtio device */
+#define SYS_KSPIN	17	/* (n): spin in ring 0, IF on, until n ticks -> loop iterations */
 
 /* dev argument of SYS_HOSTILE / SYS_DEV_RESET */
 #define GDEV_BLK	0

@@ -12,7 +12,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 detvm=${1:?usage: qemu-compare.sh DETVM [GUEST_ELF]}
 elf=${2:-$here/../../build/guests/detvm-guest.elf}
-progs=${GUEST_PROGS:-hello ticks race blk net spin badqueue}
+progs=${GUEST_PROGS:-hello ticks race blk net spin kspin badqueue}
 limit=${GUEST_TIMEOUT:-300}
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -84,7 +84,7 @@ for prog in $progs; do
 	else
 		echo "ok   $prog: $result"
 	fi
-	grep -h '^INFO \(race\|spin\)' "$tmp/$prog.qemu" | sed 's/^/     qemu:  /'
-	grep -h '^INFO \(race\|spin\)' "$tmp/$prog.detvm" | sed 's/^/     detvm: /'
+	grep -h '^INFO \(race\|spin\|kspin\)' "$tmp/$prog.qemu" | sed 's/^/     qemu:  /'
+	grep -h '^INFO \(race\|spin\|kspin\)' "$tmp/$prog.detvm" | sed 's/^/     detvm: /'
 done
 exit $bad

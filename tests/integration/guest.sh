@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Runs one test-guest program under detvm and checks what a user would: the console ends
 # in "RESULT <prog> PASS", detvm exits 0, and per program the side effects (disk left as
-# it was, frames echoed to the peer, hostile virtqueue chains counted, not fatal).
-# usage: guest.sh DETVM GUEST_ELF PROG ; exit 77 (skipped) without a usable /dev/kvm.
+# it was, frames echoed to the peer, hostile virtqueue chains counted, not fatal; kspin:
+# the spin in ring 0 ended by `step` delivery points).
+# usage: guest.sh DETVM GUEST_ELF PROG ; exit 77 (skipped) without a usable /dev/kvm, and
+# for kspin where `detvm doctor` says this host's KVM cannot single-step guest ring 0.
 set -u
 detvm=$1 elf=$2 prog=$3
 here=$(cd "$(dirname "$0")" && pwd)
 peer=$here/../guests/net_peer.py
 [ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is not usable"; exit 77; }
+# kspin ends only when the `step` fallback delivers ticks to a ring-0 spin, which needs KVM
+# to single-step guest ring 0 (replay steps to the delivery points)
+if [ "$prog" = kspin ] && ! "$detvm" doctor 2>/dev/null | grep -Eq '^OK +single-step-ring0( |$)'; then
+	echo "SKIP: detvm doctor: this host's KVM does not single-step guest ring 0, so the step delivery fallback cannot preempt kspin's ring-0 spin"
+	exit 77
+fi
 tmp=$(mktemp -d)
 peer_pid=
 cleanup() {
@@ -64,6 +72,10 @@ ticks)
 spin)
 	# sync delivery: no tick lands while ring 3 spins without exits
 	grep -qx "INFO spin ticks during loop=0" "$tmp/out" || fail "a tick landed during the spin"
+	;;
+kspin)
+	# step delivery (the default): ticks reach the ring-0 spin at step delivery points
+	grep -q "step points [1-9]" "$tmp/err" || fail "no step delivery point in --stats"
 	;;
 esac
 echo "PASS $prog: $last"

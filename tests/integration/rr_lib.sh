@@ -10,6 +10,9 @@
 #   rr_no_crash RC ERRFILE WHAT    fail on a signal death or a sanitizer report
 #   rr_is_prefix A B               A's bytes are a prefix of B's
 #   rr_start_peer [net_peer args]  net_peer.py on $tmp/peer.sock; rr_stop_peer
+#   rr_need_ring0_step             skip (77) unless `detvm doctor` says KVM single-steps ring 0
+#   step_points ERR, landmarks_reached ERR   the `step` counters of --stats
+#   window_landmarks TRACE         exits in TRACE that carry a landmark
 #   rr_layout TRACE                "HEADER_END BLOCK_END... SIZE", a walk of the framing of
 #                                  logs/FORMAT.md: the header ends where block 0 starts, the
 #                                  last block ends where the footer starts
@@ -124,4 +127,24 @@ while d[off:off + 4] == b'BLK1':
 out.append(len(d))
 print(' '.join(map(str, out)))
 PY
+}
+
+rr_need_ring0_step() {
+	"$detvm" doctor >"$tmp/doctor" 2>&1
+	grep -Eq '^OK +single-step-ring0( |$)' "$tmp/doctor" && return 0
+	echo "SKIP $test_name: detvm doctor: this host's KVM does not single-step guest ring 0, so the step delivery fallback cannot preempt a ring-0 spin ($(grep -m1 'single-step-ring0' "$tmp/doctor" || echo 'no single-step-ring0 line'))"
+	exit 77
+}
+
+# the K of "step points K" and the L of "landmarks reached: L" (--stats)
+step_points() {
+	sed -n 's/^exits: .*step points \([0-9][0-9]*\)).*/\1/p' "$1" | tail -n 1
+}
+landmarks_reached() {
+	sed -n 's/.*landmarks reached: \([0-9][0-9]*\) .*/\1/p' "$1" | tail -n 1
+}
+# exits in TRACE that carry a landmark: interrupt windows KVM reported late in an emulated
+# ring 0, which replay also steps to and counts in "landmarks reached"
+window_landmarks() {
+	"$detvm" dump "$1" 2>/dev/null | awk '$3 == "exit" && / landmark=/ { n++ } END { print n + 0 }'
 }

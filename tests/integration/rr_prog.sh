@@ -3,13 +3,18 @@
 # with a passing guest; both replays exit 0, print byte-for-byte the recorded console,
 # count the same exits as the recording (--stats) and say "replay identical" (-v); the
 # replays leave TRACE.disk0 as it was. net: the trace holds the peer's frames (net_rx
-# events) and replay runs with no peer process and no socket.
-# usage: rr_prog.sh DETVM GUEST_ELF PROG ; exit 77 (skipped) without a usable /dev/kvm.
+# events) and replay runs with no peer process and no socket. kspin: the trace says
+# `delivery: step` and holds landmark events, and each replay makes the recording's step
+# delivery points and reaches as many landmarks (plus the late interrupt windows that
+# the trace marks with a landmark, which replay steps to as well).
+# usage: rr_prog.sh DETVM GUEST_ELF PROG ; exit 77 (skipped) without a usable /dev/kvm,
+# and for kspin where `detvm doctor` says this host's KVM cannot single-step guest ring 0.
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"
 prog=$3
 rr_init "rr_$prog" "$1" "$2"
+[ "$prog" = kspin ] && rr_need_ring0_step
 
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"
 args=(--disk "$tmp/disk.img" --cmdline "prog=$prog")
@@ -44,6 +49,16 @@ if [ "$prog" = net ]; then
 	[ "$n" -eq 16 ] || fail "the trace holds $n net_rx events, want the peer's 16 frames"
 fi
 
+if [ "$prog" = kspin ]; then
+	rec_points=$(step_points "$tmp/rec.err")
+	[ -n "$rec_points" ] || fail "record --stats printed no step points count"
+	n=$(rr_kind_count "$trace" landmark)
+	[ "$n" -ge 1 ] || fail "the trace holds no landmark event (record counted $rec_points step points)"
+	"$detvm" dump "$trace" >"$tmp/dump.txt" 2>&1 || { show=("$tmp/dump.txt"); fail "detvm dump of the trace failed"; }
+	grep -q "delivery: step" "$tmp/dump.txt" || { show=("$tmp/dump.txt"); fail "detvm dump does not say 'delivery: step'"; }
+	windows=$(window_landmarks "$trace")
+fi
+
 snap_before=$(sha256sum <"$trace.disk0")
 for i in 1 2; do
 	rr_replay "$trace" "rep$i" -v --stats
@@ -55,6 +70,16 @@ for i in 1 2; do
 	grep -q "replay identical" "$tmp/rep$i.err" || fail "replay $i -v did not say 'replay identical'"
 	rep_exits=$(rr_exits "$tmp/rep$i.err")
 	[ "$rep_exits" = "$rec_exits" ] || fail "replay $i counted ${rep_exits:-no} exits, record $rec_exits"
+	if [ "$prog" = kspin ]; then
+		got=$(step_points "$tmp/rep$i.err")
+		[ "$got" = "$rec_points" ] ||
+			fail "replay $i made ${got:-no} step points, the recording $rec_points"
+		got=$(landmarks_reached "$tmp/rep$i.err")
+		[ "$got" = $((rec_points + windows)) ] ||
+			fail "replay $i reached ${got:-no} landmarks, want the recording's $rec_points step points + $windows window landmarks"
+	fi
 	[ "$(sha256sum <"$trace.disk0")" = "$snap_before" ] || fail "replay $i modified $trace.disk0"
 done
-pass "$rec_exits exits, console $(wc -c <"$tmp/rec.out") bytes, identical twice"
+extra=
+[ "$prog" = kspin ] && extra=", $rec_points step points (+ $windows window landmarks) reached as landmarks"
+pass "$rec_exits exits, console $(wc -c <"$tmp/rec.out") bytes, identical twice$extra"

@@ -9,7 +9,10 @@
  *   console-out  the same, restricted to writes to COM1's data port (0x3f8)
  *   clock        add DELTA_NS (default 1 ms, may be negative) to the N-th clock read
  *   timer        add DELTA_NS (default 1 ms, may be negative) to the N-th timer fire
+ *   landmark     flip bit 0 of the first byte of the N-th landmark's (step delivery
+ *                point's) regs_digest
  *
+ * DELTA_NS is read for clock and timer only (it must still be a number for the others).
  * Prints the position (exit ordinal) of the changed event on stdout, and a description
  * on stderr. The copy keeps the header, every event with its position and the footer's
  * fields the writer does not compute; block boundaries may differ from the input's.
@@ -26,18 +29,20 @@
 #define COM1_DATA 0x3f8
 #define MS_NS 1000000LL
 
-enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER };
+enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK };
 
 static const char *const kind_names[] = {
 	[K_EXIT_DATA] = "exit-data",
 	[K_CONSOLE_OUT] = "console-out",
 	[K_CLOCK] = "clock",
 	[K_TIMER] = "timer",
+	[K_LANDMARK] = "landmark",
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer N [DELTA_NS]\n");
+	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer|landmark N\n"
+		"       [DELTA_NS]\n");
 	return 2;
 }
 
@@ -55,6 +60,9 @@ static int matches(enum kind k, const Detvm__Event *ev)
 		return ev->payload_case == DETVM__EVENT__PAYLOAD_CLOCK;
 	case K_TIMER:
 		return ev->payload_case == DETVM__EVENT__PAYLOAD_TIMER;
+	case K_LANDMARK:
+		return ev->payload_case == DETVM__EVENT__PAYLOAD_LANDMARK &&
+		       ev->landmark->regs_digest.len > 0;
 	}
 	return 0;
 }
@@ -70,6 +78,17 @@ static uint64_t add_delta(uint64_t v, int64_t delta)
  * Append a changed copy of ev: the reader owns ev, so the change goes into shallow
  * copies of the event and its payload (and, for data, of the bytes).
  */
+/* A malloc'd copy of b (never empty here) with bit 0 of its first byte flipped. */
+static uint8_t *flipped(const ProtobufCBinaryData *b)
+{
+	uint8_t *d = malloc(b->len);
+	if (d) {
+		memcpy(d, b->data, b->len);
+		d[0] ^= 1;
+	}
+	return d;
+}
+
 static int append_changed(struct trace_writer *w, const struct trace_event *te, enum kind k,
 			  int64_t delta)
 {
@@ -77,6 +96,7 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 	Detvm__ExitRecord exit;
 	Detvm__ClockRead clock;
 	Detvm__TimerFire timer;
+	Detvm__Landmark landmark;
 	uint8_t *data = NULL;
 	int r;
 
@@ -84,11 +104,8 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 	case K_EXIT_DATA:
 	case K_CONSOLE_OUT:
 		exit = *ev.exit;
-		data = malloc(exit.data.len);
-		if (!data)
+		if (!(data = flipped(&exit.data)))
 			return -ENOMEM;
-		memcpy(data, exit.data.data, exit.data.len);
-		data[0] ^= 1;
 		fprintf(stderr, "trace_mutate: exit at position %" PRIu64 " (port/addr 0x%" PRIx64
 			"): data byte 0x%02x -> 0x%02x\n", te->position, exit.addr,
 			exit.data.data[0], data[0]);
@@ -109,6 +126,16 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 			" -> %" PRIu64 " ns\n", timer.timer, te->position, ev.timer->time_ns,
 			timer.time_ns);
 		ev.timer = &timer;
+		break;
+	case K_LANDMARK:
+		landmark = *ev.landmark;
+		if (!(data = flipped(&landmark.regs_digest)))
+			return -ENOMEM;
+		fprintf(stderr, "trace_mutate: landmark at position %" PRIu64 " (last exit %" PRIu64
+			", rip 0x%" PRIx64 "): regs_digest byte 0x%02x -> 0x%02x\n", te->position,
+			landmark.last_exit, landmark.rip, landmark.regs_digest.data[0], data[0]);
+		landmark.regs_digest.data = data;
+		ev.landmark = &landmark;
 		break;
 	}
 	r = trace_writer_append(w, te->position, &ev);

@@ -2,7 +2,7 @@
 # The Linux test kernel under detvm.
 #   linux_test.sh DETVM build               build (or find cached) kernel + initramfs
 #   linux_test.sh DETVM boot bzImage|vmlinux boot with a disk and a NIC; check the console
-#   linux_test.sh DETVM rr                   record the bzImage boot, replay it, compare
+#   linux_test.sh DETVM rr bzImage|vmlinux   record that boot, replay it, compare
 # What is expected depends on the host (`detvm doctor`): where guest ring 0 is emulated,
 # user space cannot run (DESIGN.md), so the boot must reach "Run /init as init process"
 # and end with init's crash, a panic and the reset panic=-1 asks for; where ring 0 is
@@ -77,7 +77,7 @@ boot)
 	expect_console "$tmp/out" "$tmp/err" "$rc"
 	;;
 rr)
-	"$detvm" record -v -o "$tmp/linux.trace" "${args[@]}" "$kernel" >"$tmp/out" 2>"$tmp/err" </dev/null
+	"$detvm" record -v --checkpoint-every 1000 -o "$tmp/linux.trace" "${args[@]}" "$kernel" >"$tmp/out" 2>"$tmp/err" </dev/null
 	rc=$?
 	expect_console "$tmp/out" "$tmp/err" "$rc"
 	kill "$peer_pid" 2>/dev/null
@@ -90,7 +90,7 @@ rr)
 	check "replay identical (every exit and checkpoint)" has "replay identical" "$tmp/rerr"
 	;;
 *)
-	echo "usage: linux_test.sh DETVM build|boot IMAGE|rr" >&2
+	echo "usage: linux_test.sh DETVM build|boot IMAGE|rr IMAGE" >&2
 	exit 2
 	;;
 esac

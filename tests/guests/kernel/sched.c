@@ -130,6 +130,31 @@ static void sleep(u64 n)
 	t->io = (n == 0);
 }
 
+/*
+ * SYS_KSPIN: wait for n timer ticks in ring 0 with interrupts enabled and no
+ * port I/O or MMIO in the loop, i.e. without a single VM exit, so a VMM that
+ * injects interrupts only at exits never ends it (detvm's `step` fallback
+ * must).  The timer interrupt nests on this stack: sched_tick sees a ring-0
+ * frame and does not switch.  Each iteration stores to memory (volatile, so
+ * the write-only array is kept) so the guest state keeps changing.
+ */
+static volatile u64 kspin_buf[64];
+
+static u64 kspin(u64 n)
+{
+	u64 start = ticks, iters = 0, x = 1;
+
+	/* Entered through an interrupt gate (IF=0); IRETQ restores ring 3's IF. */
+	__asm__ __volatile__("sti" ::: "memory");
+	while (ticks - start < n) {
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+		kspin_buf[iters & 63] = x;
+		iters++;
+	}
+	__asm__ __volatile__("cli" ::: "memory");
+	return iters;
+}
+
 /* Ring-3 buffers must lie inside the user window (they are DMA targets too). */
 static int user_ok(u64 p, u64 len)
 {
@@ -206,6 +231,9 @@ void syscall_dispatch(struct trapframe *tf)
 		break;
 	case SYS_DEV_RESET:
 		ret = virtio_reset((int)a0);
+		break;
+	case SYS_KSPIN:
+		ret = (s64)kspin(a0);
 		break;
 	default:
 		ret = -38;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Programs that need no virtio device: hello, ticks, race, spin. */
+/* Programs that need no virtio device: hello, ticks, race, spin, kspin. */
 #include "ulib.h"
 
 int prog_hello(u64 n)
@@ -170,4 +170,33 @@ int prog_spin(u64 n)
 	put_dec(t1 - t0);
 	put_char('\n');
 	return pass("spin", fnv_u64(FNV_INIT, x));
+}
+
+/*
+ * kspin: the kernel spins in ring 0 with interrupts enabled and no VM exit
+ * until n (default 5) timer ticks have passed (SYS_KSPIN), so the timer
+ * interrupt must be delivered while the guest makes no exits.  The iteration
+ * count depends on timing and is INFO.
+ */
+int prog_kspin(u64 n)
+{
+	u64 t0, t1;
+	s64 iters;
+
+	if (!n)
+		n = 5;
+	t0 = uticks();
+	iters = sys1(SYS_KSPIN, n);
+	t1 = uticks();
+	if (iters < 0)
+		return fail("kspin", "syscall");
+	if (t1 < t0 + n)
+		return fail("kspin", "ticks-did-not-advance");
+	put_str("kspin waited ");
+	put_dec(n);
+	put_str(" ticks in ring 0\n");
+	put_str("INFO kspin iterations=");
+	put_dec((u64)iters);
+	put_char('\n');
+	return pass("kspin", fnv_u64(fnv_str(FNV_INIT, "kspin"), n));
 }

@@ -3,7 +3,7 @@
  * Ring-3 entry: parse the command line the kernel copied into ucmdline and run
  * the selected program.  Arguments (everything else is ignored, including the
  * virtio_mmio.device= entries the VMM appends):
- *   prog=NAME   hello (default), ticks, race, blk, net, spin, badqueue
+ *   prog=NAME   hello (default), ticks, race, blk, net, spin, badqueue, kspin
  *   n=NUMBER    per-program count, see each prog_*.c (0 or absent = default)
  */
 #include "ulib.h"
@@ -26,6 +26,7 @@ static const struct prog progs[] = {
 	{ "net", prog_net },
 	{ "spin", prog_spin },
 	{ "badqueue", prog_badqueue },
+	{ "kspin", prog_kspin },
 };
 
 /* Value of KEY=... as a [start, len) token, or 0 if absent. */

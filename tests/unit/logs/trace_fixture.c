@@ -125,8 +125,8 @@ const Detvm__Event *fx_event_make(struct fx_event *fx, uint64_t i)
 		fill(fx->data[1], 32, i + 2);
 		fx->landmark.regs_digest.data = fx->data[0];
 		fx->landmark.regs_digest.len = 32;
-		fx->landmark.dirty_digest.data = fx->data[1];
-		fx->landmark.dirty_digest.len = 32;
+		fx->landmark.mem_digest.data = fx->data[1];
+		fx->landmark.mem_digest.len = 32;
 		fx->landmark.steps = i % 1000;
 		ev->landmark = &fx->landmark;
 		break;

@@ -15,7 +15,9 @@ static void test_fifo_and_copy(void **state)
 	struct evq q;
 	assert_int_equal(evq_init(&q, 0), 0);
 	char buf[] = "abc";
+	assert_int_equal(evq_nonempty(&q), 0);
 	assert_int_equal(evq_post(&q, HOSTIO_EV_CONSOLE_IN, 0, 10, buf, 3), 0);
+	assert_int_equal(evq_nonempty(&q), 1);
 	buf[0] = 'X';	/* the queue owns a copy */
 	assert_int_equal(evq_post(&q, HOSTIO_EV_NET_RX, 1, 20, "frame", 5), 0);
 	assert_int_equal(evq_wait(&q, 0), 1);
@@ -23,6 +25,7 @@ static void test_fifo_and_copy(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_null(evq_pop(&q));
+	assert_int_equal(evq_nonempty(&q), 0);
 	assert_int_equal(a->ev.kind, HOSTIO_EV_CONSOLE_IN);
 	assert_memory_equal(a->ev.data, "abc", 3);
 	assert_int_equal(b->ev.source, 1);

@@ -1,0 +1,52 @@
+/* insn_is_rep_string: the guard that keeps `step` points off half-done string ops. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "vmm/insn.h"
+
+#define IS_REP(...) insn_is_rep_string((const uint8_t[]){ __VA_ARGS__ }, \
+	sizeof((const uint8_t[]){ __VA_ARGS__ }))
+
+static void test_rep_string(void **state)
+{
+	(void)state;
+	assert_int_equal(IS_REP(0xf3, 0xaa), 1);		/* rep stosb */
+	assert_int_equal(IS_REP(0xf3, 0x48, 0xab), 1);		/* rep stosq */
+	assert_int_equal(IS_REP(0xf3, 0xa4), 1);		/* rep movsb */
+	assert_int_equal(IS_REP(0xf2, 0xae), 1);		/* repne scasb */
+	assert_int_equal(IS_REP(0x66, 0xf3, 0x6f), 1);		/* rep outsw */
+	assert_int_equal(IS_REP(0xf3, 0x66, 0xa5), 1);		/* rep movsw, prefixes swapped */
+	assert_int_equal(IS_REP(0x64, 0xf3, 0xa6), 1);		/* fs: repe cmpsb */
+}
+
+static void test_not_rep_string(void **state)
+{
+	(void)state;
+	assert_int_equal(IS_REP(0xaa), 0);			/* stosb without rep: one step */
+	assert_int_equal(IS_REP(0xf3, 0x90), 0);		/* pause */
+	assert_int_equal(IS_REP(0xf3, 0x0f, 0xb8, 0xc0), 0);	/* popcnt */
+	assert_int_equal(IS_REP(0xff, 0xc9), 0);		/* dec ecx */
+	assert_int_equal(IS_REP(0x48, 0x89, 0xdf), 0);		/* mov rdi, rbx */
+	assert_int_equal(IS_REP(0xf3, 0xc3), 0);		/* rep ret */
+}
+
+static void test_undecodable(void **state)
+{
+	(void)state;
+	assert_int_equal(insn_is_rep_string(NULL, 0), 1);
+	assert_int_equal(IS_REP(0xf3), 1);			/* cut off after the prefix */
+	assert_int_equal(IS_REP(0x66, 0x66, 0x48), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rep_string),
+		cmocka_unit_test(test_not_rep_string),
+		cmocka_unit_test(test_undecodable),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,22 @@
+/* The little x86 decoding the run loop needs. */
+#include "vmm/insn.h"
+
+int insn_is_rep_string(const uint8_t *b, unsigned n)
+{
+	int rep = 0;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t c = b[i];
+		if (c == 0xf2 || c == 0xf3) {
+			rep = 1;
+			continue;
+		}
+		/* operand/address size, segment overrides, LOCK, REX */
+		if (c == 0x66 || c == 0x67 || c == 0x2e || c == 0x36 || c == 0x3e || c == 0x26 ||
+		    c == 0x64 || c == 0x65 || c == 0xf0 || (c & 0xf0) == 0x40)
+			continue;
+		/* INS, OUTS, MOVS, CMPS, STOS, LODS, SCAS */
+		int string = (c >= 0x6c && c <= 0x6f) || (c >= 0xa4 && c <= 0xa7) || (c >= 0xaa && c <= 0xaf);
+		return rep && string;
+	}
+	return 1;	/* unknown bytes: treat as unsafe */
+}

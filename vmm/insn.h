@@ -1,0 +1,12 @@
+/* The little x86 decoding the run loop needs (pure: unit-tested without KVM). */
+#ifndef DETVM_VMM_INSN_H
+#define DETVM_VMM_INSN_H
+
+#include <stdint.h>
+
+/* 1 if the bytes start a REP/REPNE string instruction (INS, OUTS, MOVS, CMPS, STOS, LODS,
+ * SCAS) after any legacy prefixes and REX, or if they cannot be decoded (only prefixes);
+ * 0 otherwise. A REP string instruction can stop half way with RIP still on it. */
+int insn_is_rep_string(const uint8_t *b, unsigned n);
+
+#endif

@@ -1,0 +1,25 @@
+/* Landmark stepping for the run loop (see step.c). */
+#ifndef DETVM_VMM_STEP_H
+#define DETVM_VMM_STEP_H
+
+#include <stdint.h>
+
+#include "vmm/machine.h"
+
+/* Reads up to 16 bytes at the guest's RIP (through its page tables); how many. */
+unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const struct kvm_sregs *s,
+			    uint8_t *buf);
+/* Start running towards a landmark (its memory is compared too when lm->has_mem). */
+int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark *lm);
+/* Host monotonic time; only for how long replay may look for a landmark. */
+uint64_t step_now_ns(void);
+/* Looking for a landmark past its deadline: prints the divergence and returns
+ * DETVM_EXIT_DIVERGED; else 0. */
+int step_overdue(struct machine *m);
+/* After a single-step exit: 1 reached (stepping stopped), 0 not yet, else an exit code. */
+int step_reached(struct machine *m);
+/* Live host exit (a kick): 1 if the guest should get a step delivery point here (lm
+ * filled), 0 if not, -errno on a KVM failure. */
+int step_live_point(struct machine *m, struct step_landmark *lm);
+
+#endif
