@@ -118,14 +118,19 @@ int probe_breakpoint_hits(int ring, int max)
 	if (r)
 		return r;
 	const uint64_t bp = PROBE_CODE + 5;	/* the loop's dec ecx */
+	struct kvm_run *run = p.kvm.run;
+	run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	uint64_t last = UINT64_MAX;
 	int hits = 0;
 	r = kvm_vcpu_set_breakpoint(&p.kvm, bp);
-	while (!r && hits < max && !kvm_vcpu_run(&p.kvm) && p.kvm.run->exit_reason == KVM_EXIT_DEBUG &&
-	       p.kvm.run->debug.arch.pc == bp) {
+	/* a hit counts only if the loop moved on since the last one (ecx went down) */
+	while (!r && hits < max && !kvm_vcpu_run(&p.kvm) && run->exit_reason == KVM_EXIT_DEBUG &&
+	       run->s.regs.regs.rip == bp && run->s.regs.regs.rcx < last) {
 		hits++;
-		/* over the breakpoint with one single-step, then arm it again */
+		last = run->s.regs.regs.rcx;
+		/* over the breakpoint with one single-step, as replay does, then arm it again */
 		r = kvm_vcpu_set_singlestep(&p.kvm, 1);
-		if (r || kvm_vcpu_run(&p.kvm) || p.kvm.run->exit_reason != KVM_EXIT_DEBUG)
+		if (r || kvm_vcpu_run(&p.kvm) || run->exit_reason != KVM_EXIT_DEBUG)
 			break;
 		r = kvm_vcpu_set_breakpoint(&p.kvm, bp);
 	}
