@@ -59,7 +59,7 @@ void event_from_exit(struct event_buf *b, const struct kvm_run *run, const uint8
 			x->data.len = n;
 		}
 	}
-	if (run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN && (run->s.regs.sregs.cs.selector & 3) == 0) {
+	if (observer_window_has_landmark(run)) {
 		observer_regs_landmark(&run->s.regs.regs, b->landmark);
 		x->landmark.data = b->landmark;
 		x->landmark.len = OBSERVER_DIGEST_BYTES;

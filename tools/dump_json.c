@@ -99,6 +99,7 @@ void dump_json_header(FILE *out, const char *path, uint32_t version,
 		fputs("null", out);
 	put_str_kv(out, "delivery", dump_delivery_name(h->delivery, nb, sizeof(nb)));
 	put_u64_kv(out, "checkpoint_interval", h->checkpoint_interval);
+	put_u64_kv(out, "digest_version", h->digest_version);
 	fputs("}\n", out);
 }
 

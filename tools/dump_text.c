@@ -111,6 +111,7 @@ void dump_text_header(FILE *out, const char *path, uint32_t version,
 		fprintf(out, "checkpoint interval: %" PRIu64 " exits\n", h->checkpoint_interval);
 	else
 		fputs("checkpoint interval: none\n", out);
+	fprintf(out, "digest version: %" PRIu32 "\n", h->digest_version);
 	fputs("events:\n", out);
 }
 

@@ -57,10 +57,27 @@ void mem_digest_destroy(struct mem_digest *d)
 	d->page_hash = d->kvm_dirty = NULL;
 }
 
+/*
+ * A page's share of each lane of the memory digest. The lanes are sums of these, so a
+ * rehashed page updates them in O(1) and a digest costs O(pages written), not O(RAM):
+ * replay takes one at every breakpoint stop on the way to a landmark.
+ */
+static uint64_t lane_term(uint64_t page, uint64_t page_hash, int lane)
+{
+	static const uint64_t k[2] = { 0x9e3779b97f4a7c15ULL, 0xd6e8feb86659fd93ULL };
+	return mix(page_hash ^ mix((page + 1) * k[lane]));
+}
+
+static void set_page_hash(struct mem_digest *d, uint64_t page, uint64_t h)
+{
+	for (int lane = 0; lane < 2; lane++)
+		d->lane[lane] += lane_term(page, h, lane) - lane_term(page, d->page_hash[page], lane);
+	d->page_hash[page] = h;
+}
+
 static void rehash(struct mem_digest *d, const struct guest_mem *m, uint64_t page)
 {
-	/* no per-page seed: the page's place in the combined array already says where */
-	d->page_hash[page] = digest_hash(m->base + page * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE, 0);
+	set_page_hash(d, page, digest_hash(m->base + page * GUEST_PAGE_SIZE, GUEST_PAGE_SIZE, 0));
 	d->rehashed++;
 }
 
@@ -116,6 +133,13 @@ static void prime(struct mem_digest *d, struct guest_mem *m)
 	unsigned char vec[4096];
 	static const uint8_t zeros[GUEST_PAGE_SIZE];
 	uint64_t zero = digest_hash(zeros, GUEST_PAGE_SIZE, 0);
+	/* the lanes start as if every page hashed 0; each page then gets its real hash */
+	d->lane[0] = d->lane[1] = 0;
+	for (uint64_t pg = 0; pg < d->pages; pg++) {
+		d->page_hash[pg] = 0;
+		for (int lane = 0; lane < 2; lane++)
+			d->lane[lane] += lane_term(pg, 0, lane);
+	}
 	for (uint64_t pg = 0; pg < d->pages; pg += sizeof(vec)) {
 		uint64_t n = d->pages - pg < sizeof(vec) ? d->pages - pg : sizeof(vec);
 		if (mincore(m->base + pg * GUEST_PAGE_SIZE, n * GUEST_PAGE_SIZE, vec) < 0)
@@ -125,14 +149,14 @@ static void prime(struct mem_digest *d, struct guest_mem *m)
 				m->dirty[(pg + i) / 64] |= 1ULL << ((pg + i) % 64);
 				continue;
 			}
-			d->page_hash[pg + i] = zero;
+			set_page_hash(d, pg + i, zero);
 		}
 	}
 	d->primed = 1;
 }
 
-int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
-		    struct run_digest *out)
+int mem_digest_memory(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
+		      uint8_t out[OBSERVER_DIGEST_BYTES])
 {
 	if (!m->dirty)
 		return -EINVAL;
@@ -153,10 +177,17 @@ int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
 				rehash(d, m, pg);
 		}
 	}
-	uint64_t h1 = digest_hash(d->page_hash, d->pages * sizeof(uint64_t), 3);
-	uint64_t h2 = digest_hash(d->page_hash, d->pages * sizeof(uint64_t), 4);
-	memcpy(out->mem, &h1, 8);
-	memcpy(out->mem + 8, &h2, 8);
-	regs_digest(k, out->regs);
+	uint64_t h1 = mix(d->lane[0] ^ d->pages), h2 = mix(d->lane[1] + d->pages);
+	memcpy(out, &h1, 8);
+	memcpy(out + 8, &h2, 8);
 	return 0;
+}
+
+int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
+		    struct run_digest *out)
+{
+	int r = mem_digest_memory(d, m, k, out->mem);
+	if (!r)
+		regs_digest(k, out->regs);
+	return r;
 }

@@ -12,9 +12,13 @@
 #include "vmm/kvm.h"
 #include "vmm/observer.h"
 
+/* Bump when a digest of the same state changes value: traces record it (TraceHeader). */
+#define DIGEST_VERSION 1
+
 struct mem_digest {
 	uint64_t pages;
 	uint64_t *page_hash;	/* one per page, slot order */
+	uint64_t lane[2];	/* the memory digest before its final mix: sums over pages */
 	uint64_t *kvm_dirty;	/* scratch bitmap for KVM_GET_DIRTY_LOG */
 	int primed;		/* every page hashed at least once */
 	uint64_t rehashed;	/* pages hashed so far, for statistics */
@@ -26,6 +30,9 @@ void mem_digest_destroy(struct mem_digest *d);
  * not NULL) and writes the digest of registers and memory. 0 or -errno. */
 int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
 		    struct run_digest *out);
+/* The memory half of that alone: no vCPU ioctl, for digests taken at many exits. */
+int mem_digest_memory(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
+		      uint8_t out[OBSERVER_DIGEST_BYTES]);
 /* The 64-bit hash used for pages and digests (exposed for tests). */
 uint64_t digest_hash(const void *data, uint64_t len, uint64_t seed);
 

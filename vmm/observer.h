@@ -91,6 +91,13 @@ static inline void observer_regs_landmark(const struct kvm_regs *r, uint8_t out[
 	}
 }
 
+/* An interrupt window in ring 0 gets a landmark: a host that emulates ring 0 may report
+ * it late, at a point replay has to find again (ExitRecord.landmark). */
+static inline int observer_window_has_landmark(const struct kvm_run *run)
+{
+	return run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN && (run->s.regs.sregs.cs.selector & 3) == 0;
+}
+
 struct run_observer {
 	const struct run_observer_ops *ops;
 	void *self;

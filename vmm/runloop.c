@@ -244,15 +244,15 @@ static int after_guest_exit(struct machine *m, enum exit_action a)
 {
 	struct kvm_run *run = m->kvm.run;
 	/* a window's place may need memory to be told apart: see ExitRecord.landmark */
-	struct run_digest d;
+	uint8_t digest[OBSERVER_DIGEST_BYTES];
 	const uint8_t *mem = NULL;
-	if (m->obs && m->track_state && run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN) {
-		int r = mem_digest_take(&m->digest, &m->mem, &m->kvm, &d);
+	if (m->obs && m->track_state && observer_window_has_landmark(run)) {
+		int r = mem_digest_memory(&m->digest, &m->mem, &m->kvm, digest);
 		if (r) {
 			log_error("cannot take a state digest: %s", strerror(-r));
 			return DETVM_EXIT_KVM;
 		}
-		mem = d.mem;
+		mem = digest;
 	}
 	if (m->obs && m->obs->ops->exit(m->obs->self, m->stats.exits, run, mem))
 		return observer_failure(m);

@@ -98,13 +98,13 @@ static int memory_equal(struct machine *m, int *equal)
 		*equal = 1;
 		return 0;
 	}
-	struct run_digest d;
-	int r = mem_digest_take(&m->digest, &m->mem, &m->kvm, &d);
+	uint8_t d[OBSERVER_DIGEST_BYTES];
+	int r = mem_digest_memory(&m->digest, &m->mem, &m->kvm, d);
 	if (r) {
 		log_error("cannot take a state digest: %s", strerror(-r));
 		return DETVM_EXIT_KVM;
 	}
-	*equal = !memcmp(d.mem, m->step.mem, sizeof(d.mem));
+	*equal = !memcmp(d, m->step.mem, sizeof(d));
 	return 0;
 }
 
@@ -172,11 +172,9 @@ int step_live_point(struct machine *m, struct step_landmark *lm)
 	lm->rip = r->rip;
 	observer_regs_landmark(r, lm->regs);
 	if (m->track_state) {
-		struct run_digest d;
-		int e = mem_digest_take(&m->digest, &m->mem, &m->kvm, &d);
+		int e = mem_digest_memory(&m->digest, &m->mem, &m->kvm, lm->mem);
 		if (e)
 			return e;
-		memcpy(lm->mem, d.mem, sizeof(lm->mem));
 		lm->has_mem = 1;
 	}
 	return 1;

@@ -49,6 +49,7 @@ int trace_header_build(struct trace_header_buf *b, const struct machine_config *
 	b->hdr.delivery = m->step_rings ? DETVM__DELIVERY_POLICY__DELIVERY_STEP
 					: DETVM__DELIVERY_POLICY__DELIVERY_SYNC;
 	b->hdr.checkpoint_interval = checkpoint_exits;
+	b->hdr.digest_version = DIGEST_VERSION;
 	b->hdr.config = &b->cfg;
 
 	b->cfg.mem_bytes = cfg->mem_size;
@@ -144,6 +145,12 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 	if (h->delivery != DETVM__DELIVERY_POLICY__DELIVERY_SYNC &&
 	    h->delivery != DETVM__DELIVERY_POLICY__DELIVERY_STEP) {
 		snprintf(err, errlen, "the trace uses delivery policy %d, which this detvm cannot replay", h->delivery);
+		return DETVM_EXIT_TRACE;
+	}
+	if (h->digest_version != DIGEST_VERSION) {
+		snprintf(err, errlen,
+			 "the trace's state digests are version %u, this detvm computes version %u: replay it with the detvm that recorded it (%s)",
+			 h->digest_version, DIGEST_VERSION, h->detvm_version && *h->detvm_version ? h->detvm_version : "unknown");
 		return DETVM_EXIT_TRACE;
 	}
 	if (c->vcpus > 1 || c->n_disks > MACHINE_MAX_DISKS || c->n_nics > MACHINE_MAX_NICS ||

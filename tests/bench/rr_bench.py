@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Record/replay benchmarks, measured side by side in one run (issue 4 targets):
 
-- record / plain wall time for a CPU-bound ring-3 guest (spin) and an exit-heavy guest
-  (race: a port exit per iteration, plus console output)
+- record / plain wall time for a CPU-bound ring-3 guest (spin) and for I/O-heavy guests:
+  console (race: a port exit per iteration, plus console output), blk (1,400 requests)
+  and net (2,000 frames echoed by a host peer)
 - replay / record wall time for an idle-heavy guest (ticks: halts between timer ticks)
   and a busy one (spin); and for a guest that spins in ring 0 without exits (kspin), whose
   ticks reach it through `step` delivery points that replay has to run back to
@@ -76,10 +77,18 @@ def replay_cmd(trace):
 rows = []
 
 
-def ratio_row(name, cmdline, a_label, b_label, target):
+def median_time_peer(cmd_fn, frames, n=runs):
+    return statistics.median(with_peer(lambda net: timed(cmd_fn(net))[0], frames) for _ in range(n))
+
+
+def ratio_row(name, cmdline, a_label, b_label, target, frames=0):
     trace = os.path.join(tmp, "r.trace")
-    plain = median_time(run_cmd(cmdline))
-    rec = median_time(record_cmd(trace, cmdline))
+    if frames:
+        plain = median_time_peer(lambda net: run_cmd(cmdline, net), frames)
+        rec = median_time_peer(lambda net: record_cmd(trace, cmdline, net), frames)
+    else:
+        plain = median_time(run_cmd(cmdline))
+        rec = median_time(record_cmd(trace, cmdline))
     rows.append((name, "%s %.3f s, %s %.3f s" % (a_label, plain, b_label, rec), rec / plain, target))
 
 
@@ -106,7 +115,10 @@ def main():
         if not os.path.exists(f):
             sys.exit("bench: %s is missing; run make build" % f)
     ratio_row("record/plain, CPU-bound (spin)", "prog=spin n=31", "plain", "record", "<= 1.02")
-    ratio_row("record/plain, exit-heavy (race)", "prog=race n=20000", "plain", "record", "<= 1.15")
+    ratio_row("record/plain, console (race)", "prog=race n=20000", "plain", "record", "<= 1.15")
+    ratio_row("record/plain, blk (1,400 requests)", "prog=blk n=200", "plain", "record", "<= 1.15")
+    ratio_row("record/plain, net (2,000 frames)", "prog=net n=2000", "plain", "record", "<= 1.15",
+              frames=2000)
     replay_row("record/replay, idle-heavy (ticks)", "prog=ticks n=300", ">= 10 (replay faster)")
     replay_row("record/replay, busy (spin)", "prog=spin n=31", "")
     replay_row("record/replay, ring-0 spin (kspin)", "prog=kspin n=20", "(step points)")
@@ -120,8 +132,8 @@ def main():
         size, dt, lz = trace_rate("idle", "prog=ticks n=%d hz=%d" % (hz * secs, hz))
         print("%-36s %12d %12.1f %10.0f  %.2f%s" % ("idle guest at %d Hz" % hz, size, secs, size / secs, lz,
                                                   "   (target <= 10 KB/s at 250 Hz)" if hz == 250 else ""))
-    size, dt, lz = trace_rate("blk", "prog=blk")
-    print("%-36s %12d %12.2f %10.0f  %.2f" % ("blk workload", size, dt, size / dt, lz))
+    size, dt, lz = trace_rate("blk", "prog=blk n=200")
+    print("%-36s %12d %12.2f %10.0f  %.2f" % ("blk workload (1,400 requests)", size, dt, size / dt, lz))
     size, dt, lz = trace_rate("net", "prog=net n=200", frames=200)
     print("%-36s %12d %12.2f %10.0f  %.2f" % ("net workload (200 frames echoed)", size, dt, size / dt, lz))
     bench = os.path.join(build, "tests", "unit", "logs", "trace_bench")

@@ -84,6 +84,18 @@ replay_mutated "timer 3 +1s"
 { [ -n "$at" ] && [ "$at" -ge "$pos" ]; } || fail "timer fire +1 s at exit $pos: diverged at '${at}', want >= $pos"
 notes+=" [timer 3 +1s: $pos -> $at]"
 
+# A trace whose digests were computed another way (another detvm) is refused up front,
+# not reported as a divergence at its first checkpoint.
+for v in 0 99; do
+	mutated digest-version $v
+	replay_mutated "digest version $v"
+	[ $rc -eq 7 ] || fail "a trace with digest version $v: replay exited $rc, want 7"
+	grep -q "state digests are version $v, this detvm computes version" "$tmp/m.err" ||
+		fail "digest version $v: wrong message"
+	[ -s "$tmp/m.out" ] && fail "digest version $v: replay ran the guest anyway"
+done
+notes+=" [digest version 0/99: refused]"
+
 # Files the trace names. blk: a disk snapshot beside the trace.
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"
 rr_record "$tmp/blk.trace" blkrec --disk "$tmp/disk.img" --cmdline prog=blk </dev/null

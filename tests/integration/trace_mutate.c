@@ -11,6 +11,8 @@
  *   timer        add DELTA_NS (default 1 ms, may be negative) to the N-th timer fire
  *   landmark     flip bit 0 of the first byte of the N-th landmark's (step delivery
  *                point's) regs_digest
+ *   digest-version  no event: the header's digest_version becomes N (0 allowed);
+ *                prints position 0
  *
  * DELTA_NS is read for clock and timer only (it must still be a number for the others).
  * Prints the position (exit ordinal) of the changed event on stdout, and a description
@@ -29,7 +31,7 @@
 #define COM1_DATA 0x3f8
 #define MS_NS 1000000LL
 
-enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK };
+enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK, K_DIGEST_VERSION };
 
 static const char *const kind_names[] = {
 	[K_EXIT_DATA] = "exit-data",
@@ -37,12 +39,13 @@ static const char *const kind_names[] = {
 	[K_CLOCK] = "clock",
 	[K_TIMER] = "timer",
 	[K_LANDMARK] = "landmark",
+	[K_DIGEST_VERSION] = "digest-version",
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer|landmark N\n"
-		"       [DELTA_NS]\n");
+	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer|landmark|digest-version\n"
+		"       N [DELTA_NS]\n");
 	return 2;
 }
 
@@ -63,6 +66,8 @@ static int matches(enum kind k, const Detvm__Event *ev)
 	case K_LANDMARK:
 		return ev->payload_case == DETVM__EVENT__PAYLOAD_LANDMARK &&
 		       ev->landmark->regs_digest.len > 0;
+	case K_DIGEST_VERSION:
+		break;		/* a header change: no event matches */
 	}
 	return 0;
 }
@@ -137,6 +142,8 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 		landmark.regs_digest.data = data;
 		ev.landmark = &landmark;
 		break;
+	case K_DIGEST_VERSION:
+		break;		/* never called: no event matches */
 	}
 	r = trace_writer_append(w, te->position, &ev);
 	free(data);
@@ -168,7 +175,7 @@ int main(int argc, char **argv)
 			k = (int)i;
 	errno = 0;
 	n = strtoull(argv[4], &end, 10);
-	if (k < 0 || errno || *end || n == 0)
+	if (k < 0 || errno || *end || (n == 0 && k != K_DIGEST_VERSION) || n > UINT32_MAX)
 		return usage();
 	if (argc == 6) {
 		errno = 0;
@@ -181,7 +188,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trace_mutate: %s\n", err);
 		return 1;
 	}
-	r = trace_writer_open(&w, argv[2], trace_reader_header(rd), NULL);
+	Detvm__TraceHeader hdr = *trace_reader_header(rd);
+	if (k == K_DIGEST_VERSION) {
+		fprintf(stderr, "trace_mutate: header digest_version %" PRIu32 " -> %" PRIu64 "\n",
+			hdr.digest_version, n);
+		hdr.digest_version = (uint32_t)n;
+		changed = 1;
+	}
+	r = trace_writer_open(&w, argv[2], &hdr, NULL);
 	if (r) {
 		fprintf(stderr, "trace_mutate: cannot create '%s': %s\n", argv[2], errstr(r));
 		trace_reader_close(rd);
