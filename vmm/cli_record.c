@@ -65,32 +65,63 @@ static const char replay_help[] =
 	"6 diverged; 7 the trace is unreadable, corrupt or truncated (after replaying what it\n"
 	"holds); 12 a file the trace names is missing or changed; 2 usage.\n";
 
-/* Copies all of src into the open file out; the size copied, or -1 with err set. */
+/* Copies [pos, end) of in to the same offsets of out. 0, or -1 with errno set. */
+static int copy_range(int in, int out, off_t pos, off_t end)
+{
+	while (pos < end) {
+		off_t o = pos;
+		ssize_t n = copy_file_range(in, &pos, out, &o, (size_t)(end - pos), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!n)
+				errno = EIO;	/* the source shrank under us */
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Copies all of src into the empty file out; the size copied, or -1 with err set. Only
+ * the data extents are copied and the size set at the end, so a sparse disk image
+ * gives a sparse snapshot (a 20 GiB image with 1 GiB written costs 1 GiB beside the
+ * trace, and less where the filesystem shares extents).
+ */
 static off_t copy_into(const char *src, int out, char *err, size_t errlen)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	off_t left = -1;
+	off_t size = -1;
 	if (in < 0 || fstat(in, &st) < 0) {
 		snprintf(err, errlen, "cannot open disk '%s': %s", src, strerror(errno));
 		goto out;
 	}
-	for (left = st.st_size; left > 0;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, left, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "cannot copy disk '%s': %s", src, n < 0 ? strerror(errno) : "short copy");
-			left = -1;
+	for (off_t pos = 0; pos < st.st_size;) {
+		off_t data = lseek(in, pos, SEEK_DATA), hole;
+		if (data < 0 && errno == ENXIO)
+			break;	/* only a hole is left */
+		if (data < 0) {		/* no SEEK_DATA here: copy everything */
+			data = pos;
+			hole = st.st_size;
+		} else if ((hole = lseek(in, data, SEEK_HOLE)) < 0 || hole > st.st_size) {
+			hole = st.st_size;
+		}
+		if (copy_range(in, out, data, hole)) {
+			snprintf(err, errlen, "cannot copy disk '%s': %s", src, strerror(errno));
 			goto out;
 		}
-		left -= n;
+		pos = hole;
 	}
-	left = st.st_size;
+	if (ftruncate(out, st.st_size) < 0) {
+		snprintf(err, errlen, "cannot copy disk '%s': %s", src, strerror(errno));
+		goto out;
+	}
+	size = st.st_size;
 out:
 	if (in >= 0)
 		close(in);
-	return left;
+	return size;
 }
 
 /* The copy of a disk's starting content that replay will start from. */

@@ -120,6 +120,25 @@ rr_replay "$tmp/blk.trace" snapok
 rc=$?
 [ $rc -eq 0 ] || fail "with the snapshot restored, replay exited $rc"
 
+# A sparse disk gives a sparse snapshot (where the filesystem keeps the source sparse):
+# 64 MiB with 8 KiB written at its start and 5 bytes in the middle.
+truncate -s 64M "$tmp/sparse.img"
+dd if=/dev/urandom of="$tmp/sparse.img" bs=4096 count=2 conv=notrunc status=none
+printf 'hello' | dd of="$tmp/sparse.img" bs=1 seek=$((32 << 20)) conv=notrunc status=none
+rr_record "$tmp/sparse.trace" sparserec --disk "$tmp/sparse.img" --cmdline prog=blk </dev/null
+rc=$?
+[ $rc -eq 0 ] || fail "record with a sparse disk exited $rc"
+cmp -s "$tmp/sparse.img" "$tmp/sparse.trace.disk0" || fail "the snapshot of a sparse disk differs from it"
+if [ "$(stat -c %b "$tmp/sparse.img")" -lt 1024 ]; then
+	blocks=$(stat -c %b "$tmp/sparse.trace.disk0")
+	[ "$blocks" -lt 1024 ] || fail "the snapshot of a sparse 64 MiB disk uses $blocks blocks"
+	notes+=" [sparse disk: snapshot $blocks blocks]"
+fi
+rr_replay "$tmp/sparse.trace" sparse
+rc=$?
+[ $rc -eq 0 ] || fail "replay from a sparse snapshot exited $rc"
+cmp -s "$tmp/sparserec.out" "$tmp/sparse.out" || fail "replay from a sparse snapshot: console differs"
+
 # The image: recorded from a private copy, then one byte appended.
 cp "$elf" "$tmp/guest.elf"
 elf=$tmp/guest.elf
