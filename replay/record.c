@@ -270,6 +270,11 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 	return 0;
 }
 
+static int obs_no_interrupt(void *s, uint64_t position, uint64_t rip)
+{
+	return 0;
+}
+
 static int obs_window(void *s, uint64_t position, struct step_landmark *lm)
 {
 	return OBSERVER_WINDOW_ASK;	/* recording takes the window wherever KVM reports it */
@@ -352,6 +357,7 @@ static int obs_failure(void *s, char *msg, unsigned len)
 static const struct run_observer_ops record_observer = {
 	.exit = obs_exit,
 	.interrupt = obs_interrupt,
+	.no_interrupt = obs_no_interrupt,
 	.want_checkpoint = obs_want_checkpoint,
 	.checkpoint = obs_checkpoint,
 	.should_stop = obs_should_stop,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "replay/events.h"
+#include "vmm/exitcode.h"
 #include "vmm/file_io.h"
 #include "vmm/log.h"
 
@@ -301,6 +302,19 @@ static int obs_interrupt(void *s, uint64_t position, unsigned vector, uint64_t r
 	return 0;
 }
 
+static int obs_no_interrupt(void *s, uint64_t position, uint64_t rip)
+{
+	struct replayer *p = s;
+	p->position = position;
+	/* the recording injected here, so its PIC had a line up and its guest could take it:
+	 * otherwise the guest may now run on without exits and never get there */
+	if (p->failed || !next_is(p, DETVM__EVENT__PAYLOAD_INTERRUPT))
+		return 0;
+	p->rip = rip;
+	diverged(p, "no interrupt to inject (none pending, or the guest could not take one)");
+	return 1;
+}
+
 static int obs_want_checkpoint(void *s, uint64_t position)
 {
 	struct replayer *p = s;
@@ -339,6 +353,13 @@ static int obs_checkpoint(void *s, uint64_t position, uint64_t rip, const struct
 	return compare_checkpoint(p, d);
 }
 
+/* A status a recording can end with: detvm's own, less those only replay gives. */
+static int recordable_end(int code)
+{
+	return code >= 0 && code <= DETVM_EXIT_MISMATCH && code != DETVM_EXIT_DIVERGED && code != DETVM_EXIT_TRACE &&
+	       code != DETVM_EXIT_MISMATCH;
+}
+
 static int obs_should_stop(void *s, uint64_t position, int *code)
 {
 	struct replayer *p = s;
@@ -350,6 +371,12 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 	}
 	if (next_is(p, DETVM__EVENT__PAYLOAD_END)) {
 		*code = p->cur.ev->end->exit_code;
+		if (!recordable_end(*code)) {
+			fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: it ends with exit status %d, which no recording ends with",
+			     *code);
+			*code = p->failed;
+			log_error("%s", p->msg);
+		}
 		return 1;
 	}
 	return 0;
@@ -469,6 +496,7 @@ static int obs_failure(void *s, char *msg, unsigned len)
 static const struct run_observer_ops replay_observer = {
 	.exit = obs_exit,
 	.interrupt = obs_interrupt,
+	.no_interrupt = obs_no_interrupt,
 	.want_checkpoint = obs_want_checkpoint,
 	.checkpoint = obs_checkpoint,
 	.should_stop = obs_should_stop,

@@ -53,7 +53,7 @@ static const char replay_help[] =
 	"made inside long runs without exits (`step` delivery) and interrupt windows a host\n"
 	"reported late are found again by hardware breakpoint or single-step and checked\n"
 	"by register and memory digest; one not found within 2 s + 200x the recorded time\n"
-	"is a divergence too.\n"
+	"(at most 10 minutes) is a divergence too.\n"
 	"\n"
 	"options:\n"
 	"  -s, --serial SPEC     console output: stdio (default) or file:PATH\n"

@@ -44,6 +44,9 @@ struct run_observer_ops {
 	int (*exit)(void *self, uint64_t position, const struct kvm_run *run, const uint8_t *mem);
 	/* An interrupt with this vector is about to be injected at `position`. */
 	int (*interrupt)(void *self, uint64_t position, unsigned vector, uint64_t rip);
+	/* The loop enters the guest after delivery point `position` without injecting one
+	 * (there is one such entry per position): replay fails if the recording injected. */
+	int (*no_interrupt)(void *self, uint64_t position, uint64_t rip);
 	/* Whether to take a checkpoint now, after exit `position` was handled. */
 	int (*want_checkpoint)(void *self, uint64_t position);
 	int (*checkpoint)(void *self, uint64_t position, uint64_t rip, const struct run_digest *d);

@@ -67,6 +67,8 @@ static int offer_interrupt(struct machine *m)
 		if (r)
 			return r;
 		pending = 0;
+	} else if (m->obs && m->obs->ops->no_interrupt(m->obs->self, m->stats.exits, run->s.regs.regs.rip)) {
+		return OBSERVER_STOP;
 	}
 	struct step_landmark lm;
 	if (m->obs && m->obs->ops->step_target(m->obs->self, m->stats.exits, &lm))

@@ -20,9 +20,12 @@
 #include "vmm/log.h"
 
 /* How long replay looks for a landmark: at least STEP_MIN_NS, or STEP_UNKNOWN_NS when
- * the trace does not say how long the recording took to get there. */
+ * the trace does not say how long the recording took to get there, and never more than
+ * STEP_MAX_NS (a landmark is at most a few kick periods after its exit; a trace that
+ * says days is wrong, and replay must not wait days to say so). */
 #define STEP_MIN_NS (2 * 1000000000ULL)
 #define STEP_UNKNOWN_NS (120 * 1000000000ULL)
+#define STEP_MAX_NS (600 * 1000000000ULL)
 #define STEP_SLOWDOWN 200
 
 uint64_t step_now_ns(void)
@@ -85,7 +88,11 @@ int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark 
 	m->step.single = -1;
 	/* the recording got there in elapsed_ns; replay is slower (every stop is an exit:
 	 * ~8x here with breakpoints, ~16x single-stepping), but 200x means it went elsewhere */
-	uint64_t budget = lm->elapsed_ns ? STEP_MIN_NS + STEP_SLOWDOWN * lm->elapsed_ns : STEP_UNKNOWN_NS;
+	uint64_t budget = STEP_UNKNOWN_NS;
+	if (lm->elapsed_ns)
+		budget = lm->elapsed_ns > (STEP_MAX_NS - STEP_MIN_NS) / STEP_SLOWDOWN
+				 ? STEP_MAX_NS
+				 : STEP_MIN_NS + STEP_SLOWDOWN * lm->elapsed_ns;
 	m->step.started_ns = step_now_ns();
 	m->step.deadline_ns = m->step.started_ns + budget;
 	return set_mode(m, !m->step_breakpoints);

@@ -9,8 +9,11 @@
 #    0x...): expected ..., got ..." with exactly P;
 #  - the PIT start clock read +1 ms: exit 6, diverged at a position >= P;
 #  - a timer fire +1 s: exit 6 at >= P (and +1 ms: 0 or 6, see below);
+#  - a copy whose header says its digests were computed another way (digest version 0
+#    or 99): exit 7 before the guest runs;
 #  - a changed/missing disk snapshot (TRACE.disk0) or image file: exit 12, "has changed
-#    since it was recorded" / "the trace needs".
+#    since it was recorded" / "the trace needs";
+#  - a sparse disk gives a sparse snapshot with the same bytes, and replays.
 # usage: rr_divergence.sh DETVM GUEST_ELF TRACE_MUTATE ; exit 77 (skipped) without /dev/kvm.
 set -u
 # shellcheck source=rr_lib.sh

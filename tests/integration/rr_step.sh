@@ -17,7 +17,10 @@
 #     line on stderr saying "diverged" (at the next exit, or after giving up stepping to
 #     the recorded step delivery point), no sanitizer report, the console before it a
 #     prefix of the recording's, within $mutated_limit seconds;
-#  e. (information only) the replays' wall times are printed in the pass line.
+#  e. the first timer fire at a step point (position P) moved 1000 s later: replay exits 6
+#     at once with "diverged at exit N (rip ...): expected interrupt vector 0x20, got no
+#     interrupt ...", N >= P;
+#  f. (information only) the replays' wall times are printed in the pass line.
 # usage: rr_step.sh DETVM GUEST_ELF TRACE_MUTATE ; exit 77 (skipped) without /dev/kvm or
 # where `detvm doctor` says this host's KVM cannot single-step guest ring 0.
 set -u
@@ -158,4 +161,29 @@ at=$(sed -n 's/^detvm: error: diverged \(at\|after\) exit \([0-9][0-9]*\)[ :].*/
 	fail "corrupted landmark at position $pos: diverged at exit '${at}', want >= $((pos - 1)) (its last exit)"
 rr_is_prefix "$tmp/m.out" "$tmp/rec.out" || fail "corrupted landmark: the console before the divergence differs"
 
-pass "$summary; corrupted landmark $points (position $pos): diverged at exit $at in ${t_mut}s"
+# ---- e. a tick that never comes is caught ----------------------------------------------
+# The first timer fire taken at a step point, moved 1000 s later: that fire still finds
+# its period over, but the PIT's next deadline moves 1000 s on, so at a later step point
+# no tick is pending where the recording injected one. The guest would spin on in ring 0
+# without an exit; replay must say so there instead of waiting for a tick forever.
+nth=$("$detvm" dump "$trace" | awk '
+	$3 == "landmark" { lm = $2 }
+	$3 == "timer" { n++; if ($2 == lm) { print n; exit } }')
+[ -n "$nth" ] || fail "no timer fire at a step point in the trace"
+show=("$tmp/mutate.err")
+pos=$("$mutate" "$trace" "$tmp/t.trace" timer "$nth" 1000000000000 2>"$tmp/mutate.err") ||
+	fail "trace_mutate timer $nth failed"
+show=("$tmp/t.out" "$tmp/t.err" "$tmp/mutate.err")
+t0=$(now)
+timeout $mutated_limit "$detvm" replay "$tmp/t.trace" >"$tmp/t.out" 2>"$tmp/t.err" </dev/null
+rc=$?
+t_tick=$(secs "$t0" "$(now)")
+[ $rc -ne 124 ] || fail "a tick moved away from step point $pos: replay still running after $mutated_limit s"
+rr_no_crash $rc "$tmp/t.err" "tick moved away"
+[ $rc -eq 6 ] || fail "a tick moved away from step point $pos: replay exited $rc, want 6"
+tick_at=$(sed -n 's/^detvm: error: diverged at exit \([0-9][0-9]*\) (rip 0x[0-9a-f]*): expected interrupt vector 0x20, got no interrupt.*/\1/p' "$tmp/t.err")
+[ -n "$tick_at" ] ||
+	fail "a tick moved away from step point $pos: want 'diverged at exit N (rip ...): expected interrupt vector 0x20, got no interrupt ...'"
+[ "$tick_at" -ge "$pos" ] || fail "a tick moved away from step point $pos: diverged before it, at exit $tick_at"
+
+pass "$summary; corrupted landmark $points (position $pos): diverged at exit $at in ${t_mut}s; tick $nth (position $pos) moved 1000 s: diverged at exit $tick_at in ${t_tick}s"

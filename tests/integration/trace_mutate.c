@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "logs/trace.h"
+#include "trace_copy.h"
 
 #define COM1_DATA 0x3f8
 #define MS_NS 1000000LL
@@ -160,7 +161,6 @@ int main(int argc, char **argv)
 	struct trace_reader *rd;
 	struct trace_writer *w;
 	struct trace_event te;
-	const Detvm__TraceFooter *in;
 	Detvm__TraceFooter f;
 	char err[512];
 	uint64_t n, seen = 0, changed_at = 0;
@@ -225,15 +225,7 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 
-	in = trace_reader_footer(rd);
-	detvm__trace_footer__init(&f);
-	if (in) {
-		f.final_position = in->final_position;
-		f.final_digest = in->final_digest;
-		f.clean_exit = in->clean_exit;
-		f.reason = in->reason;
-		f.message = in->message;
-	}
+	trace_copy_footer(&f, trace_reader_footer(rd));
 	r = trace_writer_close(w, &f);
 	trace_reader_close(rd);
 	if (r) {
