@@ -3,20 +3,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "replay/events.h"
+#include "vmm/mono_clock.h"
 
 static struct recorder *self_io(struct hostio *h)
 {
 	return h->priv;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
 static void append(struct recorder *r, Detvm__Event *ev)
@@ -118,7 +111,7 @@ static int rec_net_send(struct hostio *h, unsigned nic, const uint8_t *frame, si
 static void flush_if_due(struct recorder *r)
 {
 	if (!r->error) {
-		int e = trace_writer_flush_if_due(r->w, mono_ns());
+		int e = trace_writer_flush_if_due(r->w, mono_clock_ns());
 		if (e < 0)
 			r->error = e;
 	}
@@ -210,9 +203,10 @@ static int obs_exit(void *s, uint64_t position, const struct kvm_run *run, const
 	r->position = position;
 	struct event_buf b;
 	event_from_exit(&b, run, mem);
-	uint64_t now = mono_ns();
-	if (b.u.exit.landmark.len)
-		b.u.exit.elapsed_ns = now - r->last_exit_ns;
+	uint64_t now = mono_clock_ns(), gap = now - r->last_exit_ns;
+	/* replay's yardsticks: how long to look for a landmark, how long to wait for an exit */
+	if (b.u.exit.landmark.len || gap >= OBSERVER_SLOW_EXIT_NS)
+		b.u.exit.elapsed_ns = gap;
 	r->last_exit_ns = now;
 	append(r, &b.ev);
 	return r->error != 0;
@@ -293,7 +287,7 @@ static int obs_step_point(void *s, const struct step_landmark *lm)
 	b.u.landmark.regs_digest.len = sizeof(lm->regs);
 	b.u.landmark.mem_digest.data = (uint8_t *)lm->mem;
 	b.u.landmark.mem_digest.len = sizeof(lm->mem);
-	uint64_t now = mono_ns();
+	uint64_t now = mono_clock_ns();
 	b.u.landmark.elapsed_ns = now - r->last_exit_ns;
 	r->last_exit_ns = now;
 	b.ev.rip = lm->rip;
@@ -384,7 +378,7 @@ void recorder_init(struct recorder *r, struct hostio *inner, uint64_t checkpoint
 
 int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr)
 {
-	r->last_exit_ns = mono_ns();
+	r->last_exit_ns = mono_clock_ns();
 	return trace_writer_open(&r->w, path, hdr, NULL);
 }
 

@@ -11,6 +11,7 @@
 #include "vmm/exitcode.h"
 #include "vmm/file_io.h"
 #include "vmm/log.h"
+#include "vmm/mono_clock.h"
 
 static void advance(struct replayer *p)
 {
@@ -266,6 +267,7 @@ static int obs_exit(void *s, uint64_t position, const struct kvm_run *run, const
 	struct replayer *p = s;
 	p->position = position;
 	p->rip = run->s.regs.regs.rip;
+	p->progress_ns = mono_clock_ns();
 	struct event_buf b;
 	event_from_exit(&b, run, mem);
 	char got[256];
@@ -431,6 +433,7 @@ static int obs_step_point(void *s, const struct step_landmark *lm)
 	struct replayer *p = s;
 	p->position = lm->last_exit + 1;
 	p->rip = lm->rip;
+	p->progress_ns = mono_clock_ns();
 	char got[96];
 	snprintf(got, sizeof(got), "a step delivery point at rip 0x%" PRIx64, lm->rip);
 	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_LANDMARK, got);
@@ -447,9 +450,38 @@ static int obs_step_point(void *s, const struct step_landmark *lm)
 	return 0;
 }
 
+/*
+ * A guest that diverged into a loop without exits would keep replay running forever:
+ * no exit for far longer than the recording took to its next one is a divergence. A
+ * landmark next has its own budget (vmm/step.c); an exit without elapsed_ns came
+ * within OBSERVER_SLOW_EXIT_NS when recorded.
+ */
 static int obs_host_exit(void *s)
 {
-	return 0;
+	struct replayer *p = s;
+	uint64_t now = mono_clock_ns(), recorded = OBSERVER_SLOW_EXIT_NS;
+	if (p->failed)
+		return 1;
+	if (!p->progress_ns) {
+		p->progress_ns = now;
+		return 0;
+	}
+	if (p->have && p->cur.ev->payload_case == DETVM__EVENT__PAYLOAD_LANDMARK)
+		return 0;
+	if (p->have && p->cur.ev->payload_case == DETVM__EVENT__PAYLOAD_EXIT && p->cur.position == p->position + 1) {
+		if (p->cur.ev->exit->landmark.len)
+			return 0;
+		if (p->cur.ev->exit->elapsed_ns)
+			recorded = p->cur.ev->exit->elapsed_ns;
+	}
+	if (now - p->progress_ns < observer_search_budget_ns(recorded))
+		return 0;
+	char want[320];
+	describe_next(p, want, sizeof(want));
+	fail(p, REPLAY_EXIT_DIVERGED,
+	     "diverged after exit %" PRIu64 ": the guest ran %.1f s without an exit; the recording went on to %s within %.3f s",
+	     p->position, (double)(now - p->progress_ns) / 1e9, want, (double)recorded / 1e9);
+	return 1;
 }
 
 static int obs_end(void *s, uint64_t position, int code, const char *why, const struct run_digest *d)

@@ -34,6 +34,7 @@ struct replayer {
 	uint64_t events;		/* consumed */
 	uint64_t checkpoints;		/* compared and equal */
 	uint64_t step_points;		/* step delivery points reached */
+	uint64_t progress_ns;		/* host monotonic time of the last exit or step point */
 	int failed;			/* exit status to stop with, 0 while all matches */
 	char msg[768];
 	int ended;			/* the recording's End was reached and matched */

@@ -101,6 +101,27 @@ static inline int observer_window_has_landmark(const struct kvm_run *run)
 	return run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN && (run->s.regs.sregs.cs.selector & 3) == 0;
 }
 
+/*
+ * How long replay waits for something the recording reached in `recorded_ns` of wall
+ * time (an exit, a landmark) before calling it a divergence. Replay is slower where
+ * it has to stop often (~8x with breakpoints, ~16x single-stepping here), but 200x
+ * means it went elsewhere; never more than 10 minutes, so a trace that says days is
+ * answered in minutes.
+ */
+#define OBSERVER_SEARCH_MIN_NS (2 * 1000000000ULL)
+#define OBSERVER_SEARCH_MAX_NS (600 * 1000000000ULL)
+#define OBSERVER_SEARCH_SLOWDOWN 200
+/* Exits that came this long or longer after the previous one carry their elapsed time
+ * (ExitRecord.elapsed_ns); the others took less. */
+#define OBSERVER_SLOW_EXIT_NS (100 * 1000000ULL)
+
+static inline uint64_t observer_search_budget_ns(uint64_t recorded_ns)
+{
+	if (recorded_ns > (OBSERVER_SEARCH_MAX_NS - OBSERVER_SEARCH_MIN_NS) / OBSERVER_SEARCH_SLOWDOWN)
+		return OBSERVER_SEARCH_MAX_NS;
+	return OBSERVER_SEARCH_MIN_NS + OBSERVER_SEARCH_SLOWDOWN * recorded_ns;
+}
+
 struct run_observer {
 	const struct run_observer_ops *ops;
 	void *self;

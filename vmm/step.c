@@ -13,36 +13,24 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
 
 #include "vmm/exitcode.h"
 #include "vmm/insn.h"
 #include "vmm/log.h"
+#include "vmm/mono_clock.h"
 
-/* How long replay looks for a landmark: at least STEP_MIN_NS, or STEP_UNKNOWN_NS when
- * the trace does not say how long the recording took to get there, and never more than
- * STEP_MAX_NS (a landmark is at most a few kick periods after its exit; a trace that
- * says days is wrong, and replay must not wait days to say so). */
-#define STEP_MIN_NS (2 * 1000000000ULL)
+/* How long replay looks for a landmark whose trace does not say how long the recording
+ * took to get there (else observer_search_budget_ns). */
 #define STEP_UNKNOWN_NS (120 * 1000000000ULL)
-#define STEP_MAX_NS (600 * 1000000000ULL)
-#define STEP_SLOWDOWN 200
-
-uint64_t step_now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
 
 int step_overdue(struct machine *m)
 {
-	if (m->step.kind == STEP_NONE || step_now_ns() < m->step.deadline_ns)
+	if (m->step.kind == STEP_NONE || mono_clock_ns() < m->step.deadline_ns)
 		return 0;
 	log_error("diverged after exit %" PRIu64 ": the recorded %s at rip 0x%" PRIx64 " was not reached "
 		  "(%" PRIu64 " stops there in %.1f s)", m->stats.exits,
 		  m->step.kind == STEP_POINT ? "step delivery point" : "interrupt window", m->step.rip,
-		  m->step.steps, (double)(step_now_ns() - m->step.started_ns) / 1e9);
+		  m->step.steps, (double)(mono_clock_ns() - m->step.started_ns) / 1e9);
 	return DETVM_EXIT_DIVERGED;
 }
 
@@ -86,14 +74,8 @@ int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark 
 	memcpy(m->step.mem, lm->mem, OBSERVER_DIGEST_BYTES);
 	m->step.has_mem = lm->has_mem;
 	m->step.single = -1;
-	/* the recording got there in elapsed_ns; replay is slower (every stop is an exit:
-	 * ~8x here with breakpoints, ~16x single-stepping), but 200x means it went elsewhere */
-	uint64_t budget = STEP_UNKNOWN_NS;
-	if (lm->elapsed_ns)
-		budget = lm->elapsed_ns > (STEP_MAX_NS - STEP_MIN_NS) / STEP_SLOWDOWN
-				 ? STEP_MAX_NS
-				 : STEP_MIN_NS + STEP_SLOWDOWN * lm->elapsed_ns;
-	m->step.started_ns = step_now_ns();
+	uint64_t budget = lm->elapsed_ns ? observer_search_budget_ns(lm->elapsed_ns) : STEP_UNKNOWN_NS;
+	m->step.started_ns = mono_clock_ns();
 	m->step.deadline_ns = m->step.started_ns + budget;
 	return set_mode(m, !m->step_breakpoints);
 }

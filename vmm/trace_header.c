@@ -153,10 +153,16 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 			 h->digest_version, DIGEST_VERSION, h->detvm_version && *h->detvm_version ? h->detvm_version : "unknown");
 		return DETVM_EXIT_TRACE;
 	}
-	if (c->vcpus > 1 || c->n_disks > MACHINE_MAX_DISKS || c->n_nics > MACHINE_MAX_NICS ||
-	    c->n_cpuid > CPUID_MAX_ENTRIES || c->mem_bytes < (16ULL << 20) || c->mem_bytes > (64ULL << 30) ||
-	    c->mem_bytes % 4096) {
-		snprintf(err, errlen, "the trace header describes a VM this detvm cannot build");
+	const char *cannot = c->vcpus > 1			    ? "more than one vCPU"
+			     : c->n_disks > MACHINE_MAX_DISKS	    ? "too many disks"
+			     : c->n_nics > MACHINE_MAX_NICS	    ? "too many NICs"
+			     : c->n_cpuid > CPUID_MAX_ENTRIES	    ? "too many CPUID entries"
+			     : c->mem_bytes < (16ULL << 20)	    ? "less than 16 MiB of memory"
+			     : c->mem_bytes > (64ULL << 30)	    ? "more than 64 GiB of memory"
+			     : c->mem_bytes % 4096		    ? "memory that is not whole pages"
+								    : NULL;
+	if (cannot) {
+		snprintf(err, errlen, "the trace header describes a VM this detvm cannot build: %s", cannot);
 		return DETVM_EXIT_TRACE;
 	}
 	snprintf(s->image, sizeof(s->image), "%s", c->kernel->path);

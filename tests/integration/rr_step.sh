@@ -20,7 +20,11 @@
 #  e. the first timer fire at a step point (position P) moved 1000 s later: replay exits 6
 #     at once with "diverged at exit N (rip ...): expected interrupt vector 0x20, got no
 #     interrupt ...", N >= P;
-#  f. (information only) the replays' wall times are printed in the pass line.
+#  f. that timer fire and every later event moved 1000 positions on (the trace skips
+#     exits): the guest spins on without an exit and replay exits 6 with "diverged after
+#     exit N: the guest ran S s without an exit; the recording went on to ... within
+#     0.100 s" (after 22 s), not never;
+#  g. (information only) the replays' wall times are printed in the pass line.
 # usage: rr_step.sh DETVM GUEST_ELF TRACE_MUTATE ; exit 77 (skipped) without /dev/kvm or
 # where `detvm doctor` says this host's KVM cannot single-step guest ring 0.
 set -u
@@ -186,4 +190,23 @@ tick_at=$(sed -n 's/^detvm: error: diverged at exit \([0-9][0-9]*\) (rip 0x[0-9a
 	fail "a tick moved away from step point $pos: want 'diverged at exit N (rip ...): expected interrupt vector 0x20, got no interrupt ...'"
 [ "$tick_at" -ge "$pos" ] || fail "a tick moved away from step point $pos: diverged before it, at exit $tick_at"
 
-pass "$summary; corrupted landmark $points (position $pos): diverged at exit $at in ${t_mut}s; tick $nth (position $pos) moved 1000 s: diverged at exit $tick_at in ${t_tick}s"
+# ---- f. a guest that spins on where the recording made exits is caught ------------------
+# The same timer fire and every event after it moved 1000 positions on: at the step point
+# replay delivers nothing, the guest spins in ring 0 without an exit, and the trace's
+# next exit (unmarked: it came within 100 ms) never comes. Replay must give up after
+# 2 s + 200 x 100 ms and say so, not spin forever.
+show=("$tmp/mutate.err")
+"$mutate" "$trace" "$tmp/s.trace" timer-shift "$nth" 1000 >/dev/null 2>"$tmp/mutate.err" ||
+	fail "trace_mutate timer-shift $nth failed"
+show=("$tmp/s.out" "$tmp/s.err" "$tmp/mutate.err")
+t0=$(now)
+timeout $mutated_limit "$detvm" replay "$tmp/s.trace" >"$tmp/s.out" 2>"$tmp/s.err" </dev/null
+rc=$?
+t_spin=$(secs "$t0" "$(now)")
+[ $rc -ne 124 ] || fail "exits skipped after step point $pos: replay still running after $mutated_limit s"
+rr_no_crash $rc "$tmp/s.err" "exits skipped"
+[ $rc -eq 6 ] || fail "exits skipped after step point $pos: replay exited $rc, want 6"
+grep -Eq "^detvm: error: diverged after exit [0-9]+: the guest ran [0-9.]+ s without an exit; the recording went on to .* within 0.100 s$" "$tmp/s.err" ||
+	fail "exits skipped: want 'diverged after exit N: the guest ran S s without an exit; the recording went on to ... within 0.100 s'"
+
+pass "$summary; corrupted landmark $points (position $pos): diverged at exit $at in ${t_mut}s; tick $nth (position $pos) moved 1000 s: diverged at exit $tick_at in ${t_tick}s; exits skipped: diverged in ${t_spin}s"

@@ -13,6 +13,8 @@
  *                point's) regs_digest
  *   digest-version  no event: the header's digest_version becomes N (0 allowed);
  *                prints position 0
+ *   timer-shift  the N-th timer fire and every event after it move DELTA_NS (here a
+ *                count of positions, > 0) positions on: the trace skips exits
  *
  * DELTA_NS is read for clock and timer only (it must still be a number for the others).
  * Prints the position (exit ordinal) of the changed event on stdout, and a description
@@ -32,7 +34,7 @@
 #define COM1_DATA 0x3f8
 #define MS_NS 1000000LL
 
-enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK, K_DIGEST_VERSION };
+enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK, K_DIGEST_VERSION, K_TIMER_SHIFT };
 
 static const char *const kind_names[] = {
 	[K_EXIT_DATA] = "exit-data",
@@ -41,11 +43,13 @@ static const char *const kind_names[] = {
 	[K_TIMER] = "timer",
 	[K_LANDMARK] = "landmark",
 	[K_DIGEST_VERSION] = "digest-version",
+	[K_TIMER_SHIFT] = "timer-shift",
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer|landmark|digest-version\n"
+	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer|landmark|digest-version|\n"
+		"       timer-shift\n"
 		"       N [DELTA_NS]\n");
 	return 2;
 }
@@ -63,6 +67,7 @@ static int matches(enum kind k, const Detvm__Event *ev)
 	case K_CLOCK:
 		return ev->payload_case == DETVM__EVENT__PAYLOAD_CLOCK;
 	case K_TIMER:
+	case K_TIMER_SHIFT:
 		return ev->payload_case == DETVM__EVENT__PAYLOAD_TIMER;
 	case K_LANDMARK:
 		return ev->payload_case == DETVM__EVENT__PAYLOAD_LANDMARK &&
@@ -144,7 +149,8 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 		ev.landmark = &landmark;
 		break;
 	case K_DIGEST_VERSION:
-		break;		/* never called: no event matches */
+	case K_TIMER_SHIFT:
+		break;		/* never called: no event changes */
 	}
 	r = trace_writer_append(w, te->position, &ev);
 	free(data);
@@ -183,6 +189,8 @@ int main(int argc, char **argv)
 		if (errno || *end)
 			return usage();
 	}
+	if (k == K_TIMER_SHIFT && delta <= 0)
+		return usage();	/* positions never go back */
 
 	if (trace_reader_open(&rd, argv[1], err, sizeof(err)) < 0) {
 		fprintf(stderr, "trace_mutate: %s\n", err);
@@ -201,14 +209,23 @@ int main(int argc, char **argv)
 		trace_reader_close(rd);
 		return 1;
 	}
+	uint64_t shift = 0;
 	while ((r = trace_reader_next(rd, &te)) == 1) {
+		int written = 0;
 		if (!changed && matches(k, te.ev) && ++seen == n) {
-			r = append_changed(w, &te, k, delta);
 			changed = 1;
 			changed_at = te.position;
-		} else {
-			r = trace_writer_append(w, te.position, te.ev);
+			if (k == K_TIMER_SHIFT) {
+				shift = (uint64_t)delta;
+				fprintf(stderr, "trace_mutate: timer fire at position %" PRIu64
+					" and every later event moved %" PRIu64 " positions on\n", te.position, shift);
+			} else {
+				r = append_changed(w, &te, k, delta);
+				written = 1;
+			}
 		}
+		if (!written)
+			r = trace_writer_append(w, te.position + shift, te.ev);
 		if (r) {
 			fprintf(stderr, "trace_mutate: cannot append event %" PRIu64 ": %s\n", te.seq,
 				errstr(r));

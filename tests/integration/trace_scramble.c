@@ -7,7 +7,9 @@
  *
  * SEED picks the event and what happens to it: dropped, written twice, its position and
  * every later one moved on, or one field of its payload set to an extreme or random value
- * (vectors, ports, sizes, ids, times, lengths of data and digests, landmark targets).
+ * (vectors, ports, sizes, ids, times, lengths of data and digests, landmark targets); or
+ * instead one field of the header's VM description (memory size, command line, CPUID
+ * entries, disks and their snapshot names, NICs, delivery policy).
  * Prints one line saying what changed on stdout. Exit status: 0 done, 1 I/O or trace
  * error, 2 usage.
  */
@@ -211,6 +213,84 @@ static void scramble_payload(Detvm__Event *ev, void *sub)
 	}
 }
 
+#define MAX_CPUID 4096
+
+static char text[4096];
+
+/* A string that is empty, long, a path out of the trace's folder, or bytes. */
+static char *string(void)
+{
+	static const char *const picks[] = { "", "../x", "/etc/passwd", "tap:", "unix:", "x,ro", "%s%n" };
+	if (below(2))
+		return (char *)picks[below(sizeof(picks) / sizeof(picks[0]))];
+	size_t n = below(2) ? sizeof(text) - 1 : below(40);
+	for (size_t i = 0; i < n; i++)
+		text[i] = (char)(1 + below(255));
+	text[n] = 0;
+	return text;
+}
+
+/* Changes one field of the header's VM description (copied into the caller's storage). */
+static void scramble_header(Detvm__TraceHeader *h, Detvm__VmConfig *c, Detvm__CpuidEntry *e,
+			    Detvm__CpuidEntry **ep, Detvm__DiskConfig *d, Detvm__DiskConfig **dp,
+			    Detvm__NicConfig *n, Detvm__NicConfig **np)
+{
+	int f = (int)below(12);
+	snprintf(what, sizeof(what), "header field choice %d", f);
+	if (f == 0) {
+		h->delivery = (Detvm__DeliveryPolicy)below(5);
+		return;
+	}
+	if (f == 1) {
+		U64(h->checkpoint_interval);
+		return;
+	}
+	if (!h->config)
+		return;
+	*c = *h->config;
+	h->config = c;
+	switch (f) {
+	case 2: U64(c->mem_bytes); break;
+	case 3: c->cmdline = string(); break;
+	case 4: U32(c->vcpus); break;
+	case 5: c->n_cpuid = below(c->n_cpuid + 1); break;
+	case 6:
+	case 7:
+		if (!c->n_cpuid || c->n_cpuid > MAX_CPUID)
+			break;
+		size_t i = below(c->n_cpuid);
+		memcpy(ep, c->cpuid, c->n_cpuid * sizeof(*ep));
+		*e = *c->cpuid[i];
+		if (f == 6)
+			U32(e->function);
+		else
+			U32(e->eax);
+		ep[i] = e;
+		c->cpuid = ep;
+		break;
+	case 8: c->n_disks = below(c->n_disks + 1); break;	/* fewer, never more than stored */
+	case 9:
+		if (!c->n_disks)
+			break;
+		*d = *c->disks[0];
+		d->overlay_path = string();
+		*dp = d;
+		c->disks = dp;
+		c->n_disks = 1;
+		break;
+	case 10:
+		if (!c->n_nics)
+			break;
+		*n = *c->nics[0];
+		n->backend = string();
+		*np = n;
+		c->nics = np;
+		c->n_nics = 1;
+		break;
+	default: c->n_nics = below(c->n_nics + 1); break;
+	}
+}
+
 static int count_events(const char *path, uint64_t *n)
 {
 	struct trace_reader *rd;
@@ -247,11 +327,20 @@ int main(int argc, char **argv)
 	if (count_events(argv[1], &total))
 		return 1;
 	uint64_t victim = below(total);
-	int how = (int)below(10);	/* 0 drop, 1 twice, 2 shift positions, else a field */
+	int how = (int)below(11);	/* 0 drop, 1 twice, 2 shift positions, 3 header, else a field */
 
 	if (trace_reader_open(&rd, argv[1], err, sizeof(err)) < 0)
 		return 1;
-	r = trace_writer_open(&w, argv[2], trace_reader_header(rd), NULL);
+	Detvm__TraceHeader hdr = *trace_reader_header(rd);
+	Detvm__VmConfig cfg;
+	static Detvm__CpuidEntry entry, *entries[MAX_CPUID];
+	Detvm__DiskConfig disk, *disks[1];
+	Detvm__NicConfig nic, *nics[1];
+	if (how == 3) {
+		scramble_header(&hdr, &cfg, &entry, entries, &disk, disks, &nic, nics);
+		victim = total;		/* no event changes */
+	}
+	r = trace_writer_open(&w, argv[2], &hdr, NULL);
 	if (r) {
 		trace_reader_close(rd);
 		return 1;
@@ -306,6 +395,9 @@ int main(int argc, char **argv)
 	trace_reader_close(rd);
 	if (r)
 		return 1;
-	printf("event %" PRIu64 " of %" PRIu64 ": %s\n", victim, total, what);
+	if (how == 3)
+		printf("%s\n", what);
+	else
+		printf("event %" PRIu64 " of %" PRIu64 ": %s\n", victim, total, what);
 	return 0;
 }
