@@ -170,21 +170,29 @@ rr_is_prefix "$tmp/m.out" "$tmp/rec.out" || fail "corrupted landmark: the consol
 # its period over, but the PIT's next deadline moves 1000 s on, so at a later step point
 # no tick is pending where the recording injected one. The guest would spin on in ring 0
 # without an exit; replay must say so there instead of waiting for a tick forever.
-nth=$("$detvm" dump "$trace" | awk '
+read -r nth pos < <("$detvm" dump "$trace" | awk '
 	$3 == "landmark" { lm = $2 }
-	$3 == "timer" { n++; if ($2 == lm) { print n; exit } }')
+	$3 == "timer" { n++; if ($2 == lm) { print n, substr($2, 2); exit } }')
 [ -n "$nth" ] || fail "no timer fire at a step point in the trace"
-show=("$tmp/mutate.err")
-pos=$("$mutate" "$trace" "$tmp/t.trace" timer "$nth" 1000000000000 2>"$tmp/mutate.err") ||
-	fail "trace_mutate timer $nth failed"
-show=("$tmp/t.out" "$tmp/t.err" "$tmp/mutate.err")
-t0=$(now)
-timeout $mutated_limit "$detvm" replay "$tmp/t.trace" >"$tmp/t.out" 2>"$tmp/t.err" </dev/null
-rc=$?
-t_tick=$(secs "$t0" "$(now)")
-[ $rc -ne 124 ] || fail "a tick moved away from step point $pos: replay still running after $mutated_limit s"
-rr_no_crash $rc "$tmp/t.err" "tick moved away"
-[ $rc -eq 6 ] || fail "a tick moved away from step point $pos: replay exited $rc, want 6"
+# diverging_copy TAG WHAT MUTATION...: trace_mutate's copy of $trace into $tmp/TAG.trace
+# replays to exit 6 within $mutated_limit s, no crash; sets $elapsed
+diverging_copy() {
+	local tag=$1 what=$2 t0
+	shift 2
+	show=("$tmp/mutate.err")
+	"$mutate" "$trace" "$tmp/$tag.trace" "$@" >/dev/null 2>"$tmp/mutate.err" || fail "trace_mutate $* failed"
+	show=("$tmp/$tag.out" "$tmp/$tag.err" "$tmp/mutate.err")
+	t0=$(now)
+	timeout $mutated_limit "$detvm" replay "$tmp/$tag.trace" >"$tmp/$tag.out" 2>"$tmp/$tag.err" </dev/null
+	rc=$?
+	elapsed=$(secs "$t0" "$(now)")
+	[ $rc -ne 124 ] || fail "$what: replay still running after $mutated_limit s"
+	rr_no_crash $rc "$tmp/$tag.err" "$what"
+	[ $rc -eq 6 ] || fail "$what: replay exited $rc, want 6"
+}
+
+diverging_copy t "a tick moved away from step point $pos" timer "$nth" 1000000000000
+t_tick=$elapsed
 tick_at=$(sed -n 's/^detvm: error: diverged at exit \([0-9][0-9]*\) (rip 0x[0-9a-f]*): expected interrupt vector 0x20, got no interrupt.*/\1/p' "$tmp/t.err")
 [ -n "$tick_at" ] ||
 	fail "a tick moved away from step point $pos: want 'diverged at exit N (rip ...): expected interrupt vector 0x20, got no interrupt ...'"
@@ -195,17 +203,8 @@ tick_at=$(sed -n 's/^detvm: error: diverged at exit \([0-9][0-9]*\) (rip 0x[0-9a
 # replay delivers nothing, the guest spins in ring 0 without an exit, and the trace's
 # next exit (unmarked: it came within 100 ms) never comes. Replay must give up after
 # 2 s + 200 x 100 ms and say so, not spin forever.
-show=("$tmp/mutate.err")
-"$mutate" "$trace" "$tmp/s.trace" timer-shift "$nth" 1000 >/dev/null 2>"$tmp/mutate.err" ||
-	fail "trace_mutate timer-shift $nth failed"
-show=("$tmp/s.out" "$tmp/s.err" "$tmp/mutate.err")
-t0=$(now)
-timeout $mutated_limit "$detvm" replay "$tmp/s.trace" >"$tmp/s.out" 2>"$tmp/s.err" </dev/null
-rc=$?
-t_spin=$(secs "$t0" "$(now)")
-[ $rc -ne 124 ] || fail "exits skipped after step point $pos: replay still running after $mutated_limit s"
-rr_no_crash $rc "$tmp/s.err" "exits skipped"
-[ $rc -eq 6 ] || fail "exits skipped after step point $pos: replay exited $rc, want 6"
+diverging_copy s "exits skipped after step point $pos" timer-shift "$nth" 1000
+t_spin=$elapsed
 grep -Eq "^detvm: error: diverged after exit [0-9]+: the guest ran [0-9.]+ s without an exit; the recording went on to .* within 0.100 s$" "$tmp/s.err" ||
 	fail "exits skipped: want 'diverged after exit N: the guest ran S s without an exit; the recording went on to ... within 0.100 s'"
 
