@@ -116,6 +116,14 @@ static void describe_exit(const Detvm__ExitRecord *x, char *out, size_t len)
 	case DETVM__EXIT_KIND__EXIT_INTERNAL_ERROR: snprintf(out, len, "internal-error (int3)"); break;
 	default: snprintf(out, len, "exit kind %d", x->kind); break;
 	}
+	if (x->landmark.len) {
+		/* the state there, so two windows (or a lying trace) that differ only in it show how */
+		char state[40];
+		size_t used = strlen(out);
+		hex(x->landmark.data, x->landmark.len < 8 ? x->landmark.len : 8, state, sizeof(state));
+		snprintf(out + used, len > used ? len - used : 0, " state %s%s (%zu bytes)", state,
+			 x->landmark.len > 8 ? "..." : "", x->landmark.len);
+	}
 }
 
 void event_describe(const Detvm__Event *ev, char *out, size_t len)
