@@ -376,6 +376,13 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 		if (!recordable_end(*code)) {
 			fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: it ends with exit status %d, which no recording ends with",
 			     *code);
+		} else if (detvm_exit_at_boundary(*code)) {
+			/* the recording's guest ended itself at the exit just handled; this one did not */
+			char got[64];
+			snprintf(got, sizeof(got), "the guest running on");
+			diverged(p, got);
+		}
+		if (p->failed) {
 			*code = p->failed;
 			log_error("%s", p->msg);
 		}
@@ -492,10 +499,15 @@ static int obs_end(void *s, uint64_t position, int code, const char *why, const 
 	 * to compare, and the stop's own status stands */
 	if (!d && !(next_is(p, DETVM__EVENT__PAYLOAD_END) && p->cur.ev->end->exit_code == code))
 		return 0;
-	if (d && compare_checkpoint(p, d))
-		return 1;
 	char got[96];
 	snprintf(got, sizeof(got), "the guest ending with exit status %d", code);
+	/* the recording ended otherwise right here: say that, not that a checkpoint is missing */
+	if (d && next_is(p, DETVM__EVENT__PAYLOAD_END) && p->cur.ev->end->exit_code != code) {
+		diverged(p, got);
+		return 1;
+	}
+	if (d && compare_checkpoint(p, d))
+		return 1;
 	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_END, got);
 	if (!e)
 		return 1;

@@ -18,4 +18,12 @@ enum detvm_exit {
 	DETVM_EXIT_MISMATCH = 12,	/* replay: a file the trace names is missing or changed */
 };
 
+/* Ends the guest makes at an exit (so record and replay can compare the state there),
+ * as opposed to ends imposed from outside: a timeout, a signal, a host or trace error. */
+static inline int detvm_exit_at_boundary(int code)
+{
+	return code != DETVM_EXIT_TIMEOUT && code != DETVM_EXIT_INTERRUPTED && code != DETVM_EXIT_DIVERGED &&
+	       code != DETVM_EXIT_TRACE && code != DETVM_EXIT_HOST;
+}
+
 #endif

@@ -375,20 +375,13 @@ static int run_until_end(struct machine *m)
 	}
 }
 
-/* Ends that happen at a guest exit boundary can be compared between record and replay. */
-static int ends_at_boundary(int code)
-{
-	return code != DETVM_EXIT_TIMEOUT && code != DETVM_EXIT_INTERRUPTED &&
-	       code != DETVM_EXIT_DIVERGED && code != DETVM_EXIT_TRACE && code != DETVM_EXIT_HOST;
-}
-
 int machine_run(struct machine *m)
 {
 	int code = run_until_end(m);
 	if (!m->obs || code == DETVM_EXIT_DIVERGED || code == DETVM_EXIT_TRACE)
 		return code;
 	struct run_digest d, *dp = NULL;
-	if (ends_at_boundary(code) && !mem_digest_take(&m->digest, &m->mem, &m->kvm, &d))
+	if (detvm_exit_at_boundary(code) && !mem_digest_take(&m->digest, &m->mem, &m->kvm, &d))
 		dp = &d;
 	char why[64];
 	snprintf(why, sizeof(why), "detvm exit status %d", code);
