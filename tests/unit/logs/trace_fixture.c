@@ -203,6 +203,7 @@ const Detvm__TraceHeader *fx_header_make(struct fx_header *fh)
 	fh->hdr.config = &fh->cfg;
 	fh->hdr.delivery = DETVM__DELIVERY_POLICY__DELIVERY_STEP;
 	fh->hdr.checkpoint_interval = 10000;
+	fh->hdr.digest_version = 3;
 	fh->hdr.host = "testhost";
 	return &fh->hdr;
 }

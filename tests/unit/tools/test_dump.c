@@ -135,6 +135,7 @@ static void test_text_known_events(void **state)
 		"vcpus: 1",
 		"delivery: step",
 		"checkpoint interval: 10000 exits",
+		"digest version: 3",
 		"0 @345 exit pio out port=0x3f8 size=1 data=41 rip=0x1000",
 		"1 @345 timer id=0 t=10000000ns",
 		"2 @346 irq vector=0x20 line=0",
@@ -189,7 +190,7 @@ static void test_text_known_events(void **state)
 	assert_json(r.out, check);
 	assert_json(r.out,
 		    "L[0]['type']=='header' and L[0]['config']['cpuid_entries']==4 and "
-		    "L[0]['delivery']=='step' and "
+		    "L[0]['delivery']=='step' and L[0]['digest_version']==3 and "
 		    "L[1]=={'type':'event','seq':0,'position':345,'block':0,'rip':4096,"
 		    "'kind':'exit','exit':'pio','addr':1016,'size':1,'is_write':True,"
 		    "'data':'41','count':0} and L[5]['data']=='6c730d' and "
