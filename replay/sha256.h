@@ -1,6 +1,8 @@
 /*
- * SHA-256 (FIPS 180-4), streaming. Used to fingerprint the kernel, initrd and disk images
- * a recording was made with, so replay can refuse inputs that changed since.
+ * SHA-256 (FIPS 180-4), from libcrypto: it uses the CPU's SHA extensions where there are
+ * any, which matters here because record and replay both hash every disk image whole.
+ * Used to fingerprint the kernel, initrd and disk images a recording was made with, so
+ * replay can refuse inputs that changed since.
  */
 #ifndef DETVM_REPLAY_SHA256_H
 #define DETVM_REPLAY_SHA256_H
@@ -9,17 +11,15 @@
 #include <stdint.h>
 
 #define SHA256_DIGEST_LEN 32
-#define SHA256_BLOCK_LEN 64
 
 struct sha256_ctx {
-	uint32_t h[8];
-	uint64_t bytes;			/* message length so far */
-	uint8_t buf[SHA256_BLOCK_LEN];	/* partial block: bytes % 64 of them are valid */
+	void *md;	/* libcrypto's EVP_MD_CTX */
 };
 
-void sha256_init(struct sha256_ctx *c);
+/* 0, or -ENOMEM when libcrypto cannot set up a context. */
+int sha256_init(struct sha256_ctx *c);
 void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
-/* Writes the digest; c must be re-initialised before it is used again. */
+/* Writes the digest and frees the context; sha256_init starts a new one. */
 void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN]);
 
 /* Digest of a file's content, read in 1 MiB chunks. Returns 0 or -errno. */
