@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "replay/events.h"
+#include "vmm/exitcode.h"
 #include "vmm/mono_clock.h"
 
 static struct recorder *self_io(struct hostio *h)
@@ -261,7 +262,11 @@ static int obs_checkpoint(void *s, uint64_t position, uint64_t rip, const struct
 
 static int obs_should_stop(void *s, uint64_t position, int *code)
 {
-	return 0;
+	struct recorder *r = s;
+	if (!r->error)
+		return 0;
+	*code = DETVM_EXIT_HOST;	/* the trace cannot be written: stop here */
+	return 1;
 }
 
 static int obs_no_interrupt(void *s, uint64_t position, uint64_t rip)
@@ -342,10 +347,10 @@ static int obs_end(void *s, uint64_t position, int code, const char *why, const 
 
 static int obs_failure(void *s, char *msg, unsigned len)
 {
-	struct recorder *r = s;
-	snprintf(msg, len, "cannot write the trace: %s",
-		 r->error <= -1000 ? trace_strerror(r->error) : strerror(-r->error));
-	return 10;	/* DETVM_EXIT_HOST */
+	/* said once, by `detvm record` when it closes the trace, with what the trace holds */
+	if (len)
+		msg[0] = 0;
+	return DETVM_EXIT_HOST;
 }
 
 static const struct run_observer_ops record_observer = {

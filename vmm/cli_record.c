@@ -216,10 +216,9 @@ out_rec:
 				st.events, rec.checkpoints, st.raw_bytes, st.compressed_bytes,
 				st.compressed_bytes ? (double)st.raw_bytes / st.compressed_bytes : 0.0);
 		if (r) {
-			log_error("the trace '%s' is incomplete: %s", o.output,
-				  r <= -1000 ? trace_strerror(r) : strerror(-r));
-			if (!code)
-				code = DETVM_EXIT_HOST;
+			log_error("cannot write the trace '%s': %s; it holds the run up to its last complete block",
+				  o.output, r <= -1000 ? trace_strerror(r) : strerror(-r));
+			code = DETVM_EXIT_HOST;
 		} else {
 			log_info("recorded %" PRIu64 " exits into '%s'", m.stats.exits, o.output);
 		}

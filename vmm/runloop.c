@@ -202,7 +202,8 @@ static int observer_failure(struct machine *m)
 {
 	char msg[1024] = "";
 	int code = m->obs->ops->failure(m->obs->self, msg, sizeof(msg));
-	log_error("%s", msg);
+	if (msg[0])	/* empty: the observer reports it itself */
+		log_error("%s", msg);
 	return code;
 }
 

@@ -7,6 +7,8 @@
 # the killed recorder printed (which may end mid-line: the recorder writes each guest
 # console line as it comes, and the trace lags it by at most the open block); the
 # trace's complete blocks hold >= 20 timer fires, so blocks were written during the run.
+# Then a recorder whose trace cannot grow (file size limit): exit 10, one line naming the
+# trace, and that trace replays to its last complete block (exit 7).
 # usage: rr_sigkill.sh DETVM GUEST_ELF ; exit 77 (skipped) without /dev/kvm.
 set -u
 # shellcheck source=rr_lib.sh
@@ -44,4 +46,25 @@ rr_is_prefix "$tmp/rep.out" "$tmp/rec.out" || {
 	fail "the replayed console is not a prefix of what the recorder printed"
 }
 at=$(sed -n 's/.*stopped at exit \([0-9]*\).*/\1/p' "$tmp/rep.err")
-pass "killed after 1 s, $fires timer fires in the trace; replay stopped at exit $at with $(wc -c <"$tmp/rep.out") of $(wc -c <"$tmp/rec.out") console bytes"
+
+# A recorder that cannot write its trace (here a 16 KiB file size limit, SIGXFSZ ignored
+# so the write fails with EFBIG, as a full disk fails with ENOSPC) stops the guest with
+# exit 10 and one line, and what it wrote replays to its last complete block.
+full=$tmp/full.trace
+show=("$tmp/full.err")
+(trap '' XFSZ; ulimit -f 16; exec "$detvm" record -q -o "$full" --timeout 60 \
+	--cmdline "prog=ticks n=3000 hz=1000" "$elf" >/dev/null 2>"$tmp/full.err" </dev/null)
+rc=$?
+rr_no_crash $rc "$tmp/full.err" "record into a file that cannot grow"
+[ $rc -eq 10 ] || fail "record into a file that cannot grow exited $rc, want 10"
+[ "$(grep -c . "$tmp/full.err")" -eq 1 ] || fail "record into a file that cannot grow: want one line on stderr"
+grep -q "^detvm: error: cannot write the trace '$full': File too large; it holds the run up to its last complete block$" \
+	"$tmp/full.err" || fail "record into a file that cannot grow: wrong message"
+rr_replay "$full" fullrep
+rc=$?
+show=("$tmp/fullrep.err")
+rr_no_crash $rc "$tmp/fullrep.err" "replay of the cut-off trace"
+[ $rc -eq 7 ] || fail "replay of a trace its recorder could not finish exited $rc, want 7"
+grep -q "the trace is truncated: replay ran to its last complete block" "$tmp/fullrep.err" ||
+	fail "replay of the cut-off trace did not say it was truncated"
+pass "killed after 1 s, $fires timer fires in the trace; replay stopped at exit $at with $(wc -c <"$tmp/rep.out") of $(wc -c <"$tmp/rec.out") console bytes; a trace that could not grow past 16 KiB: record exit 10, replay to its last block"
