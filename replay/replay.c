@@ -358,8 +358,7 @@ static int obs_checkpoint(void *s, uint64_t position, uint64_t rip, const struct
 /* A status a recording can end with: detvm's own, less those only replay gives. */
 static int recordable_end(int code)
 {
-	return code >= 0 && code <= DETVM_EXIT_MISMATCH && code != DETVM_EXIT_DIVERGED && code != DETVM_EXIT_TRACE &&
-	       code != DETVM_EXIT_MISMATCH;
+	return code >= 0 && code < DETVM_EXIT_MISMATCH && code != DETVM_EXIT_DIVERGED && code != DETVM_EXIT_TRACE;
 }
 
 static int obs_should_stop(void *s, uint64_t position, int *code)
@@ -378,9 +377,7 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 			     *code);
 		} else if (detvm_exit_at_boundary(*code)) {
 			/* the recording's guest ended itself at the exit just handled; this one did not */
-			char got[64];
-			snprintf(got, sizeof(got), "the guest running on");
-			diverged(p, got);
+			diverged(p, "the guest running on");
 		}
 		if (p->failed) {
 			*code = p->failed;

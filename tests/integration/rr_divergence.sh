@@ -11,6 +11,8 @@
 #  - a timer fire +1 s: exit 6 at >= P (and +1 ms: 0 or 6, see below);
 #  - a copy whose header says its digests were computed another way (digest version 0
 #    or 99): exit 7 before the guest runs;
+#  - a recording stopped by --max-exits whose end claims status 0 (a guest power-off):
+#    exit 6 "... got the guest running on"; one claiming 300: exit 7;
 #  - a changed/missing disk snapshot (TRACE.disk0) or image file: exit 12, "has changed
 #    since it was recorded" / "the trace needs";
 #  - a sparse disk gives a sparse snapshot with the same bytes, and replays.
@@ -98,6 +100,23 @@ for v in 0 99; do
 	[ -s "$tmp/m.out" ] && fail "digest version $v: replay ran the guest anyway"
 done
 notes+=" [digest version 0/99: refused]"
+
+# The end of a recording stopped from outside (--max-exits: exit 8) made to claim a status
+# only the guest gives (0: it powered off there) or one detvm never gives (300).
+rr_record "$tmp/limit.trace" limitrec --max-exits 150 --cmdline prog=ticks </dev/null
+rc=$?
+[ $rc -eq 8 ] || fail "record with --max-exits 150 exited $rc, want 8"
+show=("$tmp/mutate.err")
+"$mutate" "$tmp/limit.trace" "$tmp/m.trace" end-status 1 0 >/dev/null 2>"$tmp/mutate.err" || fail "trace_mutate end-status failed"
+replay_mutated "end status 0"
+[ $rc -eq 6 ] || fail "an end claiming status 0 where the guest ran on: replay exited $rc, want 6"
+grep -q "^detvm: error: diverged at exit 150 (rip 0x[0-9a-f]*): expected end of the recording (exit status 0), got the guest running on$" \
+	"$tmp/m.err" || fail "end status 0: wrong message"
+"$mutate" "$tmp/limit.trace" "$tmp/m.trace" end-status 1 300 >/dev/null 2>"$tmp/mutate.err" || fail "trace_mutate end-status failed"
+replay_mutated "end status 300"
+[ $rc -eq 7 ] || fail "an end with status 300: replay exited $rc, want 7"
+grep -q "it ends with exit status 300, which no recording ends with" "$tmp/m.err" || fail "end status 300: wrong message"
+notes+=" [end status 0: diverged; 300: corrupt]"
 
 # Files the trace names. blk: a disk snapshot beside the trace.
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"

@@ -15,6 +15,7 @@
  *                prints position 0
  *   timer-shift  the N-th timer fire and every event after it move DELTA_NS (here a
  *                count of positions, > 0) positions on: the trace skips exits
+ *   end-status   the N-th (only) end event's exit status becomes DELTA_NS
  *
  * DELTA_NS is read for clock and timer only (it must still be a number for the others).
  * Prints the position (exit ordinal) of the changed event on stdout, and a description
@@ -34,7 +35,7 @@
 #define COM1_DATA 0x3f8
 #define MS_NS 1000000LL
 
-enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK, K_DIGEST_VERSION, K_TIMER_SHIFT };
+enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK, K_DIGEST_VERSION, K_TIMER_SHIFT, K_END_STATUS };
 
 static const char *const kind_names[] = {
 	[K_EXIT_DATA] = "exit-data",
@@ -44,12 +45,13 @@ static const char *const kind_names[] = {
 	[K_LANDMARK] = "landmark",
 	[K_DIGEST_VERSION] = "digest-version",
 	[K_TIMER_SHIFT] = "timer-shift",
+	[K_END_STATUS] = "end-status",
 };
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer|landmark|digest-version|\n"
-		"       timer-shift\n"
+		"       timer-shift|end-status\n"
 		"       N [DELTA_NS]\n");
 	return 2;
 }
@@ -72,6 +74,8 @@ static int matches(enum kind k, const Detvm__Event *ev)
 	case K_LANDMARK:
 		return ev->payload_case == DETVM__EVENT__PAYLOAD_LANDMARK &&
 		       ev->landmark->regs_digest.len > 0;
+	case K_END_STATUS:
+		return ev->payload_case == DETVM__EVENT__PAYLOAD_END;
 	case K_DIGEST_VERSION:
 		break;		/* a header change: no event matches */
 	}
@@ -108,6 +112,7 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 	Detvm__ClockRead clock;
 	Detvm__TimerFire timer;
 	Detvm__Landmark landmark;
+	Detvm__End end_ev;
 	uint8_t *data = NULL;
 	int r;
 
@@ -147,6 +152,13 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 			landmark.last_exit, landmark.rip, landmark.regs_digest.data[0], data[0]);
 		landmark.regs_digest.data = data;
 		ev.landmark = &landmark;
+		break;
+	case K_END_STATUS:
+		end_ev = *ev.end;
+		end_ev.exit_code = (int32_t)delta;
+		fprintf(stderr, "trace_mutate: end at position %" PRIu64 ": exit status %d -> %d\n",
+			te->position, ev.end->exit_code, end_ev.exit_code);
+		ev.end = &end_ev;
 		break;
 	case K_DIGEST_VERSION:
 	case K_TIMER_SHIFT:
