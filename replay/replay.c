@@ -2,265 +2,18 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "replay/cursor.h"
 #include "replay/events.h"
 #include "vmm/exitcode.h"
 #include "vmm/file_io.h"
 #include "vmm/log.h"
 #include "vmm/mono_clock.h"
 
-static void advance(struct replayer *p)
-{
-	int r = trace_reader_next(p->r, &p->cur);
-	p->have = r == 1;
-	p->status = r == 1 ? 0 : r;
-}
-
-static void consume(struct replayer *p)
-{
-	p->events++;
-	advance(p);
-}
-
-static void fail(struct replayer *p, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fail(struct replayer *p, int code, const char *fmt, ...)
-{
-	if (p->failed)
-		return;	/* the first mismatch is the one that matters */
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
-	va_end(ap);
-	p->failed = code;
-}
-
-/* What the trace has next, in words: for "expected ..." in a divergence message. */
-static void describe_next(struct replayer *p, char *out, size_t len)
-{
-	if (!p->have) {
-		snprintf(out, len, "%s", p->status == 0 ? "the end of the trace" : "no more events");
-		return;
-	}
-	char what[256];
-	event_describe(p->cur.ev, what, sizeof(what));
-	if (p->cur.position == p->position)
-		snprintf(out, len, "%s", what);
-	else
-		snprintf(out, len, "%s at exit %" PRIu64, what, p->cur.position);
-}
-
-static void diverged(struct replayer *p, const char *got)
-{
-	char want[320];
-	describe_next(p, want, sizeof(want));
-	fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected %s, got %s",
-	     p->position, p->rip, want, got);
-}
-
-/* The trace cannot go on: truncated or unreadable. */
-static void trace_ends(struct replayer *p)
-{
-	if (p->status == TRACE_ERR_TRUNCATED)
-		fail(p, REPLAY_EXIT_TRACE,
-		     "the trace is truncated: replay ran to its last complete block and stopped at exit %" PRIu64
-		     " (%s)", p->position, trace_reader_error(p->r));
-	else
-		fail(p, REPLAY_EXIT_TRACE, "cannot read the trace at exit %" PRIu64 ": %s", p->position,
-		     trace_reader_error(p->r));
-}
-
-/* The next event if it is of kind c at the current position; else a divergence. */
-static const Detvm__Event *expect(struct replayer *p, Detvm__Event__PayloadCase c, const char *got)
-{
-	if (p->failed)
-		return NULL;
-	if (!p->have && p->status < 0) {
-		trace_ends(p);
-		return NULL;
-	}
-	if (!p->have || p->cur.position != p->position || p->cur.ev->payload_case != c) {
-		diverged(p, got);
-		return NULL;
-	}
-	return p->cur.ev;
-}
-
-static int next_is(struct replayer *p, Detvm__Event__PayloadCase c)
-{
-	return !p->failed && p->have && p->cur.position == p->position && p->cur.ev->payload_case == c;
-}
-
-/* ---- the hostio ----------------------------------------------------------------- */
-
-static struct replayer *self_io(struct hostio *h)
-{
-	return h->priv;
-}
-
-static uint64_t rp_clock_ns(struct hostio *h)
-{
-	struct replayer *p = self_io(h);
-	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_CLOCK, "a clock read");
-	if (!e)
-		return 0;
-	uint64_t v = e->clock->value_ns;
-	consume(p);
-	return v;
-}
-
-static int64_t rp_wallclock_ns(struct hostio *h)
-{
-	struct replayer *p = self_io(h);
-	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_WALLCLOCK, "a wall-clock read");
-	if (!e)
-		return 0;
-	int64_t v = e->wallclock->value_ns;
-	consume(p);
-	return v;
-}
-
-static void rp_timer_arm(struct hostio *h, unsigned timer, uint64_t deadline)
-{
-	/* timer expiries come from the trace */
-}
-
-static void rp_console_out(struct hostio *h, unsigned con, const uint8_t *buf, size_t len)
-{
-	struct replayer *p = self_io(h);
-	while (len) {
-		ssize_t n = write(p->out_fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		buf += n;
-		len -= n;
-	}
-}
-
-static int disk_io(struct replayer *p, unsigned disk, uint64_t off, void *buf, size_t len, int wr)
-{
-	if (next_is(p, DETVM__EVENT__PAYLOAD_DISK)) {
-		int status = p->cur.ev->disk->status;	/* the host failed this one in the recording */
-		consume(p);
-		return status;
-	}
-	if (disk >= p->ndisks || off > p->disk_size[disk] || len > p->disk_size[disk] - off)
-		return -EIO;
-	int r = wr ? file_pwrite_full(p->disk_fd[disk], buf, len, off)
-		   : file_pread_full(p->disk_fd[disk], buf, len, off);
-	if (r)	/* the recording succeeded here: a host failure now is a divergence */
-		fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 ": the replay disk failed (%s)",
-		     p->position, strerror(-r));
-	return r;
-}
-
-static int rp_disk_read(struct hostio *h, unsigned disk, uint64_t off, void *buf, size_t len)
-{
-	return disk_io(self_io(h), disk, off, buf, len, 0);
-}
-
-static int rp_disk_write(struct hostio *h, unsigned disk, uint64_t off, const void *buf, size_t len)
-{
-	return disk_io(self_io(h), disk, off, (void *)buf, len, 1);
-}
-
-static int rp_disk_flush(struct hostio *h, unsigned disk)
-{
-	struct replayer *p = self_io(h);
-	if (next_is(p, DETVM__EVENT__PAYLOAD_DISK)) {
-		int status = p->cur.ev->disk->status;
-		consume(p);
-		return status;
-	}
-	return 0;
-}
-
-static int rp_net_send(struct hostio *h, unsigned nic, const uint8_t *frame, size_t len)
-{
-	self_io(h)->frames_discarded++;
-	return 0;
-}
-
-static int is_input(const Detvm__Event *e)
-{
-	return e->payload_case == DETVM__EVENT__PAYLOAD_TIMER ||
-	       e->payload_case == DETVM__EVENT__PAYLOAD_CONSOLE ||
-	       e->payload_case == DETVM__EVENT__PAYLOAD_NET_RX;
-}
-
-static int rp_deliver_due(struct hostio *h, uint64_t position)
-{
-	struct replayer *p = self_io(h);
-	p->position = position;
-	int n = 0;
-	while (!p->failed && p->have && p->cur.position == position && is_input(p->cur.ev)) {
-		const Detvm__Event *e = p->cur.ev;
-		struct hostio_event ev = { 0 };
-		/* copy out first: delivering may consume clock events and move the cursor */
-		static uint8_t buf[65536];	/* the largest event the live side can post */
-		switch (e->payload_case) {
-		case DETVM__EVENT__PAYLOAD_TIMER:
-			ev = (struct hostio_event){ HOSTIO_EV_TIMER, e->timer->timer, e->timer->time_ns, 0, NULL };
-			break;
-		case DETVM__EVENT__PAYLOAD_CONSOLE:
-			ev = (struct hostio_event){ HOSTIO_EV_CONSOLE_IN, e->console->console, 0,
-						    (uint32_t)e->console->data.len, buf };
-			break;
-		default:
-			ev = (struct hostio_event){ HOSTIO_EV_NET_RX, e->net_rx->nic, 0,
-						    (uint32_t)e->net_rx->frame.len, buf };
-			break;
-		}
-		if (ev.len > sizeof(buf)) {
-			fail(p, REPLAY_EXIT_TRACE, "event %" PRIu64 " carries %u bytes, more than detvm accepts",
-			     p->cur.seq, ev.len);
-			break;
-		}
-		if (ev.len)
-			memcpy(buf, e->payload_case == DETVM__EVENT__PAYLOAD_CONSOLE ? e->console->data.data
-										 : e->net_rx->frame.data, ev.len);
-		consume(p);
-		hostio_deliver(&p->io, &ev);
-		n++;
-	}
-	return p->failed ? -ECANCELED : n;
-}
-
-static int rp_idle_wait(struct hostio *h, uint64_t position)
-{
-	struct replayer *p = self_io(h);
-	p->position = position;
-	/* idle skip: no waiting, the next input is simply taken now */
-	if (!p->failed && p->have && p->cur.position == position && is_input(p->cur.ev))
-		return 0;
-	if (!p->failed && !p->have && p->status < 0)
-		trace_ends(p);
-	else
-		diverged(p, "a halted guest with nothing to wake it");
-	return -ECANCELED;
-}
-
-static const struct hostio_ops replay_ops = {
-	.name = "replay",
-	.clock_ns = rp_clock_ns,
-	.wallclock_ns = rp_wallclock_ns,
-	.timer_arm = rp_timer_arm,
-	.console_out = rp_console_out,
-	.disk_read = rp_disk_read,
-	.disk_write = rp_disk_write,
-	.disk_flush = rp_disk_flush,
-	.net_send = rp_net_send,
-	.deliver_due = rp_deliver_due,
-	.idle_wait = rp_idle_wait,
-};
-
-/* ---- the run observer ------------------------------------------------------------ */
+/* The run observer: every exit, interrupt, checkpoint and landmark compared with the trace. */
 
 static int obs_exit(void *s, uint64_t position, const struct kvm_run *run, const uint8_t *mem)
 {
@@ -272,18 +25,18 @@ static int obs_exit(void *s, uint64_t position, const struct kvm_run *run, const
 	event_from_exit(&b, run, mem);
 	char got[256];
 	event_describe(&b.ev, got, sizeof(got));
-	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_EXIT, got);
+	const Detvm__Event *e = replay_expect(p, DETVM__EVENT__PAYLOAD_EXIT, got);
 	if (!e)
 		return 1;
 	if (!event_exit_equal(e->exit, b.ev.exit) || (e->rip && e->rip != b.ev.rip)) {
 		char want[256];
 		event_describe(e, want, sizeof(want));
-		fail(p, REPLAY_EXIT_DIVERGED,
+		replay_fail(p, REPLAY_EXIT_DIVERGED,
 		     "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected %s at rip 0x%" PRIx64 ", got %s",
 		     position, p->rip, want, e->rip, got);
 		return 1;
 	}
-	consume(p);
+	replay_consume(p);
 	return 0;
 }
 
@@ -293,14 +46,14 @@ static int obs_interrupt(void *s, uint64_t position, unsigned vector, uint64_t r
 	p->position = position;
 	char got[64];
 	snprintf(got, sizeof(got), "interrupt vector 0x%x", vector);
-	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_INTERRUPT, got);
+	const Detvm__Event *e = replay_expect(p, DETVM__EVENT__PAYLOAD_INTERRUPT, got);
 	if (!e)
 		return 1;
 	if (e->interrupt->vector != vector) {
-		diverged(p, got);
+		replay_diverged(p, got);
 		return 1;
 	}
-	consume(p);
+	replay_consume(p);
 	return 0;
 }
 
@@ -310,10 +63,10 @@ static int obs_no_interrupt(void *s, uint64_t position, uint64_t rip)
 	p->position = position;
 	/* the recording injected here, so its PIC had a line up and its guest could take it:
 	 * otherwise the guest may now run on without exits and never get there */
-	if (p->failed || !next_is(p, DETVM__EVENT__PAYLOAD_INTERRUPT))
+	if (p->failed || !replay_next_is(p, DETVM__EVENT__PAYLOAD_INTERRUPT))
 		return 0;
 	p->rip = rip;
-	diverged(p, "no interrupt to inject (none pending, or the guest could not take one)");
+	replay_diverged(p, "no interrupt to inject (none pending, or the guest could not take one)");
 	return 1;
 }
 
@@ -321,7 +74,7 @@ static int obs_want_checkpoint(void *s, uint64_t position)
 {
 	struct replayer *p = s;
 	p->position = position;
-	return next_is(p, DETVM__EVENT__PAYLOAD_CHECKPOINT);
+	return replay_next_is(p, DETVM__EVENT__PAYLOAD_CHECKPOINT);
 }
 
 static int digest_equal(const ProtobufCBinaryData *b, const uint8_t *d, size_t len)
@@ -331,20 +84,20 @@ static int digest_equal(const ProtobufCBinaryData *b, const uint8_t *d, size_t l
 
 static int compare_checkpoint(struct replayer *p, const struct run_digest *d)
 {
-	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_CHECKPOINT, "no checkpoint");
+	const Detvm__Event *e = replay_expect(p, DETVM__EVENT__PAYLOAD_CHECKPOINT, "no checkpoint");
 	if (!e)
 		return 1;
 	const Detvm__Checkpoint *c = e->checkpoint;
 	int regs = digest_equal(&c->regs_digest, d->regs, sizeof(d->regs));
 	int mem = digest_equal(&c->mem_digest, d->mem, sizeof(d->mem));
 	if (!regs || !mem) {
-		fail(p, REPLAY_EXIT_DIVERGED,
+		replay_fail(p, REPLAY_EXIT_DIVERGED,
 		     "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected the checkpoint's %s%s%s digest, got a different one",
 		     p->position, p->rip, regs ? "" : "register", !regs && !mem ? " and " : "", mem ? "" : "memory");
 		return 1;
 	}
 	p->checkpoints++;
-	consume(p);
+	replay_consume(p);
 	return 0;
 }
 
@@ -370,14 +123,14 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 		log_error("%s", p->msg);
 		return 1;
 	}
-	if (next_is(p, DETVM__EVENT__PAYLOAD_END)) {
+	if (replay_next_is(p, DETVM__EVENT__PAYLOAD_END)) {
 		*code = p->cur.ev->end->exit_code;
 		if (!recordable_end(*code)) {
-			fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: it ends with exit status %d, which no recording ends with",
+			replay_fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: it ends with exit status %d, which no recording ends with",
 			     *code);
 		} else if (detvm_exit_at_boundary(*code)) {
 			/* the recording's guest ended itself at the exit just handled; this one did not */
-			diverged(p, "the guest running on");
+			replay_diverged(p, "the guest running on");
 		}
 		if (p->failed) {
 			*code = p->failed;
@@ -418,7 +171,7 @@ static int obs_step_target(void *s, uint64_t position, struct step_landmark *lm)
 	const Detvm__Landmark *l = p->cur.ev->landmark;
 	if (l->last_exit != position || l->regs_digest.len != OBSERVER_DIGEST_BYTES ||
 	    l->mem_digest.len != OBSERVER_DIGEST_BYTES) {
-		fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: event %" PRIu64 " is a malformed step "
+		replay_fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: event %" PRIu64 " is a malformed step "
 		     "delivery point", p->cur.seq);
 		return 0;
 	}
@@ -440,17 +193,17 @@ static int obs_step_point(void *s, const struct step_landmark *lm)
 	p->progress_ns = mono_clock_ns();
 	char got[96];
 	snprintf(got, sizeof(got), "a step delivery point at rip 0x%" PRIx64, lm->rip);
-	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_LANDMARK, got);
+	const Detvm__Event *e = replay_expect(p, DETVM__EVENT__PAYLOAD_LANDMARK, got);
 	if (!e)
 		return 1;
 	const Detvm__Landmark *l = e->landmark;
 	if (l->rip != lm->rip || !digest_equal(&l->regs_digest, lm->regs, sizeof(lm->regs)) ||
 	    !digest_equal(&l->mem_digest, lm->mem, sizeof(lm->mem))) {
-		diverged(p, got);
+		replay_diverged(p, got);
 		return 1;
 	}
 	p->step_points++;
-	consume(p);
+	replay_consume(p);
 	return 0;
 }
 
@@ -481,8 +234,8 @@ static int obs_host_exit(void *s)
 	if (now - p->progress_ns < observer_search_budget_ns(recorded))
 		return 0;
 	char want[320];
-	describe_next(p, want, sizeof(want));
-	fail(p, REPLAY_EXIT_DIVERGED,
+	replay_describe_next(p, want, sizeof(want));
+	replay_fail(p, REPLAY_EXIT_DIVERGED,
 	     "diverged after exit %" PRIu64 ": the guest ran %.1f s without an exit; the recording went on to %s within %.3f s",
 	     p->position, (double)(now - p->progress_ns) / 1e9, want, (double)recorded / 1e9);
 	return 1;
@@ -494,32 +247,32 @@ static int obs_end(void *s, uint64_t position, int code, const char *why, const 
 	p->position = position;
 	/* stopped by a signal or a host error here, not where the recording ended: nothing
 	 * to compare, and the stop's own status stands */
-	if (!d && !(next_is(p, DETVM__EVENT__PAYLOAD_END) && p->cur.ev->end->exit_code == code))
+	if (!d && !(replay_next_is(p, DETVM__EVENT__PAYLOAD_END) && p->cur.ev->end->exit_code == code))
 		return 0;
 	char got[96];
 	snprintf(got, sizeof(got), "the guest ending with exit status %d", code);
 	/* the recording ended otherwise right here: say that, not that a checkpoint is missing */
-	if (d && next_is(p, DETVM__EVENT__PAYLOAD_END) && p->cur.ev->end->exit_code != code) {
-		diverged(p, got);
+	if (d && replay_next_is(p, DETVM__EVENT__PAYLOAD_END) && p->cur.ev->end->exit_code != code) {
+		replay_diverged(p, got);
 		return 1;
 	}
 	if (d && compare_checkpoint(p, d))
 		return 1;
-	const Detvm__Event *e = expect(p, DETVM__EVENT__PAYLOAD_END, got);
+	const Detvm__Event *e = replay_expect(p, DETVM__EVENT__PAYLOAD_END, got);
 	if (!e)
 		return 1;
 	if (e->end->exit_code != code) {
-		diverged(p, got);
+		replay_diverged(p, got);
 		return 1;
 	}
-	consume(p);
+	replay_consume(p);
 	if (p->have) {
-		fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 ": the guest ended but the trace goes on",
+		replay_fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 ": the guest ended but the trace goes on",
 		     position);
 		return 1;
 	}
 	if (p->status < 0) {	/* no footer, a damaged one, or bytes after it */
-		trace_ends(p);
+		replay_trace_ends(p);
 		return 1;
 	}
 	p->ended = 1;
@@ -552,12 +305,12 @@ static const struct run_observer_ops replay_observer = {
 void replayer_init(struct replayer *p, struct trace_reader *r, int out_fd)
 {
 	memset(p, 0, sizeof(*p));
-	hostio_init(&p->io, &replay_ops, p);
+	hostio_init(&p->io, &replay_hostio_ops, p);
 	p->obs.ops = &replay_observer;
 	p->obs.self = p;
 	p->r = r;
 	p->out_fd = out_fd;
-	advance(p);
+	replay_advance(p);
 }
 
 void replayer_add_disk(struct replayer *p, int fd, uint64_t size)
