@@ -51,7 +51,7 @@ void replay_diverged(struct replayer *p, const char *got)
 	char want[320];
 	replay_describe_next(p, want, sizeof(want));
 	replay_fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected %s, got %s",
-	     p->position, p->rip, want, got);
+	            p->position, p->rip, want, got);
 }
 
 /* The trace cannot go on: truncated or unreadable. */
@@ -59,11 +59,11 @@ void replay_trace_ends(struct replayer *p)
 {
 	if (p->status == TRACE_ERR_TRUNCATED)
 		replay_fail(p, REPLAY_EXIT_TRACE,
-		     "the trace is truncated: replay ran to its last complete block and stopped at exit %" PRIu64
-		     " (%s)", p->position, trace_reader_error(p->r));
+		            "the trace is truncated: replay ran to its last complete block and stopped at exit %" PRIu64
+		            " (%s)", p->position, trace_reader_error(p->r));
 	else
 		replay_fail(p, REPLAY_EXIT_TRACE, "cannot read the trace at exit %" PRIu64 ": %s", p->position,
-		     trace_reader_error(p->r));
+		            trace_reader_error(p->r));
 }
 
 /* The next event if it is of kind c at the current position; else a divergence. */

@@ -198,17 +198,24 @@ static void forward(void *opaque, const struct hostio_event *e)
 
 /* ---- the run observer ------------------------------------------------------------ */
 
+/* Host time since the last exit or step point was logged, which this one now is. */
+static uint64_t gap_since_last_exit(struct recorder *r)
+{
+	uint64_t now = mono_clock_ns(), gap = now - r->last_exit_ns;
+	r->last_exit_ns = now;
+	return gap;
+}
+
 static int obs_exit(void *s, uint64_t position, const struct kvm_run *run, const uint8_t *mem)
 {
 	struct recorder *r = s;
 	r->position = position;
 	struct event_buf b;
 	event_from_exit(&b, run, mem);
-	uint64_t now = mono_clock_ns(), gap = now - r->last_exit_ns;
+	uint64_t gap = gap_since_last_exit(r);
 	/* replay's yardsticks: how long to look for a landmark, how long to wait for an exit */
 	if (b.u.exit.landmark.len || gap >= OBSERVER_SLOW_EXIT_NS)
 		b.u.exit.elapsed_ns = gap;
-	r->last_exit_ns = now;
 	append(r, &b.ev);
 	return r->error != 0;
 }
@@ -292,9 +299,7 @@ static int obs_step_point(void *s, const struct step_landmark *lm)
 	b.u.landmark.regs_digest.len = sizeof(lm->regs);
 	b.u.landmark.mem_digest.data = (uint8_t *)lm->mem;
 	b.u.landmark.mem_digest.len = sizeof(lm->mem);
-	uint64_t now = mono_clock_ns();
-	b.u.landmark.elapsed_ns = now - r->last_exit_ns;
-	r->last_exit_ns = now;
+	b.u.landmark.elapsed_ns = gap_since_last_exit(r);
 	b.ev.rip = lm->rip;
 	b.ev.landmark = &b.u.landmark;
 	append_payload(r, &b, DETVM__EVENT__PAYLOAD_LANDMARK);

@@ -32,8 +32,8 @@ static int obs_exit(void *s, uint64_t position, const struct kvm_run *run, const
 		char want[256];
 		event_describe(e, want, sizeof(want));
 		replay_fail(p, REPLAY_EXIT_DIVERGED,
-		     "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected %s at rip 0x%" PRIx64 ", got %s",
-		     position, p->rip, want, e->rip, got);
+		            "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected %s at rip 0x%" PRIx64 ", got %s",
+		            position, p->rip, want, e->rip, got);
 		return 1;
 	}
 	replay_consume(p);
@@ -92,8 +92,8 @@ static int compare_checkpoint(struct replayer *p, const struct run_digest *d)
 	int mem = digest_equal(&c->mem_digest, d->mem, sizeof(d->mem));
 	if (!regs || !mem) {
 		replay_fail(p, REPLAY_EXIT_DIVERGED,
-		     "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected the checkpoint's %s%s%s digest, got a different one",
-		     p->position, p->rip, regs ? "" : "register", !regs && !mem ? " and " : "", mem ? "" : "memory");
+		            "diverged at exit %" PRIu64 " (rip 0x%" PRIx64 "): expected the checkpoint's %s%s%s digest, got a different one",
+		            p->position, p->rip, regs ? "" : "register", !regs && !mem ? " and " : "", mem ? "" : "memory");
 		return 1;
 	}
 	p->checkpoints++;
@@ -127,7 +127,7 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 		*code = p->cur.ev->end->exit_code;
 		if (!recordable_end(*code)) {
 			replay_fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: it ends with exit status %d, which no recording ends with",
-			     *code);
+			            *code);
 		} else if (detvm_exit_at_boundary(*code)) {
 			/* the recording's guest ended itself at the exit just handled; this one did not */
 			replay_diverged(p, "the guest running on");
@@ -172,7 +172,7 @@ static int obs_step_target(void *s, uint64_t position, struct step_landmark *lm)
 	if (l->last_exit != position || l->regs_digest.len != OBSERVER_DIGEST_BYTES ||
 	    l->mem_digest.len != OBSERVER_DIGEST_BYTES) {
 		replay_fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: event %" PRIu64 " is a malformed step "
-		     "delivery point", p->cur.seq);
+		            "delivery point", p->cur.seq);
 		return 0;
 	}
 	memset(lm, 0, sizeof(*lm));
@@ -236,8 +236,8 @@ static int obs_host_exit(void *s)
 	char want[320];
 	replay_describe_next(p, want, sizeof(want));
 	replay_fail(p, REPLAY_EXIT_DIVERGED,
-	     "diverged after exit %" PRIu64 ": the guest ran %.1f s without an exit; the recording went on to %s within %.3f s",
-	     p->position, (double)(now - p->progress_ns) / 1e9, want, (double)recorded / 1e9);
+	            "diverged after exit %" PRIu64 ": the guest ran %.1f s without an exit; the recording went on to %s within %.3f s",
+	            p->position, (double)(now - p->progress_ns) / 1e9, want, (double)recorded / 1e9);
 	return 1;
 }
 
@@ -268,7 +268,7 @@ static int obs_end(void *s, uint64_t position, int code, const char *why, const 
 	replay_consume(p);
 	if (p->have) {
 		replay_fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 ": the guest ended but the trace goes on",
-		     position);
+		            position);
 		return 1;
 	}
 	if (p->status < 0) {	/* no footer, a damaged one, or bytes after it */

@@ -70,7 +70,7 @@ static int disk_io(struct replayer *p, unsigned disk, uint64_t off, void *buf, s
 		   : file_pread_full(p->disk_fd[disk], buf, len, off);
 	if (r)	/* the recording succeeded here: a host failure now is a divergence */
 		replay_fail(p, REPLAY_EXIT_DIVERGED, "diverged at exit %" PRIu64 ": the replay disk failed (%s)",
-		     p->position, strerror(-r));
+		            p->position, strerror(-r));
 	return r;
 }
 
@@ -133,7 +133,7 @@ static int rp_deliver_due(struct hostio *h, uint64_t position)
 		}
 		if (ev.len > sizeof(buf)) {
 			replay_fail(p, REPLAY_EXIT_TRACE, "event %" PRIu64 " carries %u bytes, more than detvm accepts",
-			     p->cur.seq, ev.len);
+			            p->cur.seq, ev.len);
 			break;
 		}
 		if (ev.len)

@@ -170,8 +170,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 						       optarg);
 			break;
 		case 'm':
-			if (cli_parse_size(optarg, &o->cfg.mem_size) || o->cfg.mem_size < (16ULL << 20) ||
-			    o->cfg.mem_size > (64ULL << 30) || o->cfg.mem_size % 4096)
+			if (cli_parse_size(optarg, &o->cfg.mem_size) || machine_mem_size_problem(o->cfg.mem_size))
 				return cli_usage_error(cmd, "bad --mem '%s': want 16M..64G in 4K units", optarg);
 			break;
 		case 'c': o->cfg.cmdline = optarg; break;
@@ -334,10 +333,7 @@ int cli_prepare_host(struct machine_config *cfg, int step)
 void cli_prepare_replay(struct machine_config *cfg)
 {
 	cli_prepare_host(cfg, 0);	/* cmdline_final: only the pinning matters here */
-	unsigned steps = probe_step_rings(), bps = 0;
-	for (int ring = 0; ring <= 3; ring += 3)
-		if (probe_breakpoint_hits(ring, PROBE_STEPS) >= PROBE_STEPS)
-			bps |= 1u << ring;
+	unsigned steps = probe_step_rings(), bps = probe_breakpoint_rings();
 	cfg->step_breakpoints = steps && (bps & steps) == steps;
 	log_debug("landmarks are reached by %s", cfg->step_breakpoints ? "breakpoint" : "single-stepping");
 }

@@ -133,24 +133,27 @@ static int r_deliver_due(struct hostio *io, uint64_t position)
 	return n;
 }
 
+/* The earliest armed timer deadline, HOSTIO_TIMER_OFF if none. */
+static uint64_t next_deadline(const struct host_run *h)
+{
+	uint64_t next = HOSTIO_TIMER_OFF;
+	for (unsigned t = 0; t < HOSTIO_TIMERS; t++)
+		if (h->deadline[t] < next)
+			next = h->deadline[t];
+	return next;
+}
+
 static int r_due(struct hostio *io)
 {
 	struct host_run *h = self(io);
-	uint64_t now = r_clock_ns(io);
-	for (unsigned t = 0; t < HOSTIO_TIMERS; t++)
-		if (h->deadline[t] <= now)
-			return 1;
-	return evq_nonempty(&h->queue);
+	return next_deadline(h) <= r_clock_ns(io) || evq_nonempty(&h->queue);
 }
 
 static int r_idle_wait(struct hostio *io, uint64_t position)
 {
 	struct host_run *h = self(io);
 	host_run_flush(h);
-	uint64_t next = HOSTIO_TIMER_OFF;
-	for (unsigned t = 0; t < HOSTIO_TIMERS; t++)
-		if (h->deadline[t] < next)
-			next = h->deadline[t];
+	uint64_t next = next_deadline(h);
 	if (next == HOSTIO_TIMER_OFF && h->in_fd < 0 && h->nnics == 0)
 		return -ENOENT;
 	for (;;) {

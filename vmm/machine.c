@@ -200,6 +200,14 @@ static int attach_virtio(struct machine *m, const struct machine_config *cfg, co
 	return 0;
 }
 
+const char *machine_mem_size_problem(uint64_t size)
+{
+	return size < (16ULL << 20)  ? "less than 16 MiB of memory"
+	       : size > (64ULL << 30) ? "more than 64 GiB of memory"
+	       : size % 4096	      ? "memory that is not whole pages"
+				      : NULL;
+}
+
 int machine_create(struct machine *m, const struct machine_config *cfg, struct hostio *io,
 		   const uint64_t *disk_sizes, char *err, size_t errlen)
 {

@@ -128,6 +128,10 @@ struct machine {
 	volatile int *stop;		/* set from a signal handler: 1 interrupt, 2 timeout */
 };
 
+/* Guest RAM detvm builds (16 MiB to 64 GiB, whole pages): NULL for a size it can build,
+ * else what is wrong with it, in words. */
+const char *machine_mem_size_problem(uint64_t size);
+
 /*
  * Builds the machine: memory, KVM, devices, the image loaded. disk_sizes[i] is the
  * capacity of disk i as the hostio sees it. On failure err holds one line; the return

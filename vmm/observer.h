@@ -55,8 +55,8 @@ struct run_observer_ops {
 	/* An interrupt is pending after exit `position` and the guest cannot take it yet:
 	 * how to wait for the window. Live: OBSERVER_WINDOW_ASK, KVM reports it. Replay:
 	 * ASK only where the recording's next exit is that window; OBSERVER_WINDOW_STEP
-	 * where that window carries a landmark (*rip and digest filled: the loop steps to
-	 * it, lm filled); else OBSERVER_WINDOW_NONE: the recording's guest exited otherwise
+	 * where that window carries a landmark (lm filled: the loop steps to it); else
+	 * OBSERVER_WINDOW_NONE: the recording's guest exited otherwise
 	 * first, and a host that reports windows late may report one earlier this time. */
 	int (*window)(void *self, uint64_t position, struct step_landmark *lm);
 	/* A `step` delivery point, at position lm->last_exit + 1: record logs it, replay

@@ -102,13 +102,24 @@ int probe_single_steps(int ring, int max)
 	return r ? r : steps;
 }
 
-unsigned probe_step_rings(void)
+/* Bit n set where probe(n, PROBE_STEPS) reaches PROBE_STEPS, for rings 0 and 3. */
+static unsigned rings_where(int (*probe)(int ring, int max))
 {
 	unsigned rings = 0;
 	for (int ring = 0; ring <= 3; ring += 3)
-		if (probe_single_steps(ring, PROBE_STEPS) >= PROBE_STEPS)
+		if (probe(ring, PROBE_STEPS) >= PROBE_STEPS)
 			rings |= 1u << ring;
 	return rings;
+}
+
+unsigned probe_step_rings(void)
+{
+	return rings_where(probe_single_steps);
+}
+
+unsigned probe_breakpoint_rings(void)
+{
+	return rings_where(probe_breakpoint_hits);
 }
 
 int probe_breakpoint_hits(int ring, int max)

@@ -35,6 +35,8 @@ int probe_single_steps(int ring, int max);
 unsigned probe_step_rings(void);
 /* Hits of a hardware breakpoint in a loop in `ring` (at most max), or -errno. */
 int probe_breakpoint_hits(int ring, int max);
+/* The rings where hardware breakpoints work on this host, as probe_step_rings. */
+unsigned probe_breakpoint_rings(void);
 
 extern const uint8_t probe_loop_code[15];
 extern const uint8_t probe_int3_code[3];

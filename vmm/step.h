@@ -11,7 +11,6 @@ unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const s
 			    uint8_t *buf);
 /* Start running towards a landmark (its memory is compared too when lm->has_mem). */
 int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark *lm);
-/* Host monotonic time; only for how long replay may look for a landmark. */
 /* Looking for a landmark past its deadline: prints the divergence and returns
  * DETVM_EXIT_DIVERGED; else 0. */
 int step_overdue(struct machine *m);

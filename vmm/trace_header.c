@@ -157,10 +157,7 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 			     : c->n_disks > MACHINE_MAX_DISKS	    ? "too many disks"
 			     : c->n_nics > MACHINE_MAX_NICS	    ? "too many NICs"
 			     : c->n_cpuid > CPUID_MAX_ENTRIES	    ? "too many CPUID entries"
-			     : c->mem_bytes < (16ULL << 20)	    ? "less than 16 MiB of memory"
-			     : c->mem_bytes > (64ULL << 30)	    ? "more than 64 GiB of memory"
-			     : c->mem_bytes % 4096		    ? "memory that is not whole pages"
-								    : NULL;
+								    : machine_mem_size_problem(c->mem_bytes);
 	if (cannot) {
 		snprintf(err, errlen, "the trace header describes a VM this detvm cannot build: %s", cannot);
 		return DETVM_EXIT_TRACE;
