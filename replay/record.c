@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "replay/events.h"
+#include "replay/vcpu_codec.h"
 #include "vmm/exitcode.h"
 #include "vmm/mono_clock.h"
 
@@ -300,6 +302,30 @@ static int obs_step_point(void *s, const struct step_landmark *lm)
 	b.u.landmark.mem_digest.data = (uint8_t *)lm->mem;
 	b.u.landmark.mem_digest.len = sizeof(lm->mem);
 	b.u.landmark.elapsed_ns = gap_since_last_exit(r);
+	struct vcpu_codec_buf state;
+	if (lm->state) {
+		vcpu_state_encode(lm->state, &state);
+		b.u.landmark.state = &state.msg;
+		if (lm->npages > r->pages_cap) {
+			free(r->pages);
+			free(r->pagep);
+			r->pages = calloc(lm->npages, sizeof(*r->pages));
+			r->pagep = calloc(lm->npages, sizeof(*r->pagep));
+			r->pages_cap = r->pages && r->pagep ? lm->npages : 0;
+			if (!r->pages_cap) {
+				r->error = -ENOMEM;
+				return 1;
+			}
+		}
+		for (size_t i = 0; i < lm->npages; i++) {
+			detvm__page_image__init(&r->pages[i]);
+			r->pages[i].gpa = lm->pages[i].gpa;
+			r->pages[i].data = (ProtobufCBinaryData){ 4096, (uint8_t *)lm->pages[i].data };
+			r->pagep[i] = &r->pages[i];
+		}
+		b.u.landmark.n_pages = lm->npages;
+		b.u.landmark.pages = r->pagep;
+	}
 	b.ev.rip = lm->rip;
 	b.ev.landmark = &b.u.landmark;
 	append_payload(r, &b, DETVM__EVENT__PAYLOAD_LANDMARK);
@@ -394,6 +420,11 @@ int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeade
 
 int recorder_close(struct recorder *r)
 {
+	free(r->pages);
+	free(r->pagep);
+	r->pages = NULL;
+	r->pagep = NULL;
+	r->pages_cap = 0;
 	if (!r->w)
 		return r->error;
 	Detvm__TraceFooter f;

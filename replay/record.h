@@ -33,6 +33,9 @@ struct recorder {
 	uint64_t checkpoints;
 	uint64_t step_points;
 	uint64_t last_exit_ns;		/* host monotonic time the last exit was logged */
+	Detvm__PageImage *pages;	/* a step point's pages, as the trace holds them */
+	Detvm__PageImage **pagep;
+	size_t pages_cap;
 };
 
 /* Wraps inner (which must outlive the recorder); devices may subscribe to r->io now. */

@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "replay/cursor.h"
 #include "replay/events.h"
+#include "replay/vcpu_codec.h"
 #include "vmm/exitcode.h"
 #include "vmm/file_io.h"
 #include "vmm/log.h"
@@ -162,6 +164,35 @@ static int obs_window(void *s, uint64_t position, struct step_landmark *lm)
 	return OBSERVER_WINDOW_STEP;
 }
 
+/* The state a step point carries, for the run loop to load; nonzero (replay failed) for
+ * one that does not decode. The pages point into the event, which lives until consumed. */
+static int decode_step_state(struct replayer *p, const Detvm__Landmark *l, struct step_landmark *lm)
+{
+	int bad = vcpu_state_decode(l->state, &p->step_state) != 0;
+	if (!bad && l->n_pages > p->step_pages_cap) {
+		free(p->step_pages);
+		p->step_pages = calloc(l->n_pages, sizeof(*p->step_pages));
+		p->step_pages_cap = p->step_pages ? l->n_pages : 0;
+		if (!p->step_pages) {
+			replay_fail(p, DETVM_EXIT_HOST, "out of memory for a step delivery point's pages");
+			return 1;
+		}
+	}
+	for (size_t i = 0; !bad && i < l->n_pages; i++) {
+		bad = l->pages[i]->data.len != 4096;
+		p->step_pages[i] = (struct page_image){ l->pages[i]->gpa, l->pages[i]->data.data };
+	}
+	if (bad) {
+		replay_fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: event %" PRIu64 " is a step delivery "
+			    "point whose vCPU state or pages have the wrong size", p->cur.seq);
+		return 1;
+	}
+	lm->state = &p->step_state;
+	lm->pages = p->step_pages;
+	lm->npages = l->n_pages;
+	return 0;
+}
+
 static int obs_step_target(void *s, uint64_t position, struct step_landmark *lm)
 {
 	struct replayer *p = s;
@@ -182,6 +213,8 @@ static int obs_step_target(void *s, uint64_t position, struct step_landmark *lm)
 	lm->elapsed_ns = l->elapsed_ns;
 	memcpy(lm->regs, l->regs_digest.data, OBSERVER_DIGEST_BYTES);
 	memcpy(lm->mem, l->mem_digest.data, OBSERVER_DIGEST_BYTES);
+	if (l->state && decode_step_state(p, l, lm))
+		return 0;
 	return 1;
 }
 
@@ -325,6 +358,9 @@ void replayer_add_disk(struct replayer *p, int fd, uint64_t size)
 
 void replayer_destroy(struct replayer *p)
 {
+	free(p->step_pages);
+	p->step_pages = NULL;
+	p->step_pages_cap = 0;
 	for (unsigned i = 0; i < p->ndisks; i++)
 		close(p->disk_fd[i]);
 	p->ndisks = 0;

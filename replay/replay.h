@@ -39,6 +39,9 @@ struct replayer {
 	char msg[768];
 	int ended;			/* the recording's End was reached and matched */
 	int end_code;
+	struct vcpu_state step_state;	/* the next step point's, decoded */
+	struct page_image *step_pages;
+	size_t step_pages_cap;
 };
 
 /* Takes ownership of r (positioned after the header). out_fd receives the console. */

@@ -2,10 +2,14 @@
 # Installs the Debian packages detvm needs; idempotent, quiet when nothing is missing.
 set -euo pipefail
 
+# build and unit tests; the Linux test kernel (rsync: its headers_install); the KVM host
+# VM of tests/kvmhost (QEMU, busybox, cpio, kmod's depmod; its kernel comes from
+# linux-image-amd64 by apt-get download); RDMA verbs on Soft-RoCE inside it
 pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       liblz4-dev lz4 libprotobuf-c-dev protobuf-c-compiler libibverbs-dev libcmocka-dev
-      qemu-system-x86 busybox-static linux-source-6.1
-      bc flex bison libelf-dev libssl-dev xz-utils cpio patch
+      linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils cpio patch rsync
+      qemu-system-x86 busybox-static kmod
+      rdma-core ibverbs-providers ibverbs-utils
       python3-protobuf python3-lz4 hyperfine iproute2 time)
 
 missing=()

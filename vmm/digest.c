@@ -43,7 +43,8 @@ int mem_digest_init(struct mem_digest *d, const struct guest_mem *m)
 	d->pages = m->size / GUEST_PAGE_SIZE;
 	d->page_hash = calloc(d->pages, sizeof(uint64_t));
 	d->kvm_dirty = calloc((d->pages + 63) / 64 + 1, sizeof(uint64_t));
-	if (!d->page_hash || !d->kvm_dirty) {
+	d->written = calloc((d->pages + 63) / 64 + 1, sizeof(uint64_t));
+	if (!d->page_hash || !d->kvm_dirty || !d->written) {
 		mem_digest_destroy(d);
 		return -ENOMEM;
 	}
@@ -54,7 +55,8 @@ void mem_digest_destroy(struct mem_digest *d)
 {
 	free(d->page_hash);
 	free(d->kvm_dirty);
-	d->page_hash = d->kvm_dirty = NULL;
+	free(d->written);
+	d->page_hash = d->kvm_dirty = d->written = NULL;
 }
 
 /*
@@ -81,8 +83,9 @@ static void rehash(struct mem_digest *d, const struct guest_mem *m, uint64_t pag
 	d->rehashed++;
 }
 
-/* Pages KVM saw the guest write since the last call, merged into the VMM's bitmap. */
-static int collect_kvm_dirty(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k)
+/* Pages KVM saw the guest write since the last call, merged into the VMM's bitmap (to
+ * rehash) and the written set. */
+int mem_digest_collect(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k)
 {
 	uint64_t first = 0;
 	for (unsigned s = 0; s < m->nslots; s++) {
@@ -97,6 +100,7 @@ static int collect_kvm_dirty(struct mem_digest *d, struct guest_mem *m, struct k
 				uint64_t pg = first + w * 64 + (uint64_t)__builtin_ctzll(bits);
 				bits &= bits - 1;
 				m->dirty[pg / 64] |= 1ULL << (pg % 64);
+				d->written[pg / 64] |= 1ULL << (pg % 64);
 			}
 		}
 		first += n;
@@ -161,7 +165,7 @@ int mem_digest_memory(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *
 	if (!m->dirty)
 		return -EINVAL;
 	if (k) {
-		int r = collect_kvm_dirty(d, m, k);
+		int r = mem_digest_collect(d, m, k);
 		if (r)
 			return r;
 	}
@@ -181,6 +185,18 @@ int mem_digest_memory(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *
 	memcpy(out, &h1, 8);
 	memcpy(out + 8, &h2, 8);
 	return 0;
+}
+
+void mem_digest_forget_written(struct mem_digest *d)
+{
+	memset(d->written, 0, ((d->pages + 63) / 64) * sizeof(uint64_t));
+}
+
+void mem_digest_each_written(const struct mem_digest *d, void (*fn)(uint64_t page, void *arg), void *arg)
+{
+	for (uint64_t w = 0; w < (d->pages + 63) / 64; w++)
+		for (uint64_t bits = d->written[w]; bits; bits &= bits - 1)
+			fn(w * 64 + (uint64_t)__builtin_ctzll(bits), arg);
 }
 
 int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,

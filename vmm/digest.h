@@ -20,6 +20,8 @@ struct mem_digest {
 	uint64_t *page_hash;	/* one per page, slot order */
 	uint64_t lane[2];	/* the memory digest before its final mix: sums over pages */
 	uint64_t *kvm_dirty;	/* scratch bitmap for KVM_GET_DIRTY_LOG */
+	/* pages KVM saw the guest write since mem_digest_forget_written(), one bit each */
+	uint64_t *written;
 	int primed;		/* every page hashed at least once */
 	uint64_t rehashed;	/* pages hashed so far, for statistics */
 };
@@ -33,6 +35,12 @@ int mem_digest_take(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
 /* The memory half of that alone: no vCPU ioctl, for digests taken at many exits. */
 int mem_digest_memory(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k,
 		      uint8_t out[OBSERVER_DIGEST_BYTES]);
+/* Fetches KVM's dirty log now: the pages join those the next digest rehashes and the
+ * written set. 0 or -errno. */
+int mem_digest_collect(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *k);
+void mem_digest_forget_written(struct mem_digest *d);
+/* The written set: calls fn(page index, arg) for each page in it. */
+void mem_digest_each_written(const struct mem_digest *d, void (*fn)(uint64_t page, void *arg), void *arg);
 /* The 64-bit hash used for pages and digests (exposed for tests). */
 uint64_t digest_hash(const void *data, uint64_t len, uint64_t seed);
 

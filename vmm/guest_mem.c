@@ -103,3 +103,14 @@ void guest_mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len)
 	for (uint64_t pg = off / GUEST_PAGE_SIZE; pg <= (off + len - 1) / GUEST_PAGE_SIZE; pg++)
 		m->dirty[pg / 64] |= 1ULL << (pg % 64);
 }
+
+uint64_t guest_mem_page_gpa(const struct guest_mem *m, uint64_t page)
+{
+	uint64_t off = page * GUEST_PAGE_SIZE;
+	for (unsigned i = 0; i < m->nslots; i++) {
+		uint64_t start = (uint64_t)(m->slots[i].host - m->base);
+		if (off >= start && off - start < m->slots[i].size)
+			return m->slots[i].gpa + (off - start);
+	}
+	return UINT64_MAX;
+}

@@ -41,6 +41,8 @@ void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 /* Copies; -EFAULT if any byte is outside RAM (nothing is copied then). */
 int guest_mem_read(const struct guest_mem *m, uint64_t gpa, void *buf, uint64_t len);
 int guest_mem_write(struct guest_mem *m, uint64_t gpa, const void *buf, uint64_t len);
+/* The GPA of the page at index `page` of the mapping (slot order, as dirty bitmaps count). */
+uint64_t guest_mem_page_gpa(const struct guest_mem *m, uint64_t page);
 /* Record a VMM write made through guest_mem_ptr(). */
 void guest_mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len);
 

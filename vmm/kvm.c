@@ -252,18 +252,17 @@ int kvm_vcpu_translate(struct kvm_vm *k, struct kvm_translation *t)
 	return ioctl(k->vcpu_fd, KVM_TRANSLATE, t) < 0 ? -errno : 0;
 }
 
-int kvm_vcpu_set_singlestep(struct kvm_vm *k, int on)
+int kvm_vcpu_set_debug(struct kvm_vm *k, unsigned what, uint64_t hw_bp)
 {
-	struct kvm_guest_debug d = { .control = on ? KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP : 0 };
-	return ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &d) < 0 ? -errno : 0;
-}
-
-int kvm_vcpu_set_breakpoint(struct kvm_vm *k, uint64_t rip)
-{
-	/* DR0 = rip, DR7: L0 set, R/W0 = 00 (instruction fetch), LEN0 = 00 */
-	struct kvm_guest_debug d = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP };
-	d.arch.debugreg[0] = rip;
-	d.arch.debugreg[7] = 0x1;
+	struct kvm_guest_debug d = { .control = what ? KVM_GUESTDBG_ENABLE : 0 };
+	if (what & KVM_DEBUG_STEP)
+		d.control |= KVM_GUESTDBG_SINGLESTEP;
+	if (what & KVM_DEBUG_HW_BP) {
+		/* DR0 = hw_bp, DR7: L0 set, R/W0 = 00 (instruction fetch), LEN0 = 00 */
+		d.control |= KVM_GUESTDBG_USE_HW_BP;
+		d.arch.debugreg[0] = hw_bp;
+		d.arch.debugreg[7] = 0x1;
+	}
 	return ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &d) < 0 ? -errno : 0;
 }
 

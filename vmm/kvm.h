@@ -38,13 +38,17 @@ int kvm_vcpu_set_boot_state(struct kvm_vm *k, const struct boot_setup *b);
 /* KVM_RUN; 0 after an exit, -EINTR for a host-caused return, other -errno on failure. */
 int kvm_vcpu_run(struct kvm_vm *k);
 int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector);
-/* Single-step the guest (KVM_EXIT_DEBUG after each instruction) or stop doing so. */
-int kvm_vcpu_set_singlestep(struct kvm_vm *k, int on);
+/*
+ * KVM_SET_GUEST_DEBUG: KVM_DEBUG_STEP, a KVM_EXIT_DEBUG after each instruction (the CPU's
+ * TF, which an IRET or POPF of the guest clears and an interrupt gate masks: call it again
+ * after each stop); KVM_DEBUG_HW_BP, a hardware instruction breakpoint at hw_bp (DR0; the
+ * exit comes before it executes). 0 turns debugging off.
+ */
+#define KVM_DEBUG_STEP 1u
+#define KVM_DEBUG_HW_BP 2u
+int kvm_vcpu_set_debug(struct kvm_vm *k, unsigned what, uint64_t hw_bp);
 /* What the CPU would have done for an INT3: RIP past it, then #BP (a trap). */
 int kvm_vcpu_inject_breakpoint(struct kvm_vm *k);
-/* A hardware instruction breakpoint at rip (KVM_EXIT_DEBUG before it executes); it
- * replaces single-stepping. kvm_vcpu_set_singlestep(k, 0) clears it. */
-int kvm_vcpu_set_breakpoint(struct kvm_vm *k, uint64_t rip);
 /* 1 if an exception, interrupt or NMI is half delivered or the vCPU is in an interrupt
  * shadow (the stop is not a plain instruction boundary), 0 if not, -errno. */
 int kvm_vcpu_event_pending(struct kvm_vm *k);

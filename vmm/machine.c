@@ -280,6 +280,10 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		r = kvm_vcpu_set_cpuid(&m->kvm, m->cpuid, m->ncpuid);
 	if (!r)
 		r = kvm_vcpu_set_boot_state(&m->kvm, &bs);
+	/* after CPUID: which MSRs KVM lets the guest have depends on it */
+	m->nstate_msrs = VCPU_STATE_MAX_MSRS;
+	if (!r && m->track_state)
+		r = vcpu_state_msr_list(&m->kvm, m->state_msrs, &m->nstate_msrs);
 	/* every exit then brings the registers along: RIP and CPL checks cost no ioctl */
 	m->kvm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	if (r) {
@@ -317,4 +321,6 @@ void machine_destroy(struct machine *m)
 	kvm_vm_destroy(&m->kvm);
 	mem_digest_destroy(&m->digest);
 	guest_mem_destroy(&m->mem);
+	free(m->step_pages);
+	m->step_pages = NULL;
 }

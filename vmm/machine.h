@@ -23,6 +23,7 @@
 #include "vmm/digest.h"
 #include "vmm/kvm.h"
 #include "vmm/observer.h"
+#include "vmm/vcpu_state.h"
 
 #define MACHINE_MAX_DISKS 4
 #define MACHINE_MAX_NICS 4
@@ -124,6 +125,12 @@ struct machine {
 	uint64_t step_exits_at_kick;	/* exit count at the previous host exit */
 	struct mem_digest digest;	/* with track_state */
 	int track_state;
+	/* record: what a step point carries (see struct step_landmark) */
+	uint32_t state_msrs[VCPU_STATE_MAX_MSRS];
+	unsigned nstate_msrs;
+	struct vcpu_state step_state;
+	struct page_image *step_pages;
+	size_t step_pages_cap;
 	char cmdline[4096];		/* what the guest was given */
 	volatile int *stop;		/* set from a signal handler: 1 interrupt, 2 timeout */
 };

@@ -12,7 +12,10 @@
 #define DETVM_VMM_OBSERVER_H
 
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "vmm/vcpu_state.h"
 
 #define OBSERVER_DIGEST_BYTES 16
 
@@ -21,9 +24,19 @@ struct run_digest {
 	uint8_t mem[OBSERVER_DIGEST_BYTES];
 };
 
+/* A 4 KiB page of guest memory as a step point carries it. */
+struct page_image {
+	uint64_t gpa;
+	const uint8_t *data;
+};
+
 /*
  * A `step` delivery point: where the live host stopped a guest that had run without
  * exits while input was due (DESIGN.md). It takes the next position, last_exit + 1.
+ * Between last_exit and here the guest took no input, so its state here follows from its
+ * state there: `state` and `pages` (every page it may have written since) are that state,
+ * which replay loads instead of running the guest here. An interrupt-window landmark, or
+ * a step point of an older trace, has no state: replay runs to it and compares.
  */
 struct step_landmark {
 	uint64_t last_exit;
@@ -32,6 +45,9 @@ struct step_landmark {
 	uint8_t mem[OBSERVER_DIGEST_BYTES];	/* the memory digest there (zeros untracked) */
 	int has_mem;				/* mem is to be compared */
 	uint64_t elapsed_ns;	/* recording host time from last_exit to here; 0 unknown */
+	const struct vcpu_state *state;		/* NULL: none */
+	const struct page_image *pages;
+	size_t npages;
 };
 
 enum { OBSERVER_WINDOW_ASK, OBSERVER_WINDOW_NONE, OBSERVER_WINDOW_STEP };

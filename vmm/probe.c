@@ -94,9 +94,15 @@ int probe_single_steps(int ring, int max)
 	int r = probe_make(&p, probe_loop_code, sizeof(probe_loop_code), ring);
 	if (r)
 		return r;
+	/* a step counts only where it stopped after exactly one more instruction: the loop's
+	 * dec ecx (PROBE_CODE + 5) and jnz (+ 7) in turn, ecx one lower every second step */
+	struct kvm_run *run = p.kvm.run;
+	run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	int steps = 0;
-	r = kvm_vcpu_set_singlestep(&p.kvm, 1);
-	while (!r && steps < max && !kvm_vcpu_run(&p.kvm) && p.kvm.run->exit_reason == KVM_EXIT_DEBUG)
+	r = kvm_vcpu_set_debug(&p.kvm, KVM_DEBUG_STEP, 0);
+	while (!r && steps < max && !kvm_vcpu_run(&p.kvm) && run->exit_reason == KVM_EXIT_DEBUG &&
+	       run->s.regs.regs.rip == PROBE_CODE + (steps & 1 ? 7 : 5) &&
+	       run->s.regs.regs.rcx == PROBE_LOOP_COUNT - (steps + 1) / 2)
 		steps++;
 	probe_free(&p);
 	return r ? r : steps;
@@ -122,28 +128,31 @@ unsigned probe_breakpoint_rings(void)
 	return rings_where(probe_breakpoint_hits);
 }
 
+/*
+ * Hits of a hardware breakpoint on the loop's dec ecx, used as replay uses one: at each
+ * hit the instruction is stepped over once, then the breakpoint is armed again. A hit
+ * counts only if the loop moved on since the last one (ecx went down).
+ */
 int probe_breakpoint_hits(int ring, int max)
 {
 	struct probe p;
 	int r = probe_make(&p, probe_loop_code, sizeof(probe_loop_code), ring);
 	if (r)
 		return r;
-	const uint64_t bp = PROBE_CODE + 5;	/* the loop's dec ecx */
+	const uint64_t bp = PROBE_CODE + 5;
 	struct kvm_run *run = p.kvm.run;
 	run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	uint64_t last = UINT64_MAX;
 	int hits = 0;
-	r = kvm_vcpu_set_breakpoint(&p.kvm, bp);
-	/* a hit counts only if the loop moved on since the last one (ecx went down) */
+	r = kvm_vcpu_set_debug(&p.kvm, KVM_DEBUG_HW_BP, bp);
 	while (!r && hits < max && !kvm_vcpu_run(&p.kvm) && run->exit_reason == KVM_EXIT_DEBUG &&
 	       run->s.regs.regs.rip == bp && run->s.regs.regs.rcx < last) {
 		hits++;
 		last = run->s.regs.regs.rcx;
-		/* over the breakpoint with one single-step, as replay does, then arm it again */
-		r = kvm_vcpu_set_singlestep(&p.kvm, 1);
+		r = kvm_vcpu_set_debug(&p.kvm, KVM_DEBUG_STEP, 0);
 		if (r || kvm_vcpu_run(&p.kvm) || run->exit_reason != KVM_EXIT_DEBUG)
 			break;
-		r = kvm_vcpu_set_breakpoint(&p.kvm, bp);
+		r = kvm_vcpu_set_debug(&p.kvm, KVM_DEBUG_HW_BP, bp);
 	}
 	probe_free(&p);
 	return r ? r : hits;

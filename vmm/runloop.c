@@ -16,8 +16,6 @@
 #include "vmm/machine.h"
 #include "vmm/step.h"
 
-/* offer_interrupt(): the observer stopped the run */
-#define OBSERVER_STOP 1
 
 static void report(struct machine *m, const char *what)
 {
@@ -43,10 +41,30 @@ static void report(struct machine *m, const char *what)
 		  m->stats.exits, bytes);
 }
 
+/* offer_interrupt(): into the guest; or replay loaded the state of a step point */
+#define ENTER_GUEST (-1)
+#define AT_STEP_POINT (-2)
+
+static int observer_failure(struct machine *m)
+{
+	char msg[1024] = "";
+	int code = m->obs->ops->failure(m->obs->self, msg, sizeof(msg));
+	if (msg[0])	/* empty: the observer reports it itself */
+		log_error("%s", msg);
+	return code;
+}
+
+static int kvm_failure(const char *what, int r)
+{
+	log_error("%s: %s", what, strerror(-r));
+	return DETVM_EXIT_KVM;
+}
+
 /*
  * Interrupt from the PIC to the CPU, if the CPU can take one; else ask KVM to tell us.
- * In replay the trace may say where the recording delivered next instead: a step point
- * or a late interrupt window, which the loop single-steps to.
+ * In replay the trace may say where the recording delivered next instead: a step point,
+ * whose state replay loads, or a late interrupt window, which the loop single-steps to.
+ * ENTER_GUEST, AT_STEP_POINT, or an exit code.
  */
 static int offer_interrupt(struct machine *m)
 {
@@ -62,24 +80,29 @@ static int offer_interrupt(struct machine *m)
 		m->stats.interrupts++;
 		if (m->obs && m->obs->ops->interrupt(m->obs->self, m->stats.exits, (unsigned)vector,
 						     run->s.regs.regs.rip))
-			return OBSERVER_STOP;
+			return observer_failure(m);
 		int r = kvm_vcpu_interrupt(&m->kvm, (unsigned)vector);
 		if (r)
-			return r;
+			return kvm_failure("KVM_INTERRUPT", r);
 		pending = 0;
 	} else if (m->obs && m->obs->ops->no_interrupt(m->obs->self, m->stats.exits, run->s.regs.regs.rip)) {
-		return OBSERVER_STOP;
+		return observer_failure(m);
 	}
 	struct step_landmark lm;
-	if (m->obs && m->obs->ops->step_target(m->obs->self, m->stats.exits, &lm))
-		return step_arm(m, STEP_POINT, &lm);
-	if (!pending)
-		return 0;
-	int how = m->obs ? m->obs->ops->window(m->obs->self, m->stats.exits, &lm) : OBSERVER_WINDOW_ASK;
-	if (how == OBSERVER_WINDOW_STEP)
-		return step_arm(m, STEP_WINDOW, &lm);
-	run->request_interrupt_window = how == OBSERVER_WINDOW_ASK;
-	return 0;
+	int r = 0;
+	if (m->obs && m->obs->ops->step_target(m->obs->self, m->stats.exits, &lm)) {
+		if (lm.state) {
+			int code = step_restore(m, &lm);
+			return code ? code : AT_STEP_POINT;
+		}
+		r = step_arm(m, STEP_POINT, &lm);
+	} else if (pending) {
+		int how = m->obs ? m->obs->ops->window(m->obs->self, m->stats.exits, &lm) : OBSERVER_WINDOW_ASK;
+		if (how == OBSERVER_WINDOW_STEP)
+			r = step_arm(m, STEP_WINDOW, &lm);
+		run->request_interrupt_window = how == OBSERVER_WINDOW_ASK;
+	}
+	return r ? kvm_failure("KVM_SET_GUEST_DEBUG", r) : ENTER_GUEST;
 }
 
 /* A host-side call failed: the observer's verdict if it stopped the run, else ours. */
@@ -198,15 +221,6 @@ static int act(struct machine *m, enum exit_action a)
 	}
 }
 
-static int observer_failure(struct machine *m)
-{
-	char msg[1024] = "";
-	int code = m->obs->ops->failure(m->obs->self, msg, sizeof(msg));
-	if (msg[0])	/* empty: the observer reports it itself */
-		log_error("%s", msg);
-	return code;
-}
-
 static int checkpoint(struct machine *m)
 {
 	struct run_digest d;
@@ -278,14 +292,22 @@ static int step_point(struct machine *m, const struct step_landmark *lm)
 	return delivery_point(m, 1);
 }
 
-/* Replay stepped to the recording's step point; -1 to keep running, else a code. */
-static int step_point_reached(struct machine *m)
+/* Replay stands at the recording's step point (stepped there, or its state loaded: mem is
+ * NULL then, and the digest is taken here); -1 to keep running, else a code. */
+static int step_point_reached(struct machine *m, const uint8_t *mem)
 {
 	struct kvm_run *run = m->kvm.run;
-	struct step_landmark lm = { .last_exit = m->stats.exits, .rip = run->s.regs.regs.rip };
+	struct step_landmark lm = { .last_exit = m->stats.exits, .rip = run->s.regs.regs.rip, .has_mem = 1 };
 	observer_regs_landmark(&run->s.regs.regs, lm.regs);
-	memcpy(lm.mem, m->step.mem, sizeof(lm.mem));	/* step_reached compared it */
-	lm.has_mem = 1;
+	if (mem) {
+		memcpy(lm.mem, mem, sizeof(lm.mem));
+	} else if (m->track_state) {
+		int r = mem_digest_memory(&m->digest, &m->mem, &m->kvm, lm.mem);
+		if (r) {
+			log_error("cannot take a state digest: %s", strerror(-r));
+			return DETVM_EXIT_KVM;
+		}
+	}
 	return step_point(m, &lm);
 }
 
@@ -321,13 +343,15 @@ static int run_until_end(struct machine *m)
 		if (*m->stop)
 			return stopped(m);
 		if (guest_exit) {
-			int r = offer_interrupt(m);
-			if (r == OBSERVER_STOP)
-				return observer_failure(m);
-			if (r) {
-				log_error("KVM_INTERRUPT or KVM_SET_GUEST_DEBUG: %s", strerror(-r));
-				return DETVM_EXIT_KVM;
+			int code = offer_interrupt(m);
+			if (code == AT_STEP_POINT) {
+				code = step_point_reached(m, NULL);
+				if (code >= 0)
+					return code;
+				continue;	/* a delivery point like any other */
 			}
+			if (code != ENTER_GUEST)
+				return code;
 		}
 		int r = kvm_vcpu_run(&m->kvm);
 		if (r == -EINTR || r == -EAGAIN) {
@@ -351,7 +375,7 @@ static int run_until_end(struct machine *m)
 			if (reached > 1)
 				return reached;
 			if (kind == STEP_POINT) {
-				int code = step_point_reached(m);
+				int code = step_point_reached(m, m->step.mem);	/* step_reached compared it */
 				if (code >= 0)
 					return code;
 				guest_exit = 1;

@@ -1,23 +1,27 @@
 /*
- * Landmarks: delivery points that KVM cannot place exactly by itself, reached again in
- * replay by single-stepping until the state equals what the recording saw.
+ * Landmarks: delivery points that KVM cannot place exactly by itself.
  *  - An interrupt window that a host reports late (an emulated ring 0 does): record logs
- *    the registers where it opened (ExitRecord.landmark).
+ *    the registers where it opened (ExitRecord.landmark); replay single-steps (or runs to
+ *    a hardware breakpoint) until the state equals what the recording saw.
  *  - The `step` fallback of DESIGN.md: a guest that runs without exits while input is
- *    due is stopped by a kick; record logs registers and memory there and delivers
- *    (Landmark events). Equal registers and memory with no exit in between mean an
- *    equal future, so delivering at the first equal state is exact.
+ *    due is stopped by a kick; record logs its vCPU state and the pages it may have
+ *    written since its last exit, and delivers (Landmark events). The guest took no input
+ *    in between, so replay loads that state instead of running there: searching for it
+ *    would cost a stop per instruction or per pass over its RIP, millions in a spin loop,
+ *    and single-stepping cannot follow a guest through an interrupt gate at all.
  */
 #include "vmm/step.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmm/exitcode.h"
 #include "vmm/insn.h"
 #include "vmm/log.h"
 #include "vmm/mono_clock.h"
+#include "vmm/vcpu_state.h"
 
 /* How long replay looks for a landmark whose trace does not say how long the recording
  * took to get there (else observer_search_budget_ns). */
@@ -55,14 +59,16 @@ unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const s
 /*
  * Where hardware breakpoints work, the guest runs at full speed to the landmark's RIP
  * and only stops there (stepping once over it when the state is not yet equal); else
- * every instruction is single-stepped.
+ * every instruction is single-stepped. Single-stepping is asked for again at every stop:
+ * KVM steps with the CPU's TF, which the guest's own IRET, POPF or SYSRET clears, and
+ * KVM sets it again only when asked.
  */
 static int set_mode(struct machine *m, int single)
 {
-	if (m->step.single == single)
+	if (m->step.single == single && !single)
 		return 0;
 	m->step.single = single;
-	return single ? kvm_vcpu_set_singlestep(&m->kvm, 1) : kvm_vcpu_set_breakpoint(&m->kvm, m->step.rip);
+	return kvm_vcpu_set_debug(&m->kvm, single ? KVM_DEBUG_STEP : KVM_DEBUG_HW_BP, m->step.rip);
 }
 
 int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark *lm)
@@ -112,7 +118,7 @@ int step_reached(struct machine *m)
 	if (equal) {
 		m->step.kind = STEP_NONE;
 		m->stats.landmarks++;
-		int r = kvm_vcpu_set_singlestep(&m->kvm, 0);
+		int r = kvm_vcpu_set_debug(&m->kvm, 0, 0);
 		if (r) {
 			log_error("cannot stop single-stepping: %s", strerror(-r));
 			return DETVM_EXIT_KVM;
@@ -123,12 +129,100 @@ int step_reached(struct machine *m)
 	if ((m->step.steps & 1023) == 0 && step_overdue(m))
 		return DETVM_EXIT_DIVERGED;
 	/* at the landmark's RIP with another state: one step over it, then run to it again */
-	int r = m->step_breakpoints ? set_mode(m, run->s.regs.regs.rip == m->step.rip) : 0;
+	int r = set_mode(m, m->step_breakpoints ? run->s.regs.regs.rip == m->step.rip : 1);
 	if (r) {
 		log_error("cannot set a breakpoint or single-step: %s", strerror(-r));
 		return DETVM_EXIT_KVM;
 	}
 	return 0;
+}
+
+int step_restore(struct machine *m, const struct step_landmark *lm)
+{
+	for (size_t i = 0; i < lm->npages; i++) {
+		uint64_t gpa = lm->pages[i].gpa;
+		uint8_t *p = gpa & (GUEST_PAGE_SIZE - 1) ? NULL : guest_mem_ptr(&m->mem, gpa, GUEST_PAGE_SIZE);
+		if (!p) {
+			log_error("the trace is corrupt: the step delivery point after exit %" PRIu64
+				  " holds a page at 0x%" PRIx64 ", which is not a page of guest RAM", lm->last_exit, gpa);
+			return DETVM_EXIT_TRACE;
+		}
+		memcpy(p, lm->pages[i].data, GUEST_PAGE_SIZE);
+		guest_mem_mark_dirty(&m->mem, gpa, GUEST_PAGE_SIZE);
+	}
+	const char *what;
+	int r = vcpu_state_set(&m->kvm, lm->state, &what);
+	if (r) {
+		log_error("the trace is corrupt: KVM refused the %s of the step delivery point after exit %"
+			  PRIu64 " (%s)", what, lm->last_exit, strerror(-r));
+		return DETVM_EXIT_TRACE;
+	}
+	/* what the run loop reads of the vCPU is as KVM left it at the last exit: make it what
+	 * KVM said when the recording stopped the guest here */
+	struct kvm_run *run = m->kvm.run;
+	const struct kvm_vcpu_events *ev = &lm->state->events;
+	run->s.regs.regs = lm->state->regs;
+	run->s.regs.sregs = lm->state->sregs;
+	run->if_flag = !!(lm->state->regs.rflags & 0x200);
+	run->ready_for_interrupt_injection = run->if_flag && !ev->interrupt.shadow && !ev->interrupt.injected &&
+					     !ev->exception.injected && !ev->nmi.injected;
+	m->stats.landmarks++;
+	return 0;
+}
+
+struct page_list {
+	struct machine *m;
+	size_t n;
+	int err;
+};
+
+static void add_page(uint64_t page, void *arg)
+{
+	struct page_list *l = arg;
+	struct machine *m = l->m;
+	if (l->err)
+		return;
+	if (l->n == m->step_pages_cap) {
+		size_t cap = m->step_pages_cap ? 2 * m->step_pages_cap : 64;
+		struct page_image *p = realloc(m->step_pages, cap * sizeof(*p));
+		if (!p) {
+			l->err = -ENOMEM;
+			return;
+		}
+		m->step_pages = p;
+		m->step_pages_cap = cap;
+	}
+	uint64_t gpa = guest_mem_page_gpa(&m->mem, page);
+	m->step_pages[l->n++] = (struct page_image){ gpa, guest_mem_ptr(&m->mem, gpa, GUEST_PAGE_SIZE) };
+}
+
+/* A step point is one trace event, at most TRACE_MAX_EVENT_BYTES (16 MiB): a guest that
+ * wrote more than this since its last exit gets no point until its next exit. */
+#define STEP_MAX_PAGES 3500
+
+/* The vCPU state and written pages a recorded step point carries: 1, 0 where there are
+ * too many pages, or -errno. */
+static int capture(struct machine *m, struct step_landmark *lm)
+{
+	int r = mem_digest_memory(&m->digest, &m->mem, &m->kvm, lm->mem);
+	if (!r)
+		r = vcpu_state_get(&m->kvm, m->state_msrs, m->nstate_msrs, &m->step_state);
+	if (r)
+		return r;
+	struct page_list l = { m, 0, 0 };
+	mem_digest_each_written(&m->digest, add_page, &l);
+	if (l.err)
+		return l.err;
+	if (l.n > STEP_MAX_PAGES) {
+		log_debug("no step delivery point at rip 0x%llx: the guest wrote %zu pages since its "
+			  "last exit", (unsigned long long)lm->rip, l.n);
+		return 0;
+	}
+	lm->has_mem = 1;
+	lm->state = &m->step_state;
+	lm->pages = m->step_pages;
+	lm->npages = l.n;
+	return 1;
 }
 
 int step_live_point(struct machine *m, struct step_landmark *lm)
@@ -137,7 +231,18 @@ int step_live_point(struct machine *m, struct step_landmark *lm)
 	/* only a guest that made no exit for a whole kick period needs a point of its own */
 	int quiet = m->stats.exits == m->step_exits_at_kick;
 	m->step_exits_at_kick = m->stats.exits;
-	if (!m->step_rings || m->step.kind != STEP_NONE || !quiet)
+	if (!m->step_rings || m->step.kind != STEP_NONE)
+		return 0;
+	/* A point carries every page written since the guest's last exit: those written since
+	 * the last kick before it, a superset kept up to date here. */
+	if (m->track_state) {
+		if (!quiet)
+			mem_digest_forget_written(&m->digest);
+		int r = mem_digest_collect(&m->digest, &m->mem, &m->kvm);
+		if (r)
+			return r;
+	}
+	if (!quiet)
 		return 0;
 	const struct kvm_regs *r = &run->s.regs.regs;
 	const struct kvm_sregs *s = &run->s.regs.sregs;
@@ -160,11 +265,5 @@ int step_live_point(struct machine *m, struct step_landmark *lm)
 	lm->last_exit = m->stats.exits;
 	lm->rip = r->rip;
 	observer_regs_landmark(r, lm->regs);
-	if (m->track_state) {
-		int e = mem_digest_memory(&m->digest, &m->mem, &m->kvm, lm->mem);
-		if (e)
-			return e;
-		lm->has_mem = 1;
-	}
-	return 1;
+	return m->track_state ? capture(m, lm) : 1;
 }

@@ -16,6 +16,9 @@ int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark 
 int step_overdue(struct machine *m);
 /* After a single-step exit: 1 reached (stepping stopped), 0 not yet, else an exit code. */
 int step_reached(struct machine *m);
+/* Replay: loads a step point's state (lm->state set) into the machine, which then stands
+ * where the recording delivered. 0, or an exit code (the error printed). */
+int step_restore(struct machine *m, const struct step_landmark *lm);
 /* Live host exit (a kick): 1 if the guest should get a step delivery point here (lm
  * filled), 0 if not, -errno on a KVM failure. */
 int step_live_point(struct machine *m, struct step_landmark *lm);

@@ -31,7 +31,7 @@ if [ -z "$elf" ]; then
 fi
 command -v qemu-system-x86_64 >/dev/null || { echo "qemu-run: qemu-system-x86_64 not found" >&2; exit 77; }
 
-tmp=$(mktemp -d /tmp/detvm-qemu.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/detvm-qemu.XXXXXX")
 peer_pid=
 cleanup() {
 	[ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null

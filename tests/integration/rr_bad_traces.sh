@@ -7,7 +7,7 @@
 # footer. A cut after at least one complete block replays what it holds: its console
 # is a prefix of the recorded console, and the message says "the trace is truncated".
 # The trace is a recording of prog=race, whose blocks (closed every 100 ms) number > 2.
-# usage: rr_bad_traces.sh DETVM GUEST_ELF ; exit 77 (skipped) without /dev/kvm.
+# usage: rr_bad_traces.sh DETVM GUEST_ELF ; fails without /dev/kvm (ctest runs it through tests/kvmhost).
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"

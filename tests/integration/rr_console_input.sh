@@ -6,7 +6,7 @@
 # Asserts: record exits 0; the trace holds console events whose bytes, concatenated,
 # are exactly the bytes typed; both replays exit 0, say "replay identical" and print
 # the recorded console byte for byte.
-# usage: rr_console_input.sh DETVM GUEST_ELF ; exit 77 (skipped) without /dev/kvm.
+# usage: rr_console_input.sh DETVM GUEST_ELF ; fails without /dev/kvm (ctest runs it through tests/kvmhost).
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"

@@ -16,7 +16,7 @@
 #  - a changed/missing disk snapshot (TRACE.disk0) or image file: exit 12, "has changed
 #    since it was recorded" / "the trace needs";
 #  - a sparse disk gives a sparse snapshot with the same bytes, and replays.
-# usage: rr_divergence.sh DETVM GUEST_ELF TRACE_MUTATE ; exit 77 (skipped) without /dev/kvm.
+# usage: rr_divergence.sh DETVM GUEST_ELF TRACE_MUTATE ; fails without /dev/kvm (ctest runs it through tests/kvmhost).
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Helpers for the record/replay tests (rr_*.sh); sourced, not run.
 #
-#   rr_init NAME DETVM GUEST_ELF   skip (77) without /dev/kvm; $tmp, $detvm, $elf, $peer
+#   rr_init NAME DETVM GUEST_ELF   fail without /dev/kvm; $tmp, $detvm, $elf, $peer
 #   fail MSG                       print MSG and the files of $show, exit 1
 #   rr_record TRACE TAG ARGS...    record into TRACE: console $tmp/TAG.out, stderr .err
 #   rr_replay TRACE TAG ARGS...    replay TRACE (stdin closed) into $tmp/TAG.out/.err
@@ -10,7 +10,6 @@
 #   rr_no_crash RC ERRFILE WHAT    fail on a signal death or a sanitizer report
 #   rr_is_prefix A B               A's bytes are a prefix of B's
 #   rr_start_peer [net_peer args]  net_peer.py on $tmp/peer.sock; rr_stop_peer
-#   rr_need_ring0_step             skip (77) unless `detvm doctor` says KVM single-steps ring 0
 #   step_points ERR, landmarks_reached ERR   the `step` counters of --stats
 #   window_landmarks TRACE         exits in TRACE that carry a landmark
 #   rr_layout TRACE                "HEADER_END BLOCK_END... SIZE", a walk of the framing of
@@ -23,7 +22,8 @@ rr_init() {
 	test_name=$1 detvm=$2 elf=$3
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 	peer=$here/../guests/net_peer.py
-	{ [ -r /dev/kvm ] && [ -w /dev/kvm ]; } || { echo "SKIP $test_name: /dev/kvm is not usable"; exit 77; }
+	{ [ -r /dev/kvm ] && [ -w /dev/kvm ]; } ||
+		{ echo "FAIL $test_name: /dev/kvm is not usable (run it through tests/kvmhost/kvm-test.sh)"; exit 1; }
 	[ -x "$detvm" ] || { echo "FAIL $test_name: no detvm at $detvm"; exit 1; }
 	[ -r "$elf" ] || { echo "FAIL $test_name: no guest image at $elf"; exit 1; }
 	tmp=$(mktemp -d)
@@ -127,13 +127,6 @@ while d[off:off + 4] == b'BLK1':
 out.append(len(d))
 print(' '.join(map(str, out)))
 PY
-}
-
-rr_need_ring0_step() {
-	"$detvm" doctor >"$tmp/doctor" 2>&1
-	grep -Eq '^OK +single-step-ring0( |$)' "$tmp/doctor" && return 0
-	echo "SKIP $test_name: detvm doctor: this host's KVM does not single-step guest ring 0, so the step delivery fallback cannot preempt a ring-0 spin ($(grep -m1 'single-step-ring0' "$tmp/doctor" || echo 'no single-step-ring0 line'))"
-	exit 77
 }
 
 # the K of "step points K" and the L of "landmarks reached: L" (--stats)

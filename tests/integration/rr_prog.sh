@@ -3,18 +3,20 @@
 # with a passing guest; both replays exit 0, print byte-for-byte the recorded console,
 # count the same exits as the recording (--stats) and say "replay identical" (-v); the
 # replays leave TRACE.disk0 as it was. net: the trace holds the peer's frames (net_rx
-# events) and replay runs with no peer process and no socket. kspin: the trace says
-# `delivery: step` and holds landmark events, and each replay makes the recording's step
-# delivery points and reaches as many landmarks (plus the late interrupt windows that
-# the trace marks with a landmark, which replay steps to as well).
-# usage: rr_prog.sh DETVM GUEST_ELF PROG ; exit 77 (skipped) without a usable /dev/kvm,
-# and for kspin where `detvm doctor` says this host's KVM cannot single-step guest ring 0.
+# events) and replay runs with no peer process and no socket. kspin and spin (a guest
+# spinning without exits in ring 0, and in ring 3): the recording makes step delivery
+# points (spin: ticks land inside its loop), the trace says `delivery: step` and holds
+# landmark events, and each replay makes the recording's step delivery points and
+# reaches as many landmarks (plus the late interrupt windows that the trace marks with a
+# landmark, which replay steps to as well).
+# usage: rr_prog.sh DETVM GUEST_ELF PROG ; fails without a usable /dev/kvm.
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"
 prog=$3
 rr_init "rr_$prog" "$1" "$2"
-[ "$prog" = kspin ] && rr_need_ring0_step
+spins=0
+case $prog in kspin | spin) spins=1 ;; esac
 
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"
 args=(--disk "$tmp/disk.img" --cmdline "prog=$prog")
@@ -49,9 +51,11 @@ if [ "$prog" = net ]; then
 	[ "$n" -eq 16 ] || fail "the trace holds $n net_rx events, want the peer's 16 frames"
 fi
 
-if [ "$prog" = kspin ]; then
+if [ $spins = 1 ]; then
 	rec_points=$(step_points "$tmp/rec.err")
-	[ -n "$rec_points" ] || fail "record --stats printed no step points count"
+	[ "${rec_points:-0}" -ge 1 ] || fail "record --stats counted '${rec_points}' step points, want >= 1"
+	[ "$prog" = kspin ] || grep -Eq "^INFO spin ticks during loop=[1-9]" "$tmp/rec.out" ||
+		fail "no tick reached the ring-3 spin while it was recorded"
 	n=$(rr_kind_count "$trace" landmark)
 	[ "$n" -ge 1 ] || fail "the trace holds no landmark event (record counted $rec_points step points)"
 	"$detvm" dump "$trace" >"$tmp/dump.txt" 2>&1 || { show=("$tmp/dump.txt"); fail "detvm dump of the trace failed"; }
@@ -70,7 +74,7 @@ for i in 1 2; do
 	grep -q "replay identical" "$tmp/rep$i.err" || fail "replay $i -v did not say 'replay identical'"
 	rep_exits=$(rr_exits "$tmp/rep$i.err")
 	[ "$rep_exits" = "$rec_exits" ] || fail "replay $i counted ${rep_exits:-no} exits, record $rec_exits"
-	if [ "$prog" = kspin ]; then
+	if [ $spins = 1 ]; then
 		got=$(step_points "$tmp/rep$i.err")
 		[ "$got" = "$rec_points" ] ||
 			fail "replay $i made ${got:-no} step points, the recording $rec_points"
@@ -81,5 +85,5 @@ for i in 1 2; do
 	[ "$(sha256sum <"$trace.disk0")" = "$snap_before" ] || fail "replay $i modified $trace.disk0"
 done
 extra=
-[ "$prog" = kspin ] && extra=", $rec_points step points (+ $windows window landmarks) reached as landmarks"
+[ $spins = 1 ] && extra=", $rec_points step points (+ $windows window landmarks) reached as landmarks"
 pass "$rec_exits exits, console $(wc -c <"$tmp/rec.out") bytes, identical twice$extra"

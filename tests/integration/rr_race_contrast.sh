@@ -3,7 +3,7 @@
 # interrupts land, so plain runs of the same image and command line disagree; replays
 # of one recording do not. Asserts: 10 plain `detvm run`s give more than one distinct
 # counter; one recording, then 10 replays, each exit 0 with the recording's counter.
-# usage: rr_race_contrast.sh DETVM GUEST_ELF ; exit 77 (skipped) without /dev/kvm.
+# usage: rr_race_contrast.sh DETVM GUEST_ELF ; fails without /dev/kvm (ctest runs it through tests/kvmhost).
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"

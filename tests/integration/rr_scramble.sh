@@ -9,7 +9,7 @@
 # diverged), within 60 s, with at most one line on stderr and no sanitizer report; and
 # at least one copy per recording is caught (exit 6 or 7), so the copies do lie.
 # SEEDS (default 20) copies per recording; seeds are fixed, so a failure repeats.
-# usage: rr_scramble.sh DETVM GUEST_ELF TRACE_SCRAMBLE ; exit 77 (skipped) without /dev/kvm.
+# usage: rr_scramble.sh DETVM GUEST_ELF TRACE_SCRAMBLE ; fails without /dev/kvm (ctest runs it through tests/kvmhost).
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"

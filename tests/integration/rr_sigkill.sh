@@ -9,7 +9,7 @@
 # trace's complete blocks hold >= 20 timer fires, so blocks were written during the run.
 # Then a recorder whose trace cannot grow (file size limit): exit 10, one line naming the
 # trace, and that trace replays to its last complete block (exit 7).
-# usage: rr_sigkill.sh DETVM GUEST_ELF ; exit 77 (skipped) without /dev/kvm.
+# usage: rr_sigkill.sh DETVM GUEST_ELF ; fails without /dev/kvm (ctest runs it through tests/kvmhost).
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"

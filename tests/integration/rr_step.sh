@@ -14,9 +14,11 @@
 #     marks with a landmark; replay steps to those too and counts them);
 #     a copy of the trace made by trace_mutate with a zero change replays the same way;
 #  d. a landmark whose regs_digest has one bit flipped is caught: replay exits 6 with one
-#     line on stderr saying "diverged" (at the next exit, or after giving up stepping to
-#     the recorded step delivery point), no sanitizer report, the console before it a
-#     prefix of the recording's, within $mutated_limit seconds;
+#     line on stderr saying "diverged" where it loads that step delivery point, no
+#     sanitizer report, the console before it a prefix of the recording's, within
+#     $mutated_limit seconds; the same for a landmark whose carried vCPU registers, and
+#     one whose first carried page, have a bit flipped (the loaded state no longer
+#     matches the recorded digests);
 #  e. the first timer fire at a step point (position P) moved 1000 s later: replay exits 6
 #     at once with "diverged at exit N (rip ...): expected interrupt vector 0x20, got no
 #     interrupt ...", N >= P;
@@ -25,8 +27,7 @@
 #     exit N: the guest ran S s without an exit; the recording went on to ... within
 #     0.100 s" (after 22 s), not never;
 #  g. (information only) the replays' wall times are printed in the pass line.
-# usage: rr_step.sh DETVM GUEST_ELF TRACE_MUTATE ; exit 77 (skipped) without /dev/kvm or
-# where `detvm doctor` says this host's KVM cannot single-step guest ring 0.
+# usage: rr_step.sh DETVM GUEST_ELF TRACE_MUTATE ; fails without /dev/kvm.
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"
@@ -38,7 +39,6 @@ replays=3
 # bound only turns a hang into a failure well inside ctest's TIMEOUT.
 mutated_limit=60
 
-rr_need_ring0_step
 
 iterations() {
 	sed -n 's/^INFO kspin iterations=\([0-9][0-9]*\)$/\1/p' "$1"
@@ -164,6 +164,21 @@ at=$(sed -n 's/^detvm: error: diverged \(at\|after\) exit \([0-9][0-9]*\)[ :].*/
 { [ -n "$at" ] && [ "$at" -ge $((pos - 1)) ]; } ||
 	fail "corrupted landmark at position $pos: diverged at exit '${at}', want >= $((pos - 1)) (its last exit)"
 rr_is_prefix "$tmp/m.out" "$tmp/rec.out" || fail "corrupted landmark: the console before the divergence differs"
+
+# the state a step point carries is checked against its digests when replay loads it
+for part in regs page; do
+	show=("$tmp/mutate.err")
+	ppos=$("$mutate" "$trace" "$tmp/m$part.trace" "landmark-$part" 1 2>"$tmp/mutate.err") ||
+		fail "trace_mutate landmark-$part 1 failed"
+	show=("$tmp/m$part.out" "$tmp/m$part.err" "$tmp/mutate.err")
+	timeout $mutated_limit "$detvm" replay "$tmp/m$part.trace" >"$tmp/m$part.out" 2>"$tmp/m$part.err" </dev/null
+	rc=$?
+	rr_no_crash $rc "$tmp/m$part.err" "landmark-$part"
+	[ $rc -eq 6 ] || fail "a step point whose carried $part has a bit flipped: replay exited $rc, want 6"
+	grep -Eq "^detvm: error: diverged at exit $ppos .*step delivery point" "$tmp/m$part.err" ||
+		fail "landmark-$part at position $ppos: want one line 'diverged at exit $ppos ... step delivery point ...'"
+	rr_is_prefix "$tmp/m$part.out" "$tmp/rec.out" || fail "landmark-$part: the console before the divergence differs"
+done
 
 # ---- e. a tick that never comes is caught ----------------------------------------------
 # The first timer fire taken at a step point, moved 1000 s later: that fire still finds

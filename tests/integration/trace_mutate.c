@@ -11,6 +11,8 @@
  *   timer        add DELTA_NS (default 1 ms, may be negative) to the N-th timer fire
  *   landmark     flip bit 0 of the first byte of the N-th landmark's (step delivery
  *                point's) regs_digest
+ *   landmark-regs  the same in the vCPU registers it carries (RAX's low byte)
+ *   landmark-page  the same in the first page it carries
  *   digest-version  no event: the header's digest_version becomes N (0 allowed);
  *                prints position 0
  *   timer-shift  the N-th timer fire and every event after it move DELTA_NS (here a
@@ -35,7 +37,8 @@
 #define COM1_DATA 0x3f8
 #define MS_NS 1000000LL
 
-enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK, K_DIGEST_VERSION, K_TIMER_SHIFT, K_END_STATUS };
+enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK, K_DIGEST_VERSION, K_TIMER_SHIFT, K_END_STATUS,
+	    K_LANDMARK_REGS, K_LANDMARK_PAGE };
 
 static const char *const kind_names[] = {
 	[K_EXIT_DATA] = "exit-data",
@@ -46,12 +49,14 @@ static const char *const kind_names[] = {
 	[K_DIGEST_VERSION] = "digest-version",
 	[K_TIMER_SHIFT] = "timer-shift",
 	[K_END_STATUS] = "end-status",
+	[K_LANDMARK_REGS] = "landmark-regs",
+	[K_LANDMARK_PAGE] = "landmark-page",
 };
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer|landmark|digest-version|\n"
-		"       timer-shift|end-status\n"
+		"       timer-shift|end-status|landmark-regs|landmark-page\n"
 		"       N [DELTA_NS]\n");
 	return 2;
 }
@@ -76,6 +81,11 @@ static int matches(enum kind k, const Detvm__Event *ev)
 		       ev->landmark->regs_digest.len > 0;
 	case K_END_STATUS:
 		return ev->payload_case == DETVM__EVENT__PAYLOAD_END;
+	case K_LANDMARK_REGS:
+		return ev->payload_case == DETVM__EVENT__PAYLOAD_LANDMARK && ev->landmark->state &&
+		       ev->landmark->state->regs.len > 0;
+	case K_LANDMARK_PAGE:
+		return ev->payload_case == DETVM__EVENT__PAYLOAD_LANDMARK && ev->landmark->n_pages > 0;
 	case K_DIGEST_VERSION:
 		break;		/* a header change: no event matches */
 	}
@@ -112,6 +122,8 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 	Detvm__ClockRead clock;
 	Detvm__TimerFire timer;
 	Detvm__Landmark landmark;
+	Detvm__VcpuState state;
+	Detvm__PageImage page, **pages = NULL;
 	Detvm__End end_ev;
 	uint8_t *data = NULL;
 	int r;
@@ -153,6 +165,33 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 		landmark.regs_digest.data = data;
 		ev.landmark = &landmark;
 		break;
+	case K_LANDMARK_REGS:
+		landmark = *ev.landmark;
+		state = *landmark.state;
+		if (!(data = flipped(&state.regs)))
+			return -ENOMEM;
+		fprintf(stderr, "trace_mutate: landmark at position %" PRIu64 ": vCPU register byte 0 0x%02x -> 0x%02x\n",
+			te->position, state.regs.data[0], data[0]);
+		state.regs.data = data;
+		landmark.state = &state;
+		ev.landmark = &landmark;
+		break;
+	case K_LANDMARK_PAGE:
+		landmark = *ev.landmark;
+		page = *landmark.pages[0];
+		pages = malloc(landmark.n_pages * sizeof(*pages));
+		if (!pages || !(data = flipped(&page.data))) {
+			free(pages);
+			return -ENOMEM;
+		}
+		fprintf(stderr, "trace_mutate: landmark at position %" PRIu64 ": page 0x%" PRIx64 " (1 of %zu) byte 0 0x%02x -> 0x%02x\n",
+			te->position, page.gpa, landmark.n_pages, page.data.data[0], data[0]);
+		page.data.data = data;
+		memcpy(pages, landmark.pages, landmark.n_pages * sizeof(*pages));
+		pages[0] = &page;
+		landmark.pages = pages;
+		ev.landmark = &landmark;
+		break;
 	case K_END_STATUS:
 		end_ev = *ev.end;
 		end_ev.exit_code = (int32_t)delta;
@@ -166,6 +205,7 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 	}
 	r = trace_writer_append(w, te->position, &ev);
 	free(data);
+	free(pages);
 	return r;
 }
 

@@ -11,10 +11,10 @@ set -u
 detvm=$1 mode=$2 image=${3:-bzImage}
 here=$(cd "$(dirname "$0")" && pwd)
 peer=$here/../guests/net_peer.py
-[ -r /dev/kvm ] && [ -w /dev/kvm ] || { echo "SKIP: /dev/kvm is not usable"; exit 77; }
-
 paths=$("$here/build.sh") || { echo "FAIL: the kernel build failed"; exit 1; }
 [ "$mode" = build ] && { echo "$paths"; exit 0; }
+[ -r /dev/kvm ] && [ -w /dev/kvm ] ||
+	{ echo "FAIL: /dev/kvm is not usable (run it through tests/kvmhost/kvm-test.sh)"; exit 1; }
 bzimage=$(sed -n 1p <<<"$paths") vmlinux=$(sed -n 2p <<<"$paths") initrd=$(sed -n 3p <<<"$paths")
 kernel=$bzimage
 [ "$image" = vmlinux ] && kernel=$vmlinux

@@ -1,0 +1,485 @@
+#!/usr/bin/env python3
+"""A throwaway KVM host: Debian's stock kernel under QEMU's emulator (TCG, -cpu max,
+which implements AMD SVM with nested paging) loads kvm-amd and offers a real /dev/kvm.
+The VM mounts this machine's root over 9p and runs commands in it, chrooted, at the same
+paths, so the build here is the build there.
+
+  kvmhost.py run [--timeout S] [--] CMD ARG...   boot a VM, run CMD, power off
+  kvmhost.py exec [--] CMD ARG...                run CMD in a VM of the pool in
+                                                  $DETVM_KVMHOST_POOL (booted on demand)
+  kvmhost.py stop                                 power the pool's VMs off
+  kvmhost.py prepare                              fetch the kernel, build the initramfs
+  kvmhost.py status                               what is cached, what is running
+
+The command's exit status is returned; 125 means the VM failed (it would not boot, it
+died, or it stopped answering): then its console (with the kernel's log) is printed.
+What it needs is cached under ${DETVM_CACHE:-~/.cache/detvm}/kvmhost, keyed by the
+kernel package's version and this directory's init script.
+
+Environment: DETVM_KVMHOST_POOL (exec, stop: the pool directory), DETVM_KVMHOST_VMS
+(VMs in a pool, default: the number of CPUs), DETVM_KVMHOST_MEM (MiB per VM, default
+3072), DETVM_KVMHOST_HANG (seconds without a heartbeat before a VM counts as hung,
+default 90), DETVM_KVMHOST_IDLE (seconds without a job before a pool VM powers itself
+off, default 900).
+"""
+import fcntl
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VM_FAILED = 125
+# What the VM loads, dependencies first (resolved from modules.dep at prepare time):
+# virtio-pci and 9p for the root, KVM, TAP, veth for namespaces, Soft-RoCE for RDMA
+# (rxe needs the crc32 shash, which no module depends on by symbol).
+MODULES = ["virtio_pci", "9pnet_virtio", "9p", "kvm-amd", "tun", "veth",
+           "crc32_generic", "rdma_rxe", "ib_uverbs", "rdma_ucm"]
+INIT_FILES = ["init.sh"]
+
+
+def log(msg):
+    print(f"kvmhost: {msg}", file=sys.stderr, flush=True)
+
+
+def die(msg, code=VM_FAILED):
+    log(msg)
+    sys.exit(code)
+
+
+def cache_root():
+    base = os.environ.get("DETVM_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "detvm")
+    return os.path.join(base, "kvmhost")
+
+
+def sh(*args, **kw):
+    return subprocess.run(args, check=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, **kw).stdout
+
+
+def kernel_package():
+    """(package, version) of the kernel linux-image-amd64 depends on, or None."""
+    try:
+        deps = sh("apt-cache", "depends", "linux-image-amd64")
+        pkg = next(line.split(":", 1)[1].strip() for line in deps.splitlines()
+                   if line.strip().startswith("Depends: linux-image-"))
+        show = sh("apt-cache", "show", "--no-all-versions", pkg)
+        ver = next(line.split(":", 1)[1].strip() for line in show.splitlines()
+                   if line.startswith("Version:"))
+        return pkg, ver
+    except (subprocess.CalledProcessError, StopIteration, FileNotFoundError):
+        return None
+
+
+def init_digest():
+    h = hashlib.sha256()
+    for f in INIT_FILES + [os.path.basename(__file__)]:
+        with open(os.path.join(HERE, f), "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()[:12]
+
+
+def module_order(moddir, wanted):
+    """Module names in load order (dependencies first) from moddir/modules.dep."""
+    deps, path = {}, {}
+    with open(os.path.join(moddir, "modules.dep")) as fh:
+        for line in fh:
+            mod, _, rest = line.partition(":")
+            name = os.path.basename(mod).split(".ko")[0].replace("-", "_")
+            path[name] = mod
+            deps[name] = [os.path.basename(d).split(".ko")[0].replace("-", "_")
+                          for d in rest.split()]
+    order = []
+
+    def visit(name):
+        if name in order:
+            return
+        if name not in deps:
+            raise SystemExit(f"kvmhost: module {name} is not in the kernel package")
+        for d in deps[name]:
+            visit(d)
+        order.append(name)
+    for w in wanted:
+        visit(w.replace("-", "_"))
+    return order, path
+
+
+def build_entry(dest, pkg, ver):
+    """Downloads pkg=ver and writes dest/{vmlinuz,initrd.gz,version}; dest must not exist."""
+    work = tempfile.mkdtemp(prefix="kvmhost.", dir=os.path.dirname(dest))
+    try:
+        log(f"fetching {pkg} {ver} (once; cached in {os.path.dirname(dest)})")
+        subprocess.run(["apt-get", "download", "-q", f"{pkg}={ver}"], cwd=work,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deb = next(f for f in os.listdir(work) if f.endswith(".deb"))
+        root = os.path.join(work, "x")
+        sh("dpkg-deb", "-x", os.path.join(work, deb), root)
+        kver = os.listdir(os.path.join(root, "lib", "modules"))[0]
+        sh("depmod", "-b", root, kver)
+        moddir = os.path.join(root, "lib", "modules", kver)
+        order, path = module_order(moddir, MODULES)
+        initrd = os.path.join(work, "initrd")
+        os.makedirs(os.path.join(initrd, "mods"))
+        for d in ("bin", "dev", "proc", "sys"):
+            os.makedirs(os.path.join(initrd, d), exist_ok=True)
+        for name in order:
+            src = os.path.join(moddir, path[name])
+            if src.endswith(".ko.xz") or src.endswith(".ko.zst"):
+                tool = "xz" if src.endswith(".xz") else "zstd"
+                data = subprocess.run([tool, "-dc", src], check=True,
+                                      stdout=subprocess.PIPE).stdout
+                with open(os.path.join(initrd, "mods", name + ".ko"), "wb") as fh:
+                    fh.write(data)
+            else:
+                shutil.copy(src, os.path.join(initrd, "mods", name + ".ko"))
+        with open(os.path.join(initrd, "mods", "order"), "w") as fh:
+            fh.write("\n".join(order) + "\n")
+        shutil.copy("/bin/busybox", os.path.join(initrd, "bin", "busybox"))
+        shutil.copy(os.path.join(HERE, "init.sh"), os.path.join(initrd, "init"))
+        os.chmod(os.path.join(initrd, "init"), 0o755)
+        files = sh("sh", "-c", "find . | sort", cwd=initrd)
+        cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=initrd,
+                              input=files.encode(), check=True,
+                              stdout=subprocess.PIPE).stdout
+        out = os.path.join(work, "entry")
+        os.makedirs(out)
+        import gzip
+        with gzip.open(os.path.join(out, "initrd.gz"), "wb", compresslevel=1) as fh:
+            fh.write(cpio)
+        shutil.copy(os.path.join(root, "boot", f"vmlinuz-{kver}"),
+                    os.path.join(out, "vmlinuz"))
+        with open(os.path.join(out, "version"), "w") as fh:
+            fh.write(f"{pkg} {ver} {kver} modules: {' '.join(order)}\n")
+        os.rename(out, dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def prepare():
+    """Path of a ready cache entry (vmlinuz, initrd.gz), built if needed."""
+    root = cache_root()
+    os.makedirs(root, exist_ok=True)
+    digest = init_digest()
+    with open(os.path.join(root, "lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        found = kernel_package()
+        if found is None:
+            # no package index to ask: any entry built from this init will do
+            ready = sorted((e for e in os.listdir(root) if e.endswith("-" + digest)),
+                           key=lambda e: os.path.getmtime(os.path.join(root, e)))
+            if not ready:
+                die("cannot ask apt which kernel linux-image-amd64 depends on "
+                    "(run apt-get update, or scripts/install-deps.sh) and nothing is cached")
+            return os.path.join(root, ready[-1])
+        pkg, ver = found
+        dest = os.path.join(root, f"{pkg}_{ver}-{digest}")
+        if not os.path.isdir(dest):
+            try:
+                build_entry(dest, pkg, ver)
+            except (subprocess.CalledProcessError, OSError, StopIteration) as e:
+                err = getattr(e, "stderr", b"") or b""
+                if isinstance(err, bytes):
+                    err = err.decode(errors="replace")
+                die(f"cannot build the KVM host from {pkg} {ver}: {e} {err.strip()}")
+        return dest
+
+
+def qemu_argv(entry, spool, mem):
+    agent = os.path.join(HERE, "agent.sh")
+    append = (f"console=ttyS0 loglevel=4 panic=-1 mitigations=off "
+              f"detvm_agent={agent} detvm_spool={spool}")
+    model = "passthrough" if os.geteuid() == 0 else "none"
+    # One vCPU, single-threaded TCG: with -smp 2 and MTTCG the VM's own kernel wedged in
+    # RCU stalls and soft lockups under load; a pool of one-vCPU VMs uses the cores instead.
+    return ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "1",
+            "-m", str(mem), "-nodefaults", "-no-user-config", "-display", "none",
+            "-no-reboot", "-serial", f"file:{spool}/console.log", "-monitor", "none",
+            "-kernel", os.path.join(entry, "vmlinuz"),
+            "-initrd", os.path.join(entry, "initrd.gz"), "-append", append,
+            "-virtfs", f"local,path=/,mount_tag=hostroot,security_model={model},"
+            "id=hostroot,multidevs=remap",
+            "-pidfile", f"{spool}/qemu.pid"]
+
+
+def qemu_alive(spool):
+    try:
+        with open(os.path.join(spool, "qemu.pid")) as fh:
+            pid = int(fh.read().strip())
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            if b"qemu-system" not in fh.read():
+                return None
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def console_tail(spool, lines=80):
+    try:
+        with open(os.path.join(spool, "console.log"), errors="replace") as fh:
+            text = fh.read().splitlines()
+    except OSError:
+        return "(no console log)"
+    return "\n".join(text[-lines:])
+
+
+def fail_vm(spool, why):
+    log(f"{why}; the host VM's console (kernel log included), last lines:")
+    print(console_tail(spool), file=sys.stderr, flush=True)
+    kill_vm(spool)
+    sys.exit(VM_FAILED)
+
+
+def kill_vm(spool):
+    pid = qemu_alive(spool)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for f in ("qemu.pid", "ready"):
+        try:
+            os.unlink(os.path.join(spool, f))
+        except OSError:
+            pass
+
+
+def boot_vm(spool, entry):
+    kill_vm(spool)
+    for f in os.listdir(spool):
+        if f not in ("lock",):
+            p = os.path.join(spool, f)
+            if os.path.isfile(p):
+                os.unlink(p)
+    with open(os.path.join(spool, "idle_limit"), "w") as fh:
+        fh.write(os.environ.get("DETVM_KVMHOST_IDLE", "900"))
+    mem = int(os.environ.get("DETVM_KVMHOST_MEM", "3072"))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(qemu_argv(entry, spool, mem), stdin=subprocess.DEVNULL,
+                            stdout=open(os.path.join(spool, "qemu.log"), "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    while not os.path.exists(os.path.join(spool, "ready")):
+        if proc.poll() is not None:
+            with open(os.path.join(spool, "qemu.log")) as fh:
+                qlog = fh.read().strip()
+            fail_vm(spool, f"the host VM exited during boot (status {proc.returncode}"
+                    + (f": {qlog}" if qlog else "") + ")")
+        if time.monotonic() - t0 > 180:
+            fail_vm(spool, "the host VM did not boot within 180 s")
+        time.sleep(0.1)
+    if os.environ.get("DETVM_KVMHOST_VERBOSE"):
+        log(f"{os.path.basename(spool)} booted in {time.monotonic() - t0:.1f} s")
+
+
+def job_script(argv):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PWD", "OLDPWD", "SHLVL", "_", "TMPDIR") and k.isidentifier()}
+    q = lambda s: "'" + s.replace("'", "'\\''") + "'"
+    lines = ["#!/bin/bash"]
+    lines += [f"export {k}={q(v)}" for k, v in sorted(env.items())]
+    lines.append(f"cd {q(os.getcwd())} || exit 125")
+    lines.append("exec " + " ".join(q(a) for a in argv))
+    return "\n".join(lines) + "\n"
+
+
+class Pump:
+    """Copies what a file gains to one of our streams."""
+
+    def __init__(self, path, out):
+        self.path, self.out, self.off = path, out, 0
+
+    def pump(self):
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.off)
+                data = fh.read()
+        except OSError:
+            return
+        if data:
+            self.off += len(data)
+            self.out.buffer.write(data)
+            self.out.flush()
+
+
+def run_job(spool, argv, deadline):
+    """Runs argv in the VM whose spool this is; returns its exit status."""
+    hang = float(os.environ.get("DETVM_KVMHOST_HANG", "90"))
+    for f in ("job.rc", "job.out", "job.err", "cancel"):
+        try:
+            os.unlink(os.path.join(spool, f))
+        except OSError:
+            pass
+    with open(os.path.join(spool, "job.tmp"), "w") as fh:
+        fh.write(job_script(argv))
+    os.rename(os.path.join(spool, "job.tmp"), os.path.join(spool, "job.sh"))
+    pumps = [Pump(os.path.join(spool, "job.out"), sys.stdout),
+             Pump(os.path.join(spool, "job.err"), sys.stderr)]
+    cancelled = []
+
+    def on_signal(sig, frame):
+        cancelled.append(sig)
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    rc_path = os.path.join(spool, "job.rc")
+    while not os.path.exists(rc_path):
+        for p in pumps:
+            p.pump()
+        if not qemu_alive(spool):
+            fail_vm(spool, "the host VM died while running the command")
+        try:
+            quiet = time.time() - os.path.getmtime(os.path.join(spool, "heartbeat"))
+        except OSError:
+            quiet = 0
+        if quiet > hang:
+            fail_vm(spool, f"the host VM stopped answering (no heartbeat for {quiet:.0f} s)")
+        if cancelled or (deadline and time.monotonic() > deadline):
+            why = "interrupted" if cancelled else "timed out"
+            open(os.path.join(spool, "cancel"), "w").close()
+            t = time.monotonic()
+            while not os.path.exists(rc_path) and time.monotonic() - t < 10:
+                time.sleep(0.1)
+            for p in pumps:
+                p.pump()
+            if not os.path.exists(rc_path):
+                fail_vm(spool, f"{why}, and the job would not stop")
+            log(f"{why}: the command in the host VM was killed")
+            return 124 if not cancelled else 128 + cancelled[0]
+        time.sleep(0.1)
+    for p in pumps:
+        p.pump()
+    with open(rc_path) as fh:
+        return int(fh.read().strip() or VM_FAILED)
+
+
+def clear_stale_job(spool):
+    """A client killed mid-job (ctest's timeout) leaves its job running: stop it."""
+    if not os.path.exists(os.path.join(spool, "job.running")) or not qemu_alive(spool):
+        return
+    open(os.path.join(spool, "cancel"), "w").close()
+    t = time.monotonic()
+    while os.path.exists(os.path.join(spool, "job.running")):
+        if time.monotonic() - t > 15:
+            kill_vm(spool)
+            return
+        time.sleep(0.1)
+
+
+def pool_size():
+    return max(1, int(os.environ.get("DETVM_KVMHOST_VMS") or os.cpu_count() or 1))
+
+
+def take_vm(pool):
+    """Locks a free VM slot of the pool; returns (spool, lock file)."""
+    n = pool_size()
+    while True:
+        for i in range(n):
+            spool = os.path.join(pool, f"vm{i}")
+            os.makedirs(spool, exist_ok=True)
+            lk = open(os.path.join(spool, "lock"), "w")
+            try:
+                fcntl.flock(lk, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return spool, lk
+            except BlockingIOError:
+                lk.close()
+        time.sleep(0.2)
+
+
+def cmd_exec(argv, pool, timeout=None, keep=True):
+    entry = prepare()
+    spool, lk = take_vm(pool)
+    clear_stale_job(spool)
+    if not (qemu_alive(spool) and os.path.exists(os.path.join(spool, "ready"))):
+        boot_vm(spool, entry)
+    deadline = time.monotonic() + timeout if timeout else None
+    rc = run_job(spool, argv, deadline)
+    if not keep:
+        stop_vm(spool)
+    lk.close()
+    return rc
+
+
+def stop_vm(spool):
+    if not qemu_alive(spool):
+        return
+    open(os.path.join(spool, "stop"), "w").close()
+    t = time.monotonic()
+    while qemu_alive(spool) and time.monotonic() - t < 20:
+        time.sleep(0.1)
+    kill_vm(spool)
+
+
+def cmd_stop(pool):
+    if not os.path.isdir(pool):
+        return 0
+    for d in sorted(os.listdir(pool)):
+        spool = os.path.join(pool, d)
+        if os.path.isdir(spool) and d.startswith("vm"):
+            with open(os.path.join(spool, "lock"), "w") as lk:
+                clear_stale_job(spool)
+                fcntl.flock(lk, fcntl.LOCK_EX)
+                stop_vm(spool)
+    return 0
+
+
+def usage(code):
+    print(__doc__.strip(), file=sys.stderr if code else sys.stdout)
+    sys.exit(code)
+
+
+def main(args):
+    if not args or args[0] in ("-h", "--help", "help"):
+        usage(0 if args else 2)
+    verb, rest = args[0], args[1:]
+    timeout = None
+    while rest and rest[0].startswith("-"):
+        opt = rest.pop(0)
+        if opt == "--":
+            break
+        if opt == "--timeout" and rest:
+            timeout = float(rest.pop(0))
+        else:
+            die(f"unknown option {opt} (see --help)", 2)
+    if verb == "prepare":
+        print(prepare())
+        return 0
+    if verb == "status":
+        root = cache_root()
+        print("cache:", root)
+        for e in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+            v = os.path.join(root, e, "version")
+            if os.path.exists(v):
+                print(" ", e, "-", open(v).read().strip())
+        pool = os.environ.get("DETVM_KVMHOST_POOL")
+        if pool and os.path.isdir(pool):
+            for d in sorted(os.listdir(pool)):
+                print(f"pool {pool}/{d}:", "running" if qemu_alive(os.path.join(pool, d))
+                      else "stopped")
+        return 0
+    if verb in ("exec", "stop"):
+        pool = os.environ.get("DETVM_KVMHOST_POOL")
+        if not pool:
+            die("DETVM_KVMHOST_POOL names no pool directory", 2)
+        if verb == "stop":
+            return cmd_stop(pool)
+    if verb in ("exec", "run"):
+        if not rest:
+            die(f"{verb}: no command given", 2)
+        if shutil.which("qemu-system-x86_64") is None:
+            die("qemu-system-x86_64 is missing (Debian package qemu-system-x86; "
+                "scripts/install-deps.sh installs it)", 2)
+        if verb == "exec":
+            return cmd_exec(rest, pool, timeout)
+        pool = tempfile.mkdtemp(prefix="kvmhost-run.")
+        try:
+            return cmd_exec(rest, pool, timeout, keep=False)
+        finally:
+            shutil.rmtree(pool, ignore_errors=True)
+    usage(2)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

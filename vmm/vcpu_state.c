@@ -1,0 +1,141 @@
+#include "vmm/vcpu_state.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+/* MSRs some other part of the state holds, or that a guest under detvm never gets. */
+static int msr_left_out(uint32_t i)
+{
+	return i == 0x10 || i == 0x3b || i == 0x6e0 ||	/* TSC, TSC_ADJUST, TSC_DEADLINE */
+	       i == 0x1b ||				/* APIC base: in sregs */
+	       i == 0xc0000080 || i == 0xc0000100 || i == 0xc0000101 ||	/* EFER, FS/GS base */
+	       i == 0x11 || i == 0x12 ||		/* KVM's old paravirtual clock */
+	       (i >= 0x4b564d00 && i <= 0x4b564dff) ||	/* KVM paravirtual MSRs */
+	       (i >= 0x40000000 && i <= 0x400000ff);	/* Hyper-V's */
+}
+
+/* KVM_GET_MSRS of n entries; how many it read, or -errno. */
+static int get_msrs(struct kvm_vm *k, struct kvm_msr_entry *e, unsigned n)
+{
+	struct kvm_msrs *m = malloc(sizeof(*m) + n * sizeof(*e));
+	if (!m)
+		return -ENOMEM;
+	m->nmsrs = n;
+	m->pad = 0;
+	memcpy(m->entries, e, n * sizeof(*e));
+	int r = ioctl(k->vcpu_fd, KVM_GET_MSRS, m);
+	if (r > 0)
+		memcpy(e, m->entries, (size_t)r * sizeof(*e));
+	free(m);
+	return r < 0 ? -errno : r;
+}
+
+int vcpu_state_msr_list(struct kvm_vm *k, uint32_t *index, unsigned *n)
+{
+	struct kvm_msr_list probe = { .nmsrs = 0 };
+	if (ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+		return -errno;
+	struct kvm_msr_list *l = malloc(sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
+	if (!l)
+		return -ENOMEM;
+	l->nmsrs = probe.nmsrs;
+	if (ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
+		free(l);
+		return -errno;
+	}
+	unsigned out = 0;
+	for (unsigned i = 0; i < l->nmsrs && out < *n; i++) {
+		struct kvm_msr_entry e = { .index = l->indices[i] };
+		/* KVM lists some MSRs that this vCPU's CPUID does not allow reading */
+		if (!msr_left_out(e.index) && get_msrs(k, &e, 1) == 1)
+			index[out++] = e.index;
+	}
+	free(l);
+	*n = out;
+	return 0;
+}
+
+int vcpu_state_get(struct kvm_vm *k, const uint32_t *index, unsigned n, struct vcpu_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (n > VCPU_STATE_MAX_MSRS)
+		return -E2BIG;
+	if (ioctl(k->vcpu_fd, KVM_GET_REGS, &st->regs) < 0 || ioctl(k->vcpu_fd, KVM_GET_SREGS, &st->sregs) < 0 ||
+	    ioctl(k->vcpu_fd, KVM_GET_FPU, &st->fpu) < 0 ||
+	    ioctl(k->vcpu_fd, KVM_GET_VCPU_EVENTS, &st->events) < 0 ||
+	    ioctl(k->vcpu_fd, KVM_GET_DEBUGREGS, &st->debugregs) < 0)
+		return -errno;
+	for (unsigned i = 0; i < n; i++)
+		st->msrs[i].index = index[i];
+	int r = get_msrs(k, st->msrs, n);
+	if (r < 0)
+		return r;
+	if ((unsigned)r != n)
+		return -EIO;
+	st->nmsrs = n;
+	return 0;
+}
+
+/* Only the MSRs whose value differs: KVM refuses host writes to a few MSRs it lists. */
+static int set_msrs(struct kvm_vm *k, const struct vcpu_state *st)
+{
+	struct kvm_msr_entry now[VCPU_STATE_MAX_MSRS];
+	memcpy(now, st->msrs, st->nmsrs * sizeof(now[0]));
+	int r = get_msrs(k, now, st->nmsrs);
+	if (r < 0)
+		return r;
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[VCPU_STATE_MAX_MSRS];
+	} set = { .h.nmsrs = 0 };
+	for (unsigned i = 0; i < st->nmsrs; i++)
+		if (i >= (unsigned)r || now[i].data != st->msrs[i].data)
+			set.e[set.h.nmsrs++] = st->msrs[i];
+	if (!set.h.nmsrs)
+		return 0;
+	r = ioctl(k->vcpu_fd, KVM_SET_MSRS, &set);
+	if (r < 0)
+		return -errno;
+	return (unsigned)r == set.h.nmsrs ? 0 : -EINVAL;
+}
+
+int vcpu_state_set(struct kvm_vm *k, const struct vcpu_state *st, const char **what)
+{
+	if (st->nmsrs > VCPU_STATE_MAX_MSRS) {
+		*what = "MSRs";
+		return -E2BIG;
+	}
+	/* KVM completes a PIO, MMIO or MSR exit on the next KVM_RUN, writing registers;
+	 * with immediate_exit it does that and returns without entering the guest */
+	*what = "the completion of the last exit";
+	k->run->immediate_exit = 1;
+	int r = ioctl(k->vcpu_fd, KVM_RUN, 0);
+	k->run->immediate_exit = 0;
+	if (r == 0 || errno != EINTR)
+		return r == 0 ? -EPROTO : -errno;
+	struct kvm_vcpu_events ev = st->events;
+	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+	ev.flags &= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM;
+	*what = "system registers";
+	if (ioctl(k->vcpu_fd, KVM_SET_SREGS, &st->sregs) < 0)
+		return -errno;
+	*what = "MSRs";
+	if ((r = set_msrs(k, st)))
+		return r;
+	*what = "registers";
+	if (ioctl(k->vcpu_fd, KVM_SET_REGS, &st->regs) < 0)
+		return -errno;
+	*what = "x87/SSE state";
+	if (ioctl(k->vcpu_fd, KVM_SET_FPU, &st->fpu) < 0)
+		return -errno;
+	*what = "debug registers";
+	if (ioctl(k->vcpu_fd, KVM_SET_DEBUGREGS, &st->debugregs) < 0)
+		return -errno;
+	*what = "pending events";
+	if (ioctl(k->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	*what = NULL;
+	return 0;
+}
