@@ -103,6 +103,10 @@ static void check_speed(void)
 		line(0, "ring0-native", "the ring-0 probe did not run");
 	else if (r0 < PROBE_NATIVE_NS_PER_ITER)
 		line(1, "ring0-native", "guest ring 0 runs natively (%.1f ns per loop iteration)", r0);
+	else if (r3 >= PROBE_NATIVE_NS_PER_ITER && r0 < 10 * r3)
+		line(0, "ring0-native",
+		     "guest code runs at %.0f ns per loop iteration in ring 0 and %.0f ns in ring 3: this "
+		     "host's KVM itself runs in an emulator, so only ratios of times mean anything here", r0, r3);
 	else
 		line(0, "ring0-native",
 		     "guest ring 0 is emulated (%.0f ns per loop iteration, ring 3: %.1f ns): keep guest "
@@ -111,6 +115,18 @@ static void check_speed(void)
 		line(0, "ring3-native", "the ring-3 probe did not run");
 	else
 		line(r3 < PROBE_NATIVE_NS_PER_ITER, "ring3-native", "guest ring 3 runs at %.1f ns per loop iteration", r3);
+}
+
+static void check_syscall(void)
+{
+	int r = probe_syscall_enters_ring0();
+	if (r < 0)
+		line(0, "syscall-ring3", "the SYSCALL probe VM did not run (%s)", strerror(-r));
+	else if (r)
+		line(1, "syscall-ring3", "SYSCALL from guest ring 3 enters ring 0: Linux user space runs");
+	else
+		line(0, "syscall-ring3", "SYSCALL from guest ring 3 stays in ring 3 here: a Linux guest "
+					 "boots to /init, but its user space cannot make system calls");
 }
 
 static void check_int3(void)
@@ -137,13 +153,12 @@ static const struct debug_fact {
 	const char *no, *unit, *no_then;	/* "<no> <ring> (<n> <unit>): <no_then>" */
 } debug_facts[] = {
 	{ "single-step", probe_single_steps, "KVM single-steps guest ring",
-	  "the `step` delivery fallback works there", "KVM does not single-step guest ring", "steps",
-	  "the `step` fallback cannot deliver there; a guest spinning without exits keeps "
-	  "interrupts pending until its next exit" },
+	  "replay can step to an interrupt window this host reported late", "KVM does not single-step guest ring",
+	  "steps", "replay cannot step to an interrupt window this host reports late there" },
 	{ "hw-breakpoint", probe_breakpoint_hits, "hardware breakpoints work in guest ring",
-	  "replay runs to a landmark's RIP instead of single-stepping all the way",
+	  "replay runs to a late window's RIP instead of single-stepping all the way",
 	  "hardware breakpoints do not work in guest ring", "hits",
-	  "replay single-steps every instruction to a landmark there" },
+	  "replay single-steps every instruction to a late window there" },
 };
 
 static void check_debug(void)
@@ -219,6 +234,7 @@ int cli_doctor(int argc, char **argv)
 		return 1;
 	check_cpuid();
 	check_speed();
+	check_syscall();
 	check_int3();
 	check_debug();
 	check_pmu();

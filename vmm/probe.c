@@ -88,6 +88,44 @@ int probe_cpuid_honoured(void)
 	return r;
 }
 
+/*
+ * Ring 3 executes SYSCALL; LSTAR points at ring-0 code that writes the port. Where the
+ * host honours it the write comes from CPL 0 with CS = STAR[47:32]; a host that emulates
+ * guest ring 0 badly jumps to LSTAR but stays in CPL 3 (DESIGN.md's old host).
+ */
+int probe_syscall_enters_ring0(void)
+{
+	/* at PROBE_CODE: syscall; hlt -- at + 0x100: mov dx,PORT; out dx,al; hlt */
+	uint8_t code[0x106] = { 0x0f, 0x05, 0xf4 };
+	const uint8_t handler[] = { 0x66, 0xba, PROBE_PORT, 0, 0xee, 0xf4 };
+	memcpy(code + 0x100, handler, sizeof(handler));
+	struct probe p;
+	int r = probe_make(&p, code, sizeof(code), 3);
+	if (r)
+		return r;
+	/* STAR: SYSCALL loads CS 0x08; LSTAR: the handler; SFMASK: nothing masked */
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e[3];
+	} msrs = { .h.nmsrs = 3, .e = { { .index = 0xc0000081, .data = 0x0008ULL << 32 | 0x0018ULL << 48 },
+					{ .index = 0xc0000082, .data = PROBE_CODE + 0x100 },
+					{ .index = 0xc0000084, .data = 0 } } };
+	struct kvm_sregs s;
+	r = kvm_vcpu_get_sregs(&p.kvm, &s);
+	s.efer |= 1;	/* SCE */
+	if (!r && ioctl(p.kvm.vcpu_fd, KVM_SET_SREGS, &s) < 0)
+		r = -errno;
+	if (!r && ioctl(p.kvm.vcpu_fd, KVM_SET_MSRS, &msrs) != 3)
+		r = -EIO;
+	if (!r)
+		r = kvm_vcpu_run(&p.kvm);
+	if (!r)
+		r = p.kvm.run->exit_reason == KVM_EXIT_IO && !kvm_vcpu_get_sregs(&p.kvm, &s) &&
+		    (s.cs.selector & 3) == 0 && s.cs.dpl == 0;
+	probe_free(&p);
+	return r;
+}
+
 int probe_single_steps(int ring, int max)
 {
 	struct probe p;

@@ -28,6 +28,9 @@ void probe_free(struct probe *p);
 /* 1 if a guest sees the policy (TSC hidden), 0 if it sees the host's CPUID, -errno. */
 int probe_cpuid_honoured(void);
 
+/* 1 if SYSCALL from guest ring 3 enters ring 0 (Linux user space depends on it), 0 if
+ * the host leaves the guest in ring 3, -errno if the probe could not run. */
+int probe_syscall_enters_ring0(void);
 /* Single-steps a loop in `ring`; how many steps KVM reported (at most max), or -errno. */
 int probe_single_steps(int ring, int max);
 #define PROBE_STEPS 50
