@@ -19,7 +19,8 @@
 /*
  * Fixed guest-physical layout of what the loaders build. Everything sits below
  * BOOT_LOADER_END; a kernel segment or an initrd overlapping [0, BOOT_LOADER_END) is
- * rejected, and so is one touching the e820-reserved BIOS area [0x9fc00, 0x100000).
+ * rejected. The e820-reserved BIOS area [0x9fc00, 0x100000) holds nothing of detvm's: an
+ * image may load there, as under QEMU.
  */
 #define BOOT_GDT_GPA		0x500ULL	/* BOOT_GDT_ENTRIES descriptors */
 #define BOOT_TSS_GPA		0x580ULL	/* a zeroed 104-byte TSS for TR */

@@ -248,8 +248,27 @@ static void test_segment_outside_ram(void **state)
 	expect_error(f, NULL, "wraps around");
 	ph->p_paddr = 0x8000;
 	expect_error(f, NULL, "overlaps the loader's structures below 0x30000");
-	ph->p_paddr = 0x9f000;
-	expect_error(f, NULL, "overlaps the reserved BIOS area");
+}
+
+/* A kernel linked at 1 MiB by ld -Ttext has its ELF headers in a LOAD segment just below:
+ * QEMU loads it there, and so does detvm (it has no BIOS in that e820-reserved area). */
+static void test_segment_in_bios_area(void **state)
+{
+	struct boot_fixture *f = *state;
+	Elf64_Phdr *ph = test_elf_phdr(f->img, 0);
+	const uint64_t at = 0xff000;
+
+	ph->p_paddr = at;
+	assert_int_equal(boot_fixture_load(f, NULL), 0);
+	assert_int_equal(f->out.image_start, at);
+	const uint8_t *p = guest_mem_ptr(&f->m, at, TEST_ELF_FILESZ);
+	for (size_t i = 0; i < TEST_ELF_FILESZ; i++)
+		assert_int_equal(p[i], test_pattern(i));
+	/* the guest is still told that the area is not RAM to allocate */
+	struct boot_e820_entry e[8];
+	assert_true(boot_e820(&f->m, e, 8) >= 2);
+	assert_int_equal(e[1].addr, 0x9fc00);
+	assert_int_equal(e[1].type, BOOT_E820_RESERVED);
 }
 
 static void test_bad_entry(void **state)
@@ -310,6 +329,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_segment_past_eof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_note_past_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_segment_outside_ram, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_segment_in_bios_area, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filesz_over_memsz, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_too_long, setup, teardown),
