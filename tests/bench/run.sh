@@ -3,6 +3,12 @@
 set -euo pipefail
 build=${1:-build}
 here=$(dirname "$0")
+# no /dev/kvm here (or DETVM_KVM_TESTS=vm): in the KVM host VM of tests/kvmhost
+if [ -z "${DETVM_IN_KVMHOST:-}" ] && { [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ] || [ "${DETVM_KVM_TESTS:-}" = vm ]; }; then
+	echo "bench: running in the KVM host VM (tests/kvmhost). Everything there runs under" \
+		"QEMU's emulator: compare the ratios, not the times." >&2
+	exec python3 "$here/../kvmhost/kvmhost.py" run -- "$0" "$@"
+fi
 echo "== detvm vs QEMU-KVM: start-up, exit round trip, memory"
 /usr/bin/python3 "$here/vmm_bench.py" "$build"
 echo

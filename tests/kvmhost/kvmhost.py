@@ -77,10 +77,12 @@ def kernel_package():
 
 
 def init_digest():
+    """What the initramfs is made of besides the kernel package: the init, the modules."""
     h = hashlib.sha256()
-    for f in INIT_FILES + [os.path.basename(__file__)]:
+    for f in INIT_FILES:
         with open(os.path.join(HERE, f), "rb") as fh:
             h.update(fh.read())
+    h.update(" ".join(MODULES).encode())
     return h.hexdigest()[:12]
 
 
@@ -153,6 +155,8 @@ def build_entry(dest, pkg, ver):
             fh.write(cpio)
         shutil.copy(os.path.join(root, "boot", f"vmlinuz-{kver}"),
                     os.path.join(out, "vmlinuz"))
+        shutil.copy(os.path.join(root, "boot", f"System.map-{kver}"),
+                    os.path.join(out, "System.map"))
         with open(os.path.join(out, "version"), "w") as fh:
             fh.write(f"{pkg} {ver} {kver} modules: {' '.join(order)}\n")
         os.rename(out, dest)
@@ -191,14 +195,18 @@ def prepare():
 
 def qemu_argv(entry, spool, mem):
     agent = os.path.join(HERE, "agent.sh")
-    append = (f"console=ttyS0 loglevel=4 panic=-1 mitigations=off "
+    # nokaslr: the kernel's addresses are System.map's, so a hang report names functions
+    append = (f"console=ttyS0 loglevel=4 panic=-1 mitigations=off nokaslr "
               f"detvm_agent={agent} detvm_spool={spool}")
     model = "passthrough" if os.geteuid() == 0 else "none"
     # One vCPU, single-threaded TCG: with -smp 2 and MTTCG the VM's own kernel wedged in
     # RCU stalls and soft lockups under load; a pool of one-vCPU VMs uses the cores instead.
-    return ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-smp", "1",
+    smp = int(os.environ.get("DETVM_KVMHOST_SMP", "1"))
+    accel = "tcg,thread=multi" if smp > 1 else "tcg"
+    return ["qemu-system-x86_64", "-accel", accel, "-cpu", "max", "-smp", str(smp),
             "-m", str(mem), "-nodefaults", "-no-user-config", "-display", "none",
-            "-no-reboot", "-serial", f"file:{spool}/console.log", "-monitor", "none",
+            "-no-reboot", "-serial", f"file:{spool}/console.log",
+            "-monitor", f"unix:{spool}/monitor,server,nowait",
             "-kernel", os.path.join(entry, "vmlinuz"),
             "-initrd", os.path.join(entry, "initrd.gz"), "-append", append,
             "-virtfs", f"local,path=/,mount_tag=hostroot,security_model={model},"
@@ -227,9 +235,62 @@ def console_tail(spool, lines=80):
     return "\n".join(text[-lines:])
 
 
+def monitor(spool, command, wait=2.0):
+    """What QEMU's monitor answers to command ('' if it cannot be reached)."""
+    import socket
+    out = b""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(wait)
+            s.connect(os.path.join(spool, "monitor"))
+            s.sendall(command.encode() + b"\n")
+            end = time.monotonic() + wait
+            while time.monotonic() < end:
+                try:
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    except OSError:
+        return ""
+    return out.decode(errors="replace")
+
+
+def kernel_symbol(addr):
+    """function+offset of a host VM kernel address, from the cached System.map."""
+    try:
+        with open(os.path.join(spool_entry[0], "System.map")) as fh:
+            best = None
+            for line in fh:
+                a, _, name = line.split()
+                a = int(a, 16)
+                if a <= addr and (best is None or a > best[0]):
+                    best = (a, name)
+        return f"{best[1]}+0x{addr - best[0]:x}" if best else "?"
+    except (OSError, ValueError, IndexError):
+        return "?"
+
+
+spool_entry = [""]
+
+
 def fail_vm(spool, why):
     log(f"{why}; the host VM's console (kernel log included), last lines:")
     print(console_tail(spool), file=sys.stderr, flush=True)
+    if qemu_alive(spool):
+        # where each vCPU of the VM is: a wedged kernel shows its loop here
+        regs = monitor(spool, "info registers -a")
+        keep = []
+        for l in regs.splitlines():
+            if l.startswith(("CPU#", "RIP")):
+                keep.append(l)
+            if l.startswith("RIP="):
+                keep.append("    in " + kernel_symbol(int(l.split()[0][4:], 16)))
+        if keep:
+            log("the host VM's vCPUs:")
+            print("\n".join(keep), file=sys.stderr, flush=True)
     kill_vm(spool)
     sys.exit(VM_FAILED)
 
@@ -390,6 +451,7 @@ def take_vm(pool):
 
 def cmd_exec(argv, pool, timeout=None, keep=True):
     entry = prepare()
+    spool_entry[0] = entry
     spool, lk = take_vm(pool)
     clear_stale_job(spool)
     if not (qemu_alive(spool) and os.path.exists(os.path.join(spool, "ready"))):
