@@ -172,6 +172,11 @@ def prepare():
     with open(os.path.join(root, "lock"), "w") as lk:
         fcntl.flock(lk, fcntl.LOCK_EX)
         found = kernel_package()
+        if found is None and os.geteuid() == 0:
+            # a machine whose packages are all there may never have fetched the index
+            subprocess.run(["apt-get", "update", "-qq"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            found = kernel_package()
         if found is None:
             # no package index to ask: any entry built from this init will do
             ready = sorted((e for e in os.listdir(root) if e.endswith("-" + digest)),
