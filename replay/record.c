@@ -278,7 +278,7 @@ static int obs_should_stop(void *s, uint64_t position, int *code)
 	return 1;
 }
 
-static int obs_no_interrupt(void *s, uint64_t position, uint64_t rip)
+static int obs_no_interrupt(void *s, uint64_t position, uint64_t rip, int pending)
 {
 	return 0;
 }

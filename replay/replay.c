@@ -59,17 +59,29 @@ static int obs_interrupt(void *s, uint64_t position, unsigned vector, uint64_t r
 	return 0;
 }
 
-static int obs_no_interrupt(void *s, uint64_t position, uint64_t rip)
+static int obs_no_interrupt(void *s, uint64_t position, uint64_t rip, int pending)
 {
 	struct replayer *p = s;
 	p->position = position;
+	if (p->failed)
+		return 0;
 	/* the recording injected here, so its PIC had a line up and its guest could take it:
 	 * otherwise the guest may now run on without exits and never get there */
-	if (p->failed || !replay_next_is(p, DETVM__EVENT__PAYLOAD_INTERRUPT))
-		return 0;
-	p->rip = rip;
-	replay_diverged(p, "no interrupt to inject (none pending, or the guest could not take one)");
-	return 1;
+	if (replay_next_is(p, DETVM__EVENT__PAYLOAD_INTERRUPT)) {
+		p->rip = rip;
+		replay_diverged(p, "no interrupt to inject (none pending, or the guest could not take one)");
+		return 1;
+	}
+	/* the recording's next exit is an interrupt window: it had one pending, to wait for */
+	if (!pending && p->have && p->cur.position == position + 1 &&
+	    p->cur.ev->payload_case == DETVM__EVENT__PAYLOAD_EXIT &&
+	    p->cur.ev->exit->kind == DETVM__EXIT_KIND__EXIT_IRQ_WINDOW) {
+		p->rip = rip;
+		p->position = position + 1;
+		replay_diverged(p, "no interrupt pending, so no interrupt window to wait for");
+		return 1;
+	}
+	return 0;
 }
 
 static int obs_want_checkpoint(void *s, uint64_t position)

@@ -61,8 +61,10 @@ struct run_observer_ops {
 	/* An interrupt with this vector is about to be injected at `position`. */
 	int (*interrupt)(void *self, uint64_t position, unsigned vector, uint64_t rip);
 	/* The loop enters the guest after delivery point `position` without injecting one
-	 * (there is one such entry per position): replay fails if the recording injected. */
-	int (*no_interrupt)(void *self, uint64_t position, uint64_t rip);
+	 * (there is one such entry per position); `pending`: the PIC holds one the guest
+	 * cannot take yet. Replay fails if the recording injected here, or waited for an
+	 * interrupt window next while nothing is pending now. */
+	int (*no_interrupt)(void *self, uint64_t position, uint64_t rip, int pending);
 	/* Whether to take a checkpoint now, after exit `position` was handled. */
 	int (*want_checkpoint)(void *self, uint64_t position);
 	int (*checkpoint)(void *self, uint64_t position, uint64_t rip, const struct run_digest *d);

@@ -85,7 +85,7 @@ static int offer_interrupt(struct machine *m)
 		if (r)
 			return kvm_failure("KVM_INTERRUPT", r);
 		pending = 0;
-	} else if (m->obs && m->obs->ops->no_interrupt(m->obs->self, m->stats.exits, run->s.regs.regs.rip)) {
+	} else if (m->obs && m->obs->ops->no_interrupt(m->obs->self, m->stats.exits, run->s.regs.regs.rip, pending)) {
 		return observer_failure(m);
 	}
 	struct step_landmark lm;

@@ -16,6 +16,7 @@ done </mods/order
 arg() { sed -n "s/.*$1=\\([^ ]*\\).*/\\1/p" /proc/cmdline; }
 agent=$(arg detvm_agent)
 spool=$(arg detvm_spool)
+kallsyms=$(arg detvm_kallsyms)
 
 mkdir -p /host
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 hostroot /host || {
@@ -34,6 +35,10 @@ for d in dev proc sys; do mount --rbind /$d /host/$d; done
 ip link set lo up
 
 [ -c /dev/kvm ] || say "no /dev/kvm after loading kvm-amd"
+# the kernel's symbols (booted nokaslr: the same every boot), to name where a hung VM sits
+if [ -n "$kallsyms" ] && [ ! -s "/host$kallsyms" ]; then
+	cat /proc/kallsyms >"/host$kallsyms.$$" && mv "/host$kallsyms.$$" "/host$kallsyms"
+fi
 say "ready $(cut -d' ' -f1 /proc/uptime)"
 chroot /host /bin/bash "$agent" "$spool" </dev/null
 say "agent exited with status $?"

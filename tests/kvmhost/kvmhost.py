@@ -155,8 +155,6 @@ def build_entry(dest, pkg, ver):
             fh.write(cpio)
         shutil.copy(os.path.join(root, "boot", f"vmlinuz-{kver}"),
                     os.path.join(out, "vmlinuz"))
-        shutil.copy(os.path.join(root, "boot", f"System.map-{kver}"),
-                    os.path.join(out, "System.map"))
         with open(os.path.join(out, "version"), "w") as fh:
             fh.write(f"{pkg} {ver} {kver} modules: {' '.join(order)}\n")
         os.rename(out, dest)
@@ -200,9 +198,17 @@ def prepare():
 
 def qemu_argv(entry, spool, mem):
     agent = os.path.join(HERE, "agent.sh")
-    # nokaslr: the kernel's addresses are System.map's, so a hang report names functions
-    append = (f"console=ttyS0 loglevel=4 panic=-1 mitigations=off nokaslr "
-              f"detvm_agent={agent} detvm_spool={spool}")
+    # nokaslr: the kernel's addresses are the same every boot, so the first boot's
+    # /proc/kallsyms (saved in the cache) names the functions a hung VM sits in.
+    # tsc=reliable: a two-vCPU VM (multi-threaded TCG) under load wedged with both vCPUs
+    # in read_hpet, interrupts off (RCU stalls, soft lockups, 1 run in 3 of the VMM
+    # benchmark): the HPET had become the clocksource, and every clock read was a device
+    # access both vCPUs contended for. The emulated TSC is one clock for all vCPUs;
+    # trusted, it stays the clocksource and the HPET is never read.
+    # loglevel=5: warnings (a clocksource called unstable) reach the console.
+    append = (f"console=ttyS0 loglevel=5 panic=-1 mitigations=off nokaslr tsc=reliable "
+              f"detvm_agent={agent} detvm_spool={spool} "
+              f"detvm_kallsyms={os.path.join(entry, 'kallsyms')}")
     model = "passthrough" if os.geteuid() == 0 else "none"
     # One vCPU, single-threaded TCG: with -smp 2 and MTTCG the VM's own kernel wedged in
     # RCU stalls and soft lockups under load; a pool of one-vCPU VMs uses the cores instead.
@@ -264,12 +270,12 @@ def monitor(spool, command, wait=2.0):
 
 
 def kernel_symbol(addr):
-    """function+offset of a host VM kernel address, from the cached System.map."""
+    """function+offset of a host VM kernel address, from the cached /proc/kallsyms."""
     try:
-        with open(os.path.join(spool_entry[0], "System.map")) as fh:
+        with open(os.path.join(spool_entry[0], "kallsyms")) as fh:
             best = None
             for line in fh:
-                a, _, name = line.split()
+                a, _, name = line.split()[:3]
                 a = int(a, 16)
                 if a <= addr and (best is None or a > best[0]):
                     best = (a, name)
