@@ -14,12 +14,12 @@
 #include "replay/record.h"
 #include "replay/replay.h"
 #include "replay/sha256.h"
-#include "vmm/cli.h"
+#include "tools/cli.h"
 #include "vmm/exitcode.h"
 #include "vmm/host_run.h"
 #include "vmm/log.h"
 #include "vmm/probe.h"
-#include "vmm/trace_header.h"
+#include "replay/trace_header.h"
 
 #define STR(x) #x
 #define XSTR(x) STR(x)

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/cli.h"
+#include "tools/cli.h"
 #include "vmm/exitcode.h"
 #include "vmm/host_run.h"
 #include "vmm/log.h"

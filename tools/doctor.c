@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmm/cli.h"
+#include "tools/cli.h"
 #include "vmm/cpuid.h"
 #include "vmm/exitcode.h"
 #include "vmm/guest_mem.h"

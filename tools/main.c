@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "tools/dump.h"
-#include "vmm/cli.h"
+#include "tools/cli.h"
 #include "vmm/exitcode.h"
 
 #include "vmm/version.h"

@@ -2,8 +2,8 @@
  * The trace header is the whole VM configuration: replay rebuilds the machine from it
  * (plus the files it names, checked by SHA-256), never from its own command line.
  */
-#ifndef DETVM_VMM_TRACE_HEADER_H
-#define DETVM_VMM_TRACE_HEADER_H
+#ifndef DETVM_REPLAY_TRACE_HEADER_H
+#define DETVM_REPLAY_TRACE_HEADER_H
 
 #include "logs/trace.h"
 #include "vmm/machine.h"

@@ -1,4 +1,4 @@
-#include "vmm/trace_header.h"
+#include "replay/trace_header.h"
 
 #include <errno.h>
 #include <libgen.h>

@@ -1,6 +1,6 @@
 /* Command-line front end: one table entry per `detvm COMMAND`. */
-#ifndef DETVM_VMM_CLI_H
-#define DETVM_VMM_CLI_H
+#ifndef DETVM_TOOLS_CLI_H
+#define DETVM_TOOLS_CLI_H
 
 #include <stdint.h>
 #include <time.h>
