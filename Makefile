@@ -19,7 +19,8 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS); rc=$$?; \
+		../tests/kvmhost/kvm-test.sh --where; exit $$rc
 
 demo: build
 	@scripts/demo.sh $(BUILD)

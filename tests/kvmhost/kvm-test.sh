@@ -7,17 +7,26 @@
 #   kvm-test.sh CMD ARG...   run one test
 #   kvm-test.sh --setup      the suite's fixture: say where KVM tests run, and boot the
 #                            pool's first VM once, so its failure is reported once
+#   kvm-test.sh --where      one line: where KVM tests run here
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
 
 if [ -n "${DETVM_IN_KVMHOST:-}" ] || { kvm_usable && [ "${DETVM_KVM_TESTS:-}" != vm ]; }; then
-	[ "${1:-}" = --setup ] && { echo "KVM tests run directly on this machine's /dev/kvm"; exit 0; }
+	case ${1:-} in
+	--setup) echo "KVM tests run directly on this machine's /dev/kvm"; exit 0 ;;
+	--where) echo "KVM tests ran on this machine's /dev/kvm (rdma_pingpong in the KVM host VM: it needs Soft-RoCE)"; exit 0 ;;
+	esac
 	exec "$@"
 fi
 if [ "${DETVM_KVM_TESTS:-}" = skip ]; then
 	echo "SKIP: no /dev/kvm here and DETVM_KVM_TESTS=skip"
 	exit 77
+fi
+if [ "${1:-}" = --where ]; then
+	kvm_usable || echo -n "no /dev/kvm here: "
+	echo "KVM tests ran inside the KVM host VM (tests/kvmhost; tests labelled kvm, rdma_pingpong always)"
+	exit 0
 fi
 if [ "${1:-}" = --setup ]; then
 	kvm_usable || echo -n "no /dev/kvm here: "

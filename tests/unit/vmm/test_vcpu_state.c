@@ -90,16 +90,23 @@ static void give(struct probe *p, uint8_t v)
 	*((uint8_t *)p->kvm.run + p->kvm.run->io.data_offset) = v;
 }
 
+/* A probe VM running `code` in ring 0, registers on every exit; the MSRs to carry. */
+static unsigned start(struct probe *p, uint32_t *idx)
+{
+	unsigned n = VCPU_STATE_MAX_MSRS;
+	assert_int_equal(probe_make(p, code, sizeof(code), 0), 0);
+	p->kvm.run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	assert_int_equal(vcpu_state_msr_list(&p->kvm, idx, &n), 0);
+	return n;
+}
+
 static void test_round_trip(void **state)
 {
 	struct probe p;
 	uint32_t idx[VCPU_STATE_MAX_MSRS];
-	unsigned n = VCPU_STATE_MAX_MSRS;
+	unsigned n = start(&p, idx);
 	struct vcpu_state st, now;
 	const char *what;
-	assert_int_equal(probe_make(&p, code, sizeof(code), 0), 0);
-	p.kvm.run->kvm_valid_regs = KVM_SYNC_X86_REGS;
-	assert_int_equal(vcpu_state_msr_list(&p.kvm, idx, &n), 0);
 	struct kvm_fpu fpu;
 	assert_int_equal(ioctl(p.kvm.vcpu_fd, KVM_GET_FPU, &fpu), 0);
 	memset(fpu.xmm[3], 0xa5, 16);
@@ -151,12 +158,9 @@ static void test_pending_read(void **state)
 {
 	struct probe p;
 	uint32_t idx[VCPU_STATE_MAX_MSRS];
-	unsigned n = VCPU_STATE_MAX_MSRS;
+	unsigned n = start(&p, idx);
 	struct vcpu_state st, now;
 	const char *what;
-	assert_int_equal(probe_make(&p, code, sizeof(code), 0), 0);
-	p.kvm.run->kvm_valid_regs = KVM_SYNC_X86_REGS;
-	assert_int_equal(vcpu_state_msr_list(&p.kvm, idx, &n), 0);
 	run_to(&p, KVM_EXIT_IO_OUT);
 	settle(&p);
 	assert_int_equal(vcpu_state_get(&p.kvm, idx, n, &st), 0);	/* after the OUT, rax 1 */
