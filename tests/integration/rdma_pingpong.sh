@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
-# RDMA verbs for real on Soft-RoCE: a veth pair with link-local addresses, an rxe device on
-# one end (`rdma link add`), ibv_devices lists it, `detvm doctor` counts it, and rdma-core's
-# ibv_rc_pingpong runs 1000 RC round trips between two queue pairs on it (Linux 6.1's rxe
-# connects two QPs of one device; it cannot live in another network namespace). Runs
-# inside the KVM host VM (tests/kvmhost), which loads rdma_rxe; it leaves nothing behind.
-# usage: rdma_pingpong.sh DETVM
+# RDMA verbs for real on Soft-RoCE: with an rxe device on a veth end (with-rxe.sh),
+# ibv_devices lists it, `detvm doctor` counts it, and rdma-core's ibv_rc_pingpong runs
+# 1000 RC round trips between two queue pairs on it (Linux 6.1's rxe connects two QPs of
+# one device). Runs inside the KVM host VM (tests/kvmhost), which loads rdma_rxe.
+# usage: with-rxe.sh rdma_pingpong.sh DETVM
 set -u
 detvm=$1
-tag=$$
-veth=rdv$tag dev=rxe$tag addr=169.254.77.1
+dev=${DETVM_RXE_DEV:?run it through tests/kvmhost/with-rxe.sh} addr=${DETVM_RXE_ADDR:?}
 tmp=$(mktemp -d)
 server=
 cleanup() {
 	[ -n "$server" ] && kill "$server" 2>/dev/null
-	rdma link delete "$dev" 2>/dev/null
-	ip link delete "$veth" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -23,15 +19,7 @@ fail() {
 	for f in "$tmp"/*; do [ -f "$f" ] && { echo "--- ${f##*/}"; head -c 3000 "$f"; }; done
 	exit 1
 }
-for t in ip rdma ibv_devices ibv_rc_pingpong; do
-	command -v $t >/dev/null || fail "$t is missing (scripts/install-deps.sh installs iproute2, rdma-core, ibverbs-utils)"
-done
-[ -d /sys/module/rdma_rxe ] || fail "the rdma_rxe module is not loaded (the KVM host VM loads it)"
-
-ip link add "$veth" type veth peer name "${veth}p" || fail "cannot create a veth pair"
-ip addr add "$addr/24" dev "$veth" && ip link set "$veth" up && ip link set "${veth}p" up ||
-	fail "cannot configure $veth"
-rdma link add "$dev" type rxe netdev "$veth" 2>"$tmp/rdma" || fail "rdma link add $dev on $veth failed"
+command -v ibv_rc_pingpong >/dev/null || fail "ibv_rc_pingpong is missing (scripts/install-deps.sh installs ibverbs-utils)"
 ibv_devices >"$tmp/devices" 2>&1
 grep -qw "$dev" "$tmp/devices" || fail "ibv_devices does not list $dev"
 "$detvm" doctor >"$tmp/doctor" 2>&1

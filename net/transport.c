@@ -1,0 +1,300 @@
+/*
+ * Setting up a link: the TCP listener, connect and accept, the hello both sides send, and
+ * handing the connection to its wire (transport_tcp.c, transport_rdma.c).
+ */
+#include "net/transport_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HELLO_MAGIC "detvm-ft"
+
+struct hello {
+	char magic[8];
+	uint32_t version;	/* little-endian on the wire, as the hosts detvm runs on */
+	uint32_t wire;
+};
+
+int64_t link_deadline(int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return -1;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+}
+
+int link_ms_left(int64_t deadline)
+{
+	if (deadline < 0)
+		return -1;
+	int64_t left = deadline - link_deadline(0);
+	return left < 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
+}
+
+int link_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			poll(&pf, 1, -1);
+			continue;
+		}
+		if (n < 0)
+			return errno == EPIPE || errno == ECONNRESET ? -EPIPE : -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int link_read_all(int fd, void *buf, size_t len, int64_t deadline)
+{
+	uint8_t *p = buf;
+	while (len) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int r = poll(&pf, 1, link_ms_left(deadline));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		ssize_t n = recv(fd, p, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return errno == ECONNRESET ? -ECONNRESET : -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void link_fail(struct transport *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->error, sizeof(t->error), fmt, ap);
+	va_end(ap);
+}
+
+static int errf(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int errf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" into getaddrinfo results. */
+static int resolve(const char *hostport, int passive, struct addrinfo **res, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	if (!colon || colon == hostport || !colon[1])
+		return errf(err, errlen, -EINVAL, "'%s' is not HOST:PORT", hostport);
+	size_t hl = (size_t)(colon - hostport);
+	if (hostport[0] == '[' && hl >= 2 && hostport[hl - 1] == ']') {
+		hostport++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return errf(err, errlen, -EINVAL, "host name too long in '%s'", hostport);
+	memcpy(host, hostport, hl);
+	host[hl] = 0;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = passive ? AI_PASSIVE : 0 };
+	int r = getaddrinfo(host, colon + 1, &hints, res);
+	if (r)
+		return errf(err, errlen, -EINVAL, "cannot resolve '%s': %s", hostport, gai_strerror(r));
+	return 0;
+}
+
+static void name_of(const struct sockaddr *sa, socklen_t len, char *out, size_t outlen)
+{
+	char h[64], p[16];
+	if (getnameinfo(sa, len, h, sizeof(h), p, sizeof(p), NI_NUMERICHOST | NI_NUMERICSERV))
+		snprintf(out, outlen, "?");
+	else
+		snprintf(out, outlen, strchr(h, ':') ? "[%s]:%s" : "%s:%s", h, p);
+}
+
+int transport_listen(struct transport_listener *l, const char *hostport, char *err, size_t errlen)
+{
+	struct addrinfo *res;
+	l->fd = -1;
+	int r = resolve(hostport, 1, &res, err, errlen);
+	if (r)
+		return r;
+	for (struct addrinfo *a = res; a && l->fd < 0; a = a->ai_next) {
+		int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+		int one = 1;
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, a->ai_addr, a->ai_addrlen) || listen(fd, 4)) {
+			r = -errno;
+			close(fd);
+			continue;
+		}
+		l->fd = fd;
+	}
+	freeaddrinfo(res);
+	if (l->fd < 0)
+		return errf(err, errlen, r ? r : -EADDRNOTAVAIL, "cannot listen on %s: %s", hostport,
+			    strerror(r ? -r : EADDRNOTAVAIL));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(l->fd, (struct sockaddr *)&ss, &sl);
+	name_of((struct sockaddr *)&ss, sl, l->addr, sizeof(l->addr));
+	return 0;
+}
+
+void transport_listener_close(struct transport_listener *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+static int parse_wire(const char *spec, const char **device)
+{
+	*device = NULL;
+	if (!strcmp(spec, "tcp"))
+		return WIRE_TCP;
+	if (!strcmp(spec, "rdma"))
+		return WIRE_RDMA;
+	if (!strncmp(spec, "rdma:", 5) && spec[5]) {
+		*device = spec + 5;
+		return WIRE_RDMA;
+	}
+	return -1;
+}
+
+static const char *wire_name(uint32_t w)
+{
+	return w == WIRE_TCP ? "tcp" : w == WIRE_RDMA ? "rdma" : "an unknown wire";
+}
+
+/* Both sides say who they are; a peer that is not a detvm FT link of this version and
+ * wire is refused. Then the wire takes the connection over. */
+static int finish(struct transport **out, int fd, const char *peer, int wire, const char *device,
+		  int server, int64_t deadline, char *err, size_t errlen)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct hello me = { .version = TRANSPORT_VERSION, .wire = (uint32_t)wire }, them;
+	memcpy(me.magic, HELLO_MAGIC, 8);
+	int r = link_write_all(fd, &me, sizeof(me));
+	if (!r)
+		r = link_read_all(fd, &them, sizeof(them), deadline);
+	if (r) {
+		close(fd);
+		return errf(err, errlen, r, "%s: no hello from the peer: %s", peer,
+			    r == -ECONNRESET ? "it closed the connection" : strerror(-r));
+	}
+	if (memcmp(them.magic, HELLO_MAGIC, 8)) {
+		close(fd);
+		return errf(err, errlen, -EPROTO, "%s is not a detvm FT peer (its first bytes are not a detvm hello)", peer);
+	}
+	if (them.version != TRANSPORT_VERSION) {
+		close(fd);
+		return errf(err, errlen, -EPROTO, "%s speaks FT link version %u, this detvm %u", peer,
+			    them.version, TRANSPORT_VERSION);
+	}
+	if (them.wire != (uint32_t)wire) {
+		close(fd);
+		return errf(err, errlen, -EPROTO, "%s wants %s, this side %s", peer, wire_name(them.wire),
+			    wire_name((uint32_t)wire));
+	}
+	if (wire == WIRE_TCP)
+		return transport_tcp_new(out, fd, peer, err, errlen);
+	return transport_rdma_new(out, fd, peer, device, server, deadline, err, errlen);
+}
+
+int transport_accept(struct transport **out, struct transport_listener *l, const char *spec,
+		     int timeout_ms, char *err, size_t errlen)
+{
+	const char *device;
+	int wire = parse_wire(spec, &device);
+	*out = NULL;
+	if (wire < 0)
+		return errf(err, errlen, -EINVAL, "unknown transport '%s' (tcp or rdma[:DEVICE])", spec);
+	int64_t deadline = link_deadline(timeout_ms);
+	struct pollfd pf = { .fd = l->fd, .events = POLLIN };
+	int r;
+	while ((r = poll(&pf, 1, link_ms_left(deadline))) < 0 && errno == EINTR)
+		;
+	if (r <= 0)
+		return errf(err, errlen, r ? -errno : -ETIMEDOUT, "no peer connected to %s within %d ms",
+			    l->addr, timeout_ms);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+	if (fd < 0)
+		return errf(err, errlen, -errno, "accept on %s: %s", l->addr, strerror(errno));
+	char peer[96];
+	name_of((struct sockaddr *)&ss, sl, peer, sizeof(peer));
+	return finish(out, fd, peer, wire, device, 1, deadline, err, errlen);
+}
+
+int transport_connect(struct transport **out, const char *hostport, const char *spec, int timeout_ms,
+		      char *err, size_t errlen)
+{
+	const char *device;
+	int wire = parse_wire(spec, &device);
+	*out = NULL;
+	if (wire < 0)
+		return errf(err, errlen, -EINVAL, "unknown transport '%s' (tcp or rdma[:DEVICE])", spec);
+	struct addrinfo *res;
+	int r = resolve(hostport, 0, &res, err, errlen);
+	if (r)
+		return r;
+	int64_t deadline = link_deadline(timeout_ms);
+	int fd = -1;
+	/* the peer may not listen yet: try again until the deadline */
+	for (;;) {
+		for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+			fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, 0);
+			if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen)) {
+				r = -errno;
+				close(fd);
+				fd = -1;
+			}
+		}
+		if (fd >= 0 || link_ms_left(deadline) == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return errf(err, errlen, r ? r : -ECONNREFUSED, "cannot connect to %s: %s", hostport,
+			    strerror(r ? -r : ECONNREFUSED));
+	return finish(out, fd, hostport, wire, device, 0, deadline, err, errlen);
+}
+
+void transport_destroy(struct transport *t)
+{
+	if (t)
+		t->ops->destroy(t);
+}

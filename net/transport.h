@@ -1,0 +1,87 @@
+/*
+ * The link between a fault-tolerant primary and its backup: reliable, ordered messages
+ * both ways, whatever the wire. The FT protocol (ft/) sees only this interface.
+ *
+ *   tcp    one TCP connection (TCP_NODELAY), each message a length-prefixed frame.
+ *   rdma   an RC queue pair (libibverbs) set up over a TCP side channel, as rdma-core's
+ *          rc_pingpong does: each side registers a receive ring, messages are written
+ *          into the peer's ring with RDMA WRITE WITH IMMEDIATE, and the receiver returns
+ *          ring space (credits) by SEND. The side channel stays open: a peer process
+ *          that dies closes it, which is seen at once.
+ *
+ * Both start with a hello (magic, version, wire): a peer that is not a detvm FT link, or
+ * of another version, is refused with one line. A peer that sends garbage afterwards (a
+ * frame length over TRANSPORT_MAX_MSG) is an error, never a crash or a hang.
+ * Not thread-safe: one thread sends and receives on a link (the FT loop).
+ */
+#ifndef DETVM_NET_TRANSPORT_H
+#define DETVM_NET_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TRANSPORT_VERSION 1
+#define TRANSPORT_MAX_MSG (16u << 20)	/* bytes in one message */
+
+struct transport;
+
+struct transport_ops {
+	const char *wire;		/* "tcp", "rdma" */
+	/* Sends one message (copied before it returns); waits while the peer's window is
+	 * full. 0, -EMSGSIZE (over TRANSPORT_MAX_MSG), -EPIPE (the peer is gone), -errno. */
+	int (*send)(struct transport *t, const void *msg, size_t len);
+	/* The next message into buf (cap bytes): its length; -ETIMEDOUT after timeout_ms
+	 * (-1: wait forever, 0: poll); -ECONNRESET when the peer is gone (closed, died, or
+	 * the wire failed); -EPROTO for garbage (t->error says what); -EMSGSIZE when it is
+	 * larger than cap (the link is unusable after that). */
+	ssize_t (*recv)(struct transport *t, void *buf, size_t cap, int timeout_ms);
+	void (*destroy)(struct transport *t);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+	char peer[96];			/* "host:port" of the other side, for messages */
+	char error[256];		/* the last failure, one line */
+	uint64_t sent_msgs, sent_bytes, recv_msgs, recv_bytes;
+};
+
+/* A TCP listening socket on "HOST:PORT" (port 0: any; the one chosen is in addr). */
+struct transport_listener {
+	int fd;
+	char addr[96];
+};
+
+int transport_listen(struct transport_listener *l, const char *hostport, char *err, size_t errlen);
+void transport_listener_close(struct transport_listener *l);
+/* The listening socket's fd, to poll for a peer. */
+static inline int transport_listener_fd(const struct transport_listener *l) { return l->fd; }
+
+/*
+ * Accepts one peer on l and sets up a link of the given wire ("tcp" or "rdma"; for rdma
+ * an optional "rdma:DEVICE" names the RDMA device, else the first with an IPv4 GID).
+ * Waits at most timeout_ms for the peer (-1 forever). 0 and *out, or -errno with err.
+ */
+int transport_accept(struct transport **out, struct transport_listener *l, const char *wire,
+		     int timeout_ms, char *err, size_t errlen);
+/* Connects to "HOST:PORT" over wire, trying for at most timeout_ms. As above. */
+int transport_connect(struct transport **out, const char *hostport, const char *wire,
+		      int timeout_ms, char *err, size_t errlen);
+
+static inline int transport_send(struct transport *t, const void *msg, size_t len)
+{
+	return t->ops->send(t, msg, len);
+}
+
+static inline ssize_t transport_recv(struct transport *t, void *buf, size_t cap, int timeout_ms)
+{
+	return t->ops->recv(t, buf, cap, timeout_ms);
+}
+
+void transport_destroy(struct transport *t);
+
+/* 1 if this host has an RDMA device a link could use, else 0 (the name of the first in
+ * name, when given). */
+int transport_rdma_available(char *name, size_t len);
+
+#endif

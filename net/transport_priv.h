@@ -1,0 +1,25 @@
+/* What the wires of net/transport.c share; not for users of the link. */
+#ifndef DETVM_NET_TRANSPORT_PRIV_H
+#define DETVM_NET_TRANSPORT_PRIV_H
+
+#include <stdarg.h>
+
+#include "net/transport.h"
+
+enum transport_wire { WIRE_TCP = 1, WIRE_RDMA = 2 };
+
+/* Milliseconds left until deadline (a monotonic ms value; -1: none), for poll(). */
+int link_ms_left(int64_t deadline);
+int64_t link_deadline(int timeout_ms);
+/* All of buf to fd (a stream socket), waiting as long as it takes. 0 or -errno. */
+int link_write_all(int fd, const void *buf, size_t len);
+/* Exactly len bytes from fd before the deadline: 0, -ETIMEDOUT, -ECONNRESET (closed). */
+int link_read_all(int fd, void *buf, size_t len, int64_t deadline);
+void link_fail(struct transport *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The wires: each takes the connected side channel fd (closed on failure). */
+int transport_tcp_new(struct transport **out, int fd, const char *peer, char *err, size_t errlen);
+int transport_rdma_new(struct transport **out, int fd, const char *peer, const char *device, int server,
+		       int64_t deadline, char *err, size_t errlen);
+
+#endif
