@@ -136,6 +136,16 @@ int trace_reader_open_fd(struct trace_reader **out, int fd, const char *name,
 			 char *errbuf, size_t errlen);
 
 /*
+ * Follow mode, for a trace still being written (the FT backup writes what the primary
+ * streams into a file as it comes): where the file ends inside the header, a block or
+ * the footer, the reader calls more(ctx), which waits until the file may have grown and
+ * returns 0, or returns nonzero once nothing more will come -- then the file is read as
+ * it stands (a recorder that died: TRACE_ERR_TRUNCATED after its last complete block).
+ */
+int trace_reader_open_follow(struct trace_reader **out, int fd, const char *name,
+			     int (*more)(void *ctx), void *ctx, char *errbuf, size_t errlen);
+
+/*
  * Next event: 1 and *out filled, 0 at the clean end (footer read and consistent), or a
  * negative error; TRACE_ERR_TRUNCATED means every complete block has been returned and
  * the file ends without a footer or inside a block/footer. After an error or the end,

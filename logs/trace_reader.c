@@ -59,6 +59,11 @@ struct trace_reader {
 	bool done;			/* state is final */
 	int state;
 	char msg[256];
+
+	/* follow mode: a file still being written (see trace_reader_open_follow) */
+	int (*more)(void *ctx);
+	void *more_ctx;
+	bool ended;			/* more() said nothing more comes */
 };
 
 const char *trace_strerror(int err)
@@ -100,38 +105,57 @@ static int fail(struct trace_reader *r, int code, const char *fmt, ...)
 	return code;
 }
 
-/* Reads up to len bytes at off; returns the count (short only at end of file) or -errno. */
-static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+/* Follow mode at the end of the file: wait for it to grow. 1 if it may have, 0 if the
+ * writer is done (or this is no follow mode). */
+static int wait_more(struct trace_reader *r)
+{
+	if (!r->more || r->ended)
+		return 0;
+	if (r->more(r->more_ctx)) {
+		r->ended = true;
+		return 0;
+	}
+	return 1;
+}
+
+/* Reads up to len bytes at off; returns the count (short only at end of file: in follow
+ * mode, once the writer is done) or -errno. */
+static ssize_t pread_full(struct trace_reader *r, void *buf, size_t len, uint64_t off)
 {
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = pread(fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
+		ssize_t n = pread(r->fd, (uint8_t *)buf + got, len - got, (off_t)(off + got));
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (n == 0)
+		if (n == 0 && !wait_more(r))
 			break;
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
 }
 
-static int file_size(struct trace_reader *r, uint64_t *size)
+/* The file's size, once it is at least `need` (follow mode waits for that); a smaller
+ * size means it ends before. */
+static int file_size(struct trace_reader *r, uint64_t need, uint64_t *size)
 {
 	struct stat st;
 	int e;
 
-	*size = 0;
-	if (fstat(r->fd, &st) < 0) {
-		e = errno;
-		return fail(r, -e, "fstat: %s", strerror(e));
+	for (;;) {
+		*size = 0;
+		if (fstat(r->fd, &st) < 0) {
+			e = errno;
+			return fail(r, -e, "fstat: %s", strerror(e));
+		}
+		*size = (uint64_t)st.st_size;
+		if (*size >= need || !wait_more(r))
+			return 0;
 	}
-	*size = (uint64_t)st.st_size;
-	return 0;
 }
 
 static int reserve(uint8_t **buf, size_t *cap, size_t need)
@@ -156,7 +180,7 @@ static int read_header(struct trace_reader *r)
 	ssize_t n;
 	int ret;
 
-	n = pread_full(r->fd, fixed, sizeof(fixed), 0);
+	n = pread_full(r, fixed, sizeof(fixed), 0);
 	if (n < 0)
 		return fail(r, (int)n, "read: %s", strerror((int)-n));
 	if (n == 0)
@@ -179,7 +203,7 @@ static int read_header(struct trace_reader *r)
 	if (hlen > TRACE_MAX_HEADER_BYTES)
 		return fail(r, TRACE_ERR_CORRUPT, "header length %" PRIu32 " exceeds %u bytes",
 			    hlen, TRACE_MAX_HEADER_BYTES);
-	ret = file_size(r, &size);
+	ret = file_size(r, (uint64_t)TRACE_FILE_FIXED_LEN + hlen + 4, &size);
 	if (ret)
 		return ret;
 	if (size < (uint64_t)TRACE_FILE_FIXED_LEN + hlen + 4)
@@ -190,7 +214,7 @@ static int read_header(struct trace_reader *r)
 	if (!b)
 		return fail(r, -ENOMEM, "out of memory for a %" PRIu32 "-byte header", hlen);
 	memcpy(b, fixed, TRACE_FILE_FIXED_LEN);
-	n = pread_full(r->fd, b + TRACE_FILE_FIXED_LEN, hlen + 4, TRACE_FILE_FIXED_LEN);
+	n = pread_full(r, b + TRACE_FILE_FIXED_LEN, hlen + 4, TRACE_FILE_FIXED_LEN);
 	if (n < 0) {
 		free(b);
 		return fail(r, (int)n, "read: %s", strerror((int)-n));
@@ -219,6 +243,12 @@ static int read_header(struct trace_reader *r)
 int trace_reader_open_fd(struct trace_reader **out, int fd, const char *name,
 			 char *errbuf, size_t errlen)
 {
+	return trace_reader_open_follow(out, fd, name, NULL, NULL, errbuf, errlen);
+}
+
+int trace_reader_open_follow(struct trace_reader **out, int fd, const char *name,
+			     int (*more)(void *ctx), void *ctx, char *errbuf, size_t errlen)
+{
 	struct trace_reader *r;
 	int ret;
 
@@ -233,6 +263,8 @@ int trace_reader_open_fd(struct trace_reader **out, int fd, const char *name,
 		return -ENOMEM;
 	}
 	r->fd = fd;
+	r->more = more;
+	r->more_ctx = ctx;
 	r->name = strdup(name ? name : "trace");
 	if (!r->name || LZ4F_isError(LZ4F_createDecompressionContext(&r->dctx, LZ4F_VERSION))) {
 		if (errbuf && errlen)
@@ -266,15 +298,16 @@ int trace_reader_open(struct trace_reader **out, const char *path, char *errbuf,
 	return trace_reader_open_fd(out, fd, path, errbuf, errlen);
 }
 
-static int read_footer(struct trace_reader *r, uint64_t size)
+static int read_footer(struct trace_reader *r)
 {
+	uint64_t size;
 	uint8_t fixed[TRACE_FOOTER_FIXED_LEN], *b;
 	uint32_t flen, stored, computed;
 	uint64_t off = r->off;
 	Detvm__TraceFooter *f;
 	ssize_t n;
 
-	n = pread_full(r->fd, fixed, sizeof(fixed), off);
+	n = pread_full(r, fixed, sizeof(fixed), off);
 	if (n < 0)
 		return fail(r, (int)n, "read: %s", strerror((int)-n));
 	if (n < (ssize_t)sizeof(fixed))
@@ -285,13 +318,16 @@ static int read_footer(struct trace_reader *r, uint64_t size)
 		return fail(r, TRACE_ERR_CORRUPT,
 			    "footer at offset %" PRIu64 ": length %" PRIu32 " exceeds %u bytes",
 			    off, flen, TRACE_MAX_FOOTER_BYTES);
+	int ret = file_size(r, off + TRACE_FOOTER_FIXED_LEN + flen + 4, &size);
+	if (ret)
+		return ret;
 	if (size < off + TRACE_FOOTER_FIXED_LEN + flen + 4)
 		return fail(r, TRACE_ERR_TRUNCATED,
 			    "truncated inside the footer at offset %" PRIu64, off);
 	b = malloc(TRACE_FOOTER_FIXED_LEN + flen + 4);
 	if (!b)
 		return fail(r, -ENOMEM, "out of memory for the footer");
-	n = pread_full(r->fd, b, TRACE_FOOTER_FIXED_LEN + flen + 4, off);
+	n = pread_full(r, b, TRACE_FOOTER_FIXED_LEN + flen + 4, off);
 	if (n < 0 || (size_t)n < TRACE_FOOTER_FIXED_LEN + flen + 4) {
 		free(b);
 		if (n < 0)
@@ -406,10 +442,7 @@ static int load_block(struct trace_reader *r)
 	ssize_t n;
 	int ret;
 
-	ret = file_size(r, &size);
-	if (ret)
-		return ret;
-	n = pread_full(r->fd, h, sizeof(h), off);
+	n = pread_full(r, h, sizeof(h), off);
 	if (n < 0)
 		return fail(r, (int)n, "read: %s", strerror((int)-n));
 	if (n == 0)
@@ -420,7 +453,7 @@ static int load_block(struct trace_reader *r)
 	/* the magics differ in their first byte, so a 1..3-byte tail is unambiguous */
 	cmp = n < 4 ? (size_t)n : 4;
 	if (!memcmp(h, TRACE_FOOTER_MAGIC, cmp))
-		return read_footer(r, size);
+		return read_footer(r);
 	if (memcmp(h, TRACE_BLOCK_MAGIC, cmp))
 		return fail(r, TRACE_ERR_CORRUPT,
 			    "block %" PRIu64 " at offset %" PRIu64 ": bad block magic",
@@ -448,6 +481,9 @@ static int load_block(struct trace_reader *r)
 		return fail(r, TRACE_ERR_CORRUPT,
 			    "block %" PRIu64 " at offset %" PRIu64 ": first event %" PRIu64
 			    ", expected %" PRIu64, r->blocks, off, first, r->seq);
+	ret = file_size(r, off + TRACE_BLOCK_HDR_LEN + clen, &size);
+	if (ret)
+		return ret;
 	if (size < off + TRACE_BLOCK_HDR_LEN + clen)
 		return fail(r, TRACE_ERR_TRUNCATED,
 			    "block %" PRIu64 " at offset %" PRIu64 " is incomplete (%" PRIu64
@@ -456,7 +492,7 @@ static int load_block(struct trace_reader *r)
 			    clen);
 	if (reserve(&r->zbuf, &r->zcap, clen ? clen : 1))
 		return fail(r, -ENOMEM, "out of memory for block %" PRIu64, r->blocks);
-	n = pread_full(r->fd, r->zbuf, clen, off + TRACE_BLOCK_HDR_LEN);
+	n = pread_full(r, r->zbuf, clen, off + TRACE_BLOCK_HDR_LEN);
 	if (n < 0)
 		return fail(r, (int)n, "read: %s", strerror((int)-n));
 	if ((size_t)n < clen)
