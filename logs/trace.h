@@ -56,11 +56,17 @@ struct trace_writer_opts {
 	size_t block_bytes;	/* close a block at this many uncompressed bytes; 0 = default */
 	uint64_t max_age_ns;	/* flush_if_due() threshold; 0 = default */
 	int lz4_level;		/* LZ4F compressionLevel: 0 = fast (default), 3..12 = HC */
+	/* A stream of the trace (the FT primary sends it to its backup): each piece the file
+	 * gets -- the file header, each block, the footer -- is also passed to sink, once and
+	 * whole, in file order. A nonzero return is the writer's error from then on. */
+	int (*sink)(void *ctx, const void *data, size_t len);
+	void *sink_ctx;
 };
 
 /*
- * Create (or truncate) `path` and write the file header. hdr may be NULL (an empty
- * TraceHeader), opts may be NULL (defaults). Returns 0 or -errno; *out is NULL on error.
+ * Create (or truncate) `path` and write the file header; path may be NULL where opts has
+ * a sink (a stream with no file). hdr may be NULL (an empty TraceHeader), opts may be
+ * NULL (defaults). Returns 0 or -errno; *out is NULL on error.
  */
 int trace_writer_open(struct trace_writer **out, const char *path,
 		      const Detvm__TraceHeader *hdr, const struct trace_writer_opts *opts);

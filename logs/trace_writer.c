@@ -24,7 +24,9 @@
 #define TRACE_BLOCK_BYTES_CAP (TRACE_MAX_BLOCK_BYTES - TRACE_MAX_EVENT_BYTES - 16)
 
 struct trace_writer {
-	int fd;
+	int fd;				/* the file; -1 for a stream only */
+	int (*sink)(void *ctx, const void *data, size_t len);
+	void *sink_ctx;
 	int err;			/* first failure, returned by every later call */
 	size_t block_bytes;
 	uint64_t max_age_ns;
@@ -65,6 +67,16 @@ static int write_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* One piece of the trace (the file header, a block, the footer): to the file, and to the
+ * sink as one call. */
+static int emit(struct trace_writer *w, const void *data, size_t len)
+{
+	int ret = w->fd >= 0 ? write_all(w->fd, data, len) : 0;
+	if (!ret && w->sink)
+		ret = w->sink(w->sink_ctx, data, len);
+	return ret;
 }
 
 static int grow(uint8_t **buf, size_t *cap, size_t need)
@@ -118,7 +130,7 @@ static int header_write(struct trace_writer *w, const Detvm__TraceHeader *hdr)
 	detvm__trace_header__pack(hdr, b + TRACE_FILE_FIXED_LEN);
 	trace_put_le32(b + TRACE_FILE_FIXED_LEN + hlen,
 		       crc32c(b, TRACE_FILE_FIXED_LEN + hlen));
-	ret = write_all(w->fd, b, total);
+	ret = emit(w, b, total);
 	free(b);
 	if (!ret)
 		w->st.file_bytes += total;
@@ -143,6 +155,14 @@ int trace_writer_open(struct trace_writer **out, const char *path,
 				 opts->block_bytes : TRACE_BLOCK_BYTES_CAP;
 	if (opts && opts->max_age_ns)
 		w->max_age_ns = opts->max_age_ns;
+	if (opts) {
+		w->sink = opts->sink;
+		w->sink_ctx = opts->sink_ctx;
+	}
+	if (!path && !w->sink) {
+		ret = -EINVAL;
+		goto err;
+	}
 
 	/* Linked 64 KiB LZ4 blocks compress best; no LZ4 checksums: CRC32C covers it.
 	 * The content size goes in the frame so `lz4 -d` and the reader can check it. */
@@ -159,8 +179,8 @@ int trace_writer_open(struct trace_writer **out, const char *path,
 	ret = grow(&w->buf, &w->cap, w->block_bytes + 64);
 	if (ret)
 		goto err;
-	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (w->fd < 0) {
+	w->fd = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+	if (path && w->fd < 0) {
 		ret = -errno;
 		goto err;
 	}
@@ -209,7 +229,7 @@ static int block_write(struct trace_writer *w)
 	trace_put_le32(w->zbuf + 12, w->nev);
 	trace_put_le64(w->zbuf + 16, w->first_seq);
 	trace_put_le32(w->zbuf + 24, crc32c(z, n));
-	ret = write_all(w->fd, w->zbuf, TRACE_BLOCK_HDR_LEN + n);
+	ret = emit(w, w->zbuf, TRACE_BLOCK_HDR_LEN + n);
 	if (ret)
 		goto fail;
 
@@ -332,7 +352,7 @@ static int footer_write(struct trace_writer *w, const Detvm__TraceFooter *footer
 	detvm__trace_footer__pack(&f, b + TRACE_FOOTER_FIXED_LEN);
 	trace_put_le32(b + TRACE_FOOTER_FIXED_LEN + flen,
 		       crc32c(b, TRACE_FOOTER_FIXED_LEN + flen));
-	ret = write_all(w->fd, b, total);
+	ret = emit(w, b, total);
 	free(b);
 	if (!ret)
 		w->st.file_bytes += total;
@@ -346,9 +366,9 @@ int trace_writer_close(struct trace_writer *w, const Detvm__TraceFooter *footer)
 	ret = block_write(w);
 	if (!ret)
 		ret = footer_write(w, footer);
-	if (!ret && fsync(w->fd) < 0)
+	if (!ret && w->fd >= 0 && fsync(w->fd) < 0)
 		ret = -errno;
-	if (close(w->fd) < 0 && !ret)
+	if (w->fd >= 0 && close(w->fd) < 0 && !ret)
 		ret = -errno;
 	w->fd = -1;
 	trace_writer_discard(w);

@@ -179,6 +179,81 @@ static void test_flush_by_age(void **state)
 }
 
 /* The recorder killed between blocks: every block is readable, then TRUNCATED. */
+struct pieces {
+	uint8_t *buf;
+	size_t len;
+	unsigned n, blocks;
+	int fail_at;		/* piece number whose sink call fails (0: none) */
+};
+
+static int collect(void *ctx, const void *data, size_t len)
+{
+	struct pieces *p = ctx;
+	p->n++;
+	if (p->fail_at && (int)p->n == p->fail_at)
+		return -EPIPE;
+	p->blocks += len >= 4 && !memcmp(data, TRACE_BLOCK_MAGIC, 4);
+	p->buf = realloc(p->buf, p->len + len);
+	memcpy(p->buf + p->len, data, len);
+	p->len += len;
+	return 0;
+}
+
+/* A stream of the trace: the same bytes as the file, one sink call per piece. */
+static void test_sink(void **state)
+{
+	struct pieces p = { 0 }, q = { 0 };
+	struct trace_writer_opts opts = { .block_bytes = 4096, .sink = collect, .sink_ctx = &p };
+	struct trace_writer_stats st;
+	struct trace_writer *w;
+	struct fx_event fx;
+	struct fx_header fh;
+	char path[256];
+	size_t flen;
+
+	path_in_dir(path, sizeof(path), "sink.trace");
+	assert_int_equal(trace_writer_open(&w, path, fx_header_make(&fh), &opts), 0);
+	assert_int_equal(p.n, 1);	/* the file header, at once */
+	assert_memory_equal(p.buf, TRACE_FILE_MAGIC, TRACE_FILE_MAGIC_LEN);
+	for (uint64_t i = 0; i < 2000; i++)
+		assert_int_equal(trace_writer_append(w, fx_position(i), fx_event_make(&fx, i)), 0);
+	trace_writer_get_stats(w, &st);
+	assert_int_equal(trace_writer_close(w, NULL), 0);
+	uint8_t *file = fx_slurp(path, &flen);
+	assert_int_equal(p.len, flen);
+	assert_memory_equal(p.buf, file, flen);
+	assert_int_equal(p.n, 1 + p.blocks + 1);
+	assert_true(p.blocks > st.blocks);	/* stats were taken before the last block */
+
+	/* a stream with no file: the same bytes */
+	opts.sink_ctx = &q;
+	assert_int_equal(trace_writer_open(&w, NULL, fx_header_make(&fh), &opts), 0);
+	for (uint64_t i = 0; i < 2000; i++)
+		assert_int_equal(trace_writer_append(w, fx_position(i), fx_event_make(&fx, i)), 0);
+	assert_int_equal(trace_writer_close(w, NULL), 0);
+	assert_int_equal(q.len, flen);
+	assert_memory_equal(q.buf, file, flen);
+
+	/* a sink that fails stops the writer with its error */
+	struct pieces f = { .fail_at = 3 };
+	opts.sink_ctx = &f;
+	assert_int_equal(trace_writer_open(&w, NULL, NULL, &opts), 0);
+	int ret = 0;
+	for (uint64_t i = 0; i < 2000 && !ret; i++)
+		ret = trace_writer_append(w, fx_position(i), fx_event_make(&fx, i));
+	assert_int_equal(ret, -EPIPE);
+	assert_int_equal(trace_writer_append(w, fx_position(5000), fx_event_make(&fx, 5000)), -EPIPE);
+	trace_writer_discard(w);
+
+	/* neither a file nor a sink */
+	opts.sink = NULL;
+	assert_int_equal(trace_writer_open(&w, NULL, NULL, &opts), -EINVAL);
+	free(file);
+	free(p.buf);
+	free(q.buf);
+	free(f.buf);
+}
+
 static void test_no_footer(void **state)
 {
 	struct trace_reader *r;
@@ -335,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_empty_trace),
 		cmocka_unit_test(test_large_event),
 		cmocka_unit_test(test_flush_by_age),
+		cmocka_unit_test(test_sink),
 		cmocka_unit_test(test_no_footer),
 		cmocka_unit_test(test_writer_args),
 		cmocka_unit_test(test_layout),
