@@ -263,7 +263,8 @@ static ssize_t rdma_recv(struct transport *t, void *buf, size_t cap, int timeout
 		return l->dead = -EMSGSIZE;
 	}
 	uint64_t off = l->used.bytes % RING_BYTES, skip = off + len > RING_BYTES ? RING_BYTES - off : 0;
-	memcpy(buf, l->ring + (skip ? 0 : off), len);
+	if (len)
+		memcpy(buf, l->ring + (skip ? 0 : off), len);
 	l->head = (l->head + 1) % RQ_DEPTH;
 	l->count--;
 	l->used.bytes += skip + len;

@@ -113,7 +113,8 @@ static ssize_t tcp_recv(struct transport *t, void *out, size_t cap, int timeout_
 					  l->len, cap);
 				return l->dead = -EMSGSIZE;
 			}
-			memcpy(out, l->buf, l->len);
+			if (l->len)	/* an empty message may come before any buffer exists */
+				memcpy(out, l->buf, l->len);
 			t->recv_msgs++;
 			t->recv_bytes += l->len;
 			return l->len;

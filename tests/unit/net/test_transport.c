@@ -93,13 +93,13 @@ static const size_t sizes[] = { 0, 1, 7, 4096, 65536, 1 << 20, 3 << 20 };
 static int echo(struct transport *t)
 {
 	uint8_t *b = malloc(TRANSPORT_MAX_MSG);
-	for (int i = 0; i < ROUNDS; i++) {
+	int rc = 0;
+	for (int i = 0; i < ROUNDS && !rc; i++) {
 		ssize_t n = transport_recv(t, b, TRANSPORT_MAX_MSG, 20000);
-		if (n < 0 || transport_send(t, b, (size_t)n))
-			return 1;
+		rc = n < 0 || transport_send(t, b, (size_t)n);
 	}
 	free(b);
-	return 0;
+	return rc;
 }
 
 static void test_echo(void **state)
