@@ -1,0 +1,74 @@
+/*
+ * The FT log link: the primary's trace, piece by piece (the file header, each block, the
+ * footer: trace_writer_opts.sink), to the backup, which writes each piece into its own
+ * copy of the trace and says how many it holds (ACK). Heartbeats go both ways while
+ * nothing else does; a peer is dead after `dead_ms` without a word from it, or at once
+ * when the transport says so (its process died, the wire failed).
+ *
+ * Each side runs one thread that owns the transport (net/transport.h), so the vCPU thread
+ * never waits for the network: the primary's vCPU thread only queues pieces, the backup's
+ * replay only reads its trace file (trace_reader_open_follow, more() = ft_backup_more).
+ *
+ * Messages: one byte of type, then the payload.
+ *   PIECE  the bytes of one trace piece            primary -> backup
+ *   ACK    u64: pieces the backup holds            backup -> primary
+ *   BEAT   nothing (I am alive)                    both ways
+ *   BYE    nothing: the trace is complete          primary -> backup
+ */
+#ifndef DETVM_FT_LINK_H
+#define DETVM_FT_LINK_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/transport.h"
+
+#define FT_BEAT_MS_DEFAULT 10
+#define FT_DEAD_MS_DEFAULT 100
+
+enum ft_peer_state { FT_PEER_UP, FT_PEER_DONE, FT_PEER_DEAD };
+
+struct ft_piece;
+
+struct ft_link {
+	struct transport *t;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;		/* pieces queued or held, the peer's state changed */
+	int beat_ms, dead_ms;
+	enum ft_peer_state peer;	/* what became of the other side */
+	char why[300];			/* how it ended, one line */
+	int stop;			/* ask the thread to leave */
+	/* primary */
+	struct ft_piece *head, *tail;	/* queued, not yet sent */
+	uint64_t queued, sent, acked;	/* pieces */
+	size_t queued_bytes;
+	int closing;			/* BYE after the queue drains */
+	/* backup */
+	int fd;				/* the local trace */
+	uint64_t held;			/* pieces written to it */
+	uint64_t seen;			/* pieces ft_backup_more() has let the reader see */
+};
+
+/* Starts the primary's side on a connected transport (the link owns it from here). */
+int ft_primary_start(struct ft_link *l, struct transport *t, int beat_ms, int dead_ms);
+/* trace_writer_opts.sink: queues a copy of the piece; 0, or -EPIPE once the backup is
+ * dead or gone. */
+int ft_primary_sink(void *link, const void *data, size_t len);
+/* Sends what is queued, then BYE, and waits (at most timeout_ms) for the backup to ACK
+ * every piece. 0, or -EPIPE / -ETIMEDOUT. */
+int ft_primary_finish(struct ft_link *l, int timeout_ms);
+/* Pieces the backup has said it holds. */
+uint64_t ft_primary_acked(struct ft_link *l);
+
+/* Starts the backup's side: pieces go to fd (the local trace, open for writing). */
+int ft_backup_start(struct ft_link *l, struct transport *t, int fd, int beat_ms, int dead_ms);
+/* trace_reader_open_follow's more(): waits for another piece; 1 once none will come (the
+ * primary said BYE, or died: l->peer tells which). */
+int ft_backup_more(void *link);
+
+/* Stops the thread and frees everything (the transport too). */
+void ft_link_destroy(struct ft_link *l);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * The FT log link (ft/link.h) over a real TCP link to a forked peer. Asserts: every piece
+ * reaches the backup's file whole and in order, the backup ACKs them all and sees the
+ * primary finish (BYE); a backup killed mid-stream, or stopped (no heartbeats), is dead
+ * to the primary, which then refuses pieces (-EPIPE) and says why in one line; a primary
+ * killed mid-stream ends the backup's reader with the peer dead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ft/link.h"
+
+#define PIECES 300
+static struct transport_listener lst;
+static char path[] = "/tmp/detvm-ft-link.XXXXXX";
+
+static size_t piece_len(unsigned i)
+{
+	return 1 + (i * 7919u) % (200u << 10);
+}
+
+static void piece(uint8_t *b, unsigned i)
+{
+	for (size_t k = 0; k < piece_len(i); k++)
+		b[k] = (uint8_t)(k * 31 + i);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The forked backup: accepts, writes pieces to `path`, reads until the end, exits with
+ * 0 when the primary finished (BYE), 1 when it died, 2 on any other trouble. */
+static pid_t backup(int dead_ms)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid)
+		return pid;
+	char err[256];
+	struct transport *t;
+	if (transport_accept(&t, &lst, "tcp", 10000, err, sizeof(err)))
+		_exit(2);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct ft_link l;
+	if (fd < 0 || ft_backup_start(&l, t, fd, 0, dead_ms))
+		_exit(2);
+	while (!ft_backup_more(&l))
+		;
+	int rc = l.peer == FT_PEER_DONE ? 0 : l.peer == FT_PEER_DEAD ? 1 : 2;
+	ft_link_destroy(&l);
+	_exit(rc);
+}
+
+static struct transport *connect_to_backup(void)
+{
+	char err[256];
+	struct transport *t;
+	if (transport_connect(&t, lst.addr, "tcp", 10000, err, sizeof(err)))
+		fail_msg("connect: %s", err);
+	return t;
+}
+
+static int status(pid_t pid)
+{
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void test_stream(void **state)
+{
+	pid_t pid = backup(0);
+	struct ft_link l;
+	assert_int_equal(ft_primary_start(&l, connect_to_backup(), 0, 0), 0);
+	uint8_t *b = malloc(200 << 10);
+	size_t total = 0;
+	for (unsigned i = 0; i < PIECES; i++) {
+		piece(b, i);
+		assert_int_equal(ft_primary_sink(&l, b, piece_len(i)), 0);
+		total += piece_len(i);
+	}
+	assert_int_equal(ft_primary_finish(&l, 30000), 0);
+	assert_int_equal(ft_primary_acked(&l), PIECES);
+	ft_link_destroy(&l);
+	assert_int_equal(status(pid), 0);
+	/* the file is the pieces, in order */
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal((size_t)st.st_size, total);
+	uint8_t *got = malloc(200 << 10);
+	for (unsigned i = 0; i < PIECES; i++) {
+		piece(b, i);
+		assert_int_equal(read(fd, got, piece_len(i)), (ssize_t)piece_len(i));
+		assert_memory_equal(got, b, piece_len(i));
+	}
+	close(fd);
+	free(b);
+	free(got);
+}
+
+/* Pieces until the link refuses one; how long that took after `from`. */
+static double until_refused(struct ft_link *l, double from)
+{
+	uint8_t b[4096] = { 0 };
+	while (ft_primary_sink(l, b, sizeof(b)) == 0)
+		usleep(1000);
+	return now() - from;
+}
+
+static void test_backup_killed(void **state)
+{
+	pid_t pid = backup(0);
+	struct ft_link l;
+	assert_int_equal(ft_primary_start(&l, connect_to_backup(), 0, 0), 0);
+	uint8_t b[100] = { 0 };
+	assert_int_equal(ft_primary_sink(&l, b, sizeof(b)), 0);
+	kill(pid, SIGKILL);
+	double t = until_refused(&l, now());
+	assert_int_equal(l.peer, FT_PEER_DEAD);
+	assert_true(l.why[0] && !strchr(l.why, '\n'));
+	assert_true(t < 5);
+	assert_int_equal(ft_primary_finish(&l, 100), -EPIPE);
+	ft_link_destroy(&l);
+	assert_int_equal(status(pid), 128 + SIGKILL);
+}
+
+static void test_backup_silent(void **state)
+{
+	pid_t pid = backup(0);
+	struct ft_link l;
+	assert_int_equal(ft_primary_start(&l, connect_to_backup(), 10, 300), 0);
+	usleep(100 * 1000);
+	double t0 = now();
+	kill(pid, SIGSTOP);	/* alive, connected, and silent: a hung host */
+	double t = until_refused(&l, t0);
+	assert_int_equal(l.peer, FT_PEER_DEAD);
+	assert_non_null(strstr(l.why, "no word from the backup for 300 ms"));
+	assert_true(t >= 0.25 && t < 5);
+	ft_link_destroy(&l);
+	kill(pid, SIGKILL);
+	kill(pid, SIGCONT);
+	status(pid);
+}
+
+static void test_primary_killed(void **state)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ft_link l;
+		if (ft_primary_start(&l, connect_to_backup(), 0, 0))
+			_exit(2);
+		uint8_t b[1000] = { 7 };
+		for (int i = 0; i < 5; i++)
+			ft_primary_sink(&l, b, sizeof(b));
+		pause();
+		_exit(0);
+	}
+	char err[256];
+	struct transport *t;
+	assert_int_equal(transport_accept(&t, &lst, "tcp", 10000, err, sizeof(err)), 0);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct ft_link l;
+	assert_int_equal(ft_backup_start(&l, t, fd, 0, 0), 0);
+	unsigned seen = 0;
+	while (seen < 5 && !ft_backup_more(&l))
+		seen = (unsigned)l.seen;
+	assert_int_equal(seen, 5);
+	kill(pid, SIGKILL);
+	double t0 = now();
+	assert_int_equal(ft_backup_more(&l), 1);
+	assert_true(now() - t0 < 5);
+	assert_int_equal(l.peer, FT_PEER_DEAD);
+	ft_link_destroy(&l);
+	close(fd);
+	assert_int_equal(status(pid), 128 + SIGKILL);
+}
+
+static int setup(void **state)
+{
+	char err[256];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	if (transport_listen(&lst, "127.0.0.1:0", err, sizeof(err)))
+		fail_msg("%s", err);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	transport_listener_close(&lst);
+	unlink(path);
+	return 0;
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_backup_killed),
+		cmocka_unit_test(test_backup_silent),
+		cmocka_unit_test(test_primary_killed),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
