@@ -412,10 +412,11 @@ void recorder_init(struct recorder *r, struct hostio *inner, uint64_t checkpoint
 			hostio_subscribe(inner, k, s, forward, r);
 }
 
-int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr)
+int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr,
+		   const struct trace_writer_opts *opts)
 {
 	r->last_exit_ns = mono_clock_ns();
-	return trace_writer_open(&r->w, path, hdr, NULL);
+	return trace_writer_open(&r->w, path, hdr, opts);
 }
 
 int recorder_close(struct recorder *r)

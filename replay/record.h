@@ -40,8 +40,10 @@ struct recorder {
 
 /* Wraps inner (which must outlive the recorder); devices may subscribe to r->io now. */
 void recorder_init(struct recorder *r, struct hostio *inner, uint64_t checkpoint_exits);
-/* Creates the trace with its header; before this nothing may be logged. 0 or -errno. */
-int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr);
+/* Creates the trace with its header (opts may be NULL; its sink streams the trace); before
+ * this nothing may be logged. 0 or -errno. */
+int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr,
+		   const struct trace_writer_opts *opts);
 /* Writes the last block and the footer; 0 or -errno. Frees the writer either way. */
 int recorder_close(struct recorder *r);
 /* Writes the open block, then reports the writer's counters. */

@@ -17,17 +17,35 @@ int cli_run(int argc, char **argv);
 int cli_record(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
+int cli_ft(int argc, char **argv);
 
-/* Options shared by run and record (record adds -o TRACE). */
+/* Options shared by run, record and ft primary (record adds -o TRACE; ft primary adds
+ * -o and the link). */
 struct run_opts {
 	struct machine_config cfg;
 	const char *serial;
 	const char *output;
 	uint64_t checkpoint_exits;	/* record only */
+	const char *peer, *wire;	/* ft primary: the backup, and the transport */
+	int beat_ms, dead_ms;		/* ft: heartbeat period, silence that means dead */
 	int step;			/* --delivery step (the default) */
 	double timeout;
 	int stats;
 };
+
+/* A trace streamed as it is written (the FT primary's link): every piece goes to sink;
+ * finish, after the footer, waits until the stream is safe (NULL: nothing to wait for).
+ * Both return 0 or -errno. */
+struct cli_stream {
+	int (*sink)(void *ctx, const void *data, size_t len);
+	int (*finish)(void *ctx);
+	void *ctx;
+};
+/* detvm record with parsed options, the trace also streamed where stream is given. */
+int cli_record_session(struct run_opts *o, const struct cli_stream *stream);
+struct trace_reader;
+/* detvm replay of an open trace (owned from here); path locates the disk snapshots. */
+int cli_replay_session(struct trace_reader *reader, const char *path, const char *serial, int stats);
 
 /* 0, -1 after --help (exit 0), or DETVM_EXIT_USAGE after printing why. */
 int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv, struct run_opts *o);

@@ -150,6 +150,13 @@ int cli_record(int argc, char **argv)
 	int r = cli_run_opts_parse("record", record_help, argc, argv, &o);
 	if (r)
 		return r < 0 ? DETVM_EXIT_OK : r;
+	return cli_record_session(&o, NULL);
+}
+
+int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
+{
+	struct run_opts o = *op;
+	int r;
 	cli_block_stop_signals(SIG_BLOCK);
 	int out_fd = cli_open_serial(o.serial);
 	if (out_fd < 0)
@@ -195,7 +202,8 @@ int cli_record(int argc, char **argv)
 		code = DETVM_EXIT_USAGE;
 		goto out_rec;
 	}
-	r = recorder_start(&rec, o.output, &hb.hdr);
+	struct trace_writer_opts wo = { .sink = stream ? stream->sink : NULL, .sink_ctx = stream ? stream->ctx : NULL };
+	r = recorder_start(&rec, o.output, &hb.hdr, &wo);
 	if (r) {
 		log_error("cannot write trace '%s': %s", o.output, strerror(-r));
 		goto out_rec;
@@ -215,9 +223,12 @@ out_rec:
 					" event bytes compressed to %" PRIu64 " (ratio %.2f)\n",
 				st.events, rec.checkpoints, st.raw_bytes, st.compressed_bytes,
 				st.compressed_bytes ? (double)st.raw_bytes / st.compressed_bytes : 0.0);
+		if (!r && stream && stream->finish)
+			r = stream->finish(stream->ctx);
 		if (r) {
-			log_error("cannot write the trace '%s': %s; it holds the run up to its last complete block",
-				  o.output, r <= -1000 ? trace_strerror(r) : strerror(-r));
+			log_error("cannot write the trace '%s'%s: %s; it holds the run up to its last complete block",
+				  o.output, stream ? " or stream it to the backup" : "",
+				  r <= -1000 ? trace_strerror(r) : strerror(-r));
 			code = DETVM_EXIT_HOST;
 		} else {
 			log_info("recorded %" PRIu64 " exits into '%s'", m.stats.exits, o.output);
@@ -306,6 +317,12 @@ int cli_replay(int argc, char **argv)
 		log_error("%s", err);
 		return DETVM_EXIT_TRACE;
 	}
+	return cli_replay_session(reader, path, serial, stats);
+}
+
+int cli_replay_session(struct trace_reader *reader, const char *path, const char *serial, int stats)
+{
+	char err[768] = "";
 	static struct replay_setup setup;
 	static struct replayer rp;
 	static struct machine m;

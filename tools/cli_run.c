@@ -145,6 +145,8 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "quiet", no_argument, NULL, 'q' },	    { "help", no_argument, NULL, 'h' },
 		{ "output", required_argument, NULL, 'o' }, { "checkpoint-every", required_argument, NULL, 'C' },
 		{ "delivery", required_argument, NULL, 'D' },
+		{ "peer", required_argument, NULL, 'P' },   { "transport", required_argument, NULL, 'T' },
+		{ "beat-ms", required_argument, NULL, 'B' }, { "dead-ms", required_argument, NULL, 'K' },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -155,12 +157,24 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	opterr = 0;
 	int c;
 	char *end;
-	int record = !strcmp(cmd, "record");
+	int ft = !strcmp(cmd, "ft primary"), record = ft || !strcmp(cmd, "record");
+	o->wire = "tcp";
 	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
 				longopts, NULL)) != -1) {
-		if ((c == 'o' || c == 'C') && !record)
+		if (((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K') && !ft))
 			c = '?';
 		switch (c) {
+		case 'P': o->peer = optarg; break;
+		case 'T': o->wire = optarg; break;
+		case 'B':
+		case 'K': {
+			long v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 1 || v > 3600000)
+				return cli_usage_error(cmd, "bad --%s '%s': want milliseconds >= 1",
+						       c == 'B' ? "beat-ms" : "dead-ms", optarg);
+			*(c == 'B' ? &o->beat_ms : &o->dead_ms) = (int)v;
+			break;
+		}
 		case 'o': o->output = optarg; break;
 		case 'C':
 			errno = 0;
@@ -222,6 +236,8 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	o->cfg.image_path = argv[optind];
 	if (record && !o->output)
 		return cli_usage_error(cmd, "no trace file given: use -o TRACE");
+	if (ft && !o->peer)
+		return cli_usage_error(cmd, "no backup given: use --peer HOST:PORT");
 	return 0;
 }
 
