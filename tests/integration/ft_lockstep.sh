@@ -8,7 +8,9 @@
 # its console equals the primary's byte for byte; its copy of the trace equals the
 # primary's; the primary says the backup holds the whole trace; and for blk the disk the
 # primary wrote equals the disk of a plain run of the same program.
-# Runs inside the KVM host VM (ctest: IN_VM), as root.
+# Runs inside the KVM host VM (ctest: IN_VM), as root. Everything there runs under an
+# emulator, beside other tests: a side may not be scheduled for longer than the default
+# 100 ms of silence that means a dead peer, so both get --dead-ms 5000 here.
 # usage: ft_lockstep.sh DETVM GUEST_ELF tcp|rdma
 set -u
 detvm=$1 elf=$2 wire=$3
@@ -64,7 +66,7 @@ for prog in blk race net; do
 	mkdir -p "$d"
 	python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$d/disk.img"
 	cp "$d/disk.img" "$d/plain.img"
-	"${on_backup[@]}" "$detvm" ft backup --listen "$addr:$port" --transport "$wire" --trace "$d/b.trace" \
+	"${on_backup[@]}" "$detvm" ft backup --listen "$addr:$port" --transport "$wire" --dead-ms 5000 --trace "$d/b.trace" \
 		--accept-timeout 60 -v >"$tmp/$prog-backup.out" 2>"$tmp/$prog-backup.err" </dev/null &
 	bpid=$!
 	pids+=("$bpid")
@@ -77,7 +79,7 @@ for prog in blk race net; do
 		for _ in $(seq 100); do [ -S "$d/peer.sock" ] && break; sleep 0.05; done
 		net=(--net "unix:$d/peer.sock")
 	fi
-	"${on_primary[@]}" "$detvm" ft primary --peer "$addr:$port" --transport "$wire" -o "$d/p.trace" \
+	"${on_primary[@]}" "$detvm" ft primary --peer "$addr:$port" --transport "$wire" --dead-ms 5000 -o "$d/p.trace" \
 		--disk "$d/disk.img" "${net[@]}" --cmdline "prog=$prog" --timeout 300 -v "$elf" \
 		>"$tmp/$prog-primary.out" 2>"$tmp/$prog-primary.err" </dev/null
 	prc=$?
