@@ -17,7 +17,9 @@ detvm=$1 elf=$2 wire=$3
 here=$(cd "$(dirname "$0")" && pwd)
 peer_py=$here/../guests/net_peer.py
 tmp=$(mktemp -d)
-tag=$$
+# not the pid alone: on a CI container pids are small and repeat, and a namespace left by
+# a run that was killed (no EXIT trap) would block the next one with the same name
+tag=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 nsp=ftp$tag nsb=ftb$tag
 pids=()
 cleanup() {
@@ -38,7 +40,7 @@ SECONDS=0
 
 case $wire in
 tcp)
-	ip netns add "$nsp" && ip netns add "$nsb" || fail "cannot create network namespaces"
+	ip netns add "$nsp" && ip netns add "$nsb" || fail "cannot create network namespaces $nsp, $nsb"
 	ip link add "v$tag" netns "$nsp" type veth peer name "w$tag" netns "$nsb" || fail "cannot create a veth pair"
 	ip -n "$nsp" addr add 169.254.88.2/24 dev "v$tag" && ip -n "$nsp" link set "v$tag" up &&
 		ip -n "$nsb" addr add 169.254.88.1/24 dev "w$tag" && ip -n "$nsb" link set "w$tag" up ||
