@@ -183,7 +183,11 @@ static void *run(struct ft_link *l, int primary)
 			break;
 		}
 		pthread_mutex_lock(&l->mu);
-		peer_ended(l, FT_PEER_DEAD, l->t->error[0] ? l->t->error : strerror((int)-n));
+		/* the backup leaves once it holds the whole trace: that is the end, not a death */
+		if (primary && l->closing == 2 && l->acked == l->queued)
+			peer_ended(l, FT_PEER_DONE, "the backup holds the whole trace and left");
+		else
+			peer_ended(l, FT_PEER_DEAD, l->t->error[0] ? l->t->error : strerror((int)-n));
 		pthread_mutex_unlock(&l->mu);
 		break;
 	}
@@ -258,7 +262,7 @@ int ft_primary_sink(void *link, const void *data, size_t len)
 	return r;
 }
 
-int ft_primary_finish(struct ft_link *l, int timeout_ms)
+static struct timespec deadline(int timeout_ms)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -268,6 +272,32 @@ int ft_primary_finish(struct ft_link *l, int timeout_ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000;
 	}
+	return until;
+}
+
+int ft_primary_wait_acked(struct ft_link *l, uint64_t n, int timeout_ms)
+{
+	struct timespec until = deadline(timeout_ms < 0 ? 0 : timeout_ms);
+	int r = 0;
+	pthread_mutex_lock(&l->mu);
+	while (!r && l->acked < n && l->peer == FT_PEER_UP)
+		r = timeout_ms < 0 ? pthread_cond_wait(&l->cv, &l->mu) : pthread_cond_timedwait(&l->cv, &l->mu, &until);
+	int ok = l->acked >= n;
+	pthread_mutex_unlock(&l->mu);
+	return ok ? 0 : r == ETIMEDOUT ? -ETIMEDOUT : -EPIPE;
+}
+
+uint64_t ft_primary_queued(struct ft_link *l)
+{
+	pthread_mutex_lock(&l->mu);
+	uint64_t v = l->queued;
+	pthread_mutex_unlock(&l->mu);
+	return v;
+}
+
+int ft_primary_finish(struct ft_link *l, int timeout_ms)
+{
+	struct timespec until = deadline(timeout_ms);
 	pthread_mutex_lock(&l->mu);
 	if (!l->closing)
 		l->closing = 1;

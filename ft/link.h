@@ -59,8 +59,12 @@ int ft_primary_sink(void *link, const void *data, size_t len);
 /* Sends what is queued, then BYE, and waits (at most timeout_ms) for the backup to ACK
  * every piece. 0, or -EPIPE / -ETIMEDOUT. */
 int ft_primary_finish(struct ft_link *l, int timeout_ms);
-/* Pieces the backup has said it holds. */
+/* Pieces the backup has said it holds, and pieces queued so far. */
 uint64_t ft_primary_acked(struct ft_link *l);
+uint64_t ft_primary_queued(struct ft_link *l);
+/* Waits (at most timeout_ms; -1 forever) until the backup holds n pieces. 0, -EPIPE
+ * (it is dead or gone), -ETIMEDOUT. */
+int ft_primary_wait_acked(struct ft_link *l, uint64_t n, int timeout_ms);
 
 /* Starts the backup's side: pieces go to fd (the local trace, open for writing). */
 int ft_backup_start(struct ft_link *l, struct transport *t, int fd, int beat_ms, int dead_ms);

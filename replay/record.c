@@ -419,6 +419,16 @@ int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeade
 	return trace_writer_open(&r->w, path, hdr, opts);
 }
 
+int recorder_flush(struct recorder *r)
+{
+	if (!r->w || r->error)
+		return r->error;
+	int e = trace_writer_flush(r->w);
+	if (e)
+		r->error = e;
+	return e;
+}
+
 int recorder_close(struct recorder *r)
 {
 	free(r->pages);

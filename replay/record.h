@@ -44,6 +44,8 @@ void recorder_init(struct recorder *r, struct hostio *inner, uint64_t checkpoint
  * this nothing may be logged. 0 or -errno. */
 int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr,
 		   const struct trace_writer_opts *opts);
+/* Writes the open block now (an FT primary whose output waits for it); 0 or -errno. */
+int recorder_flush(struct recorder *r);
 /* Writes the last block and the footer; 0 or -errno. Frees the writer either way. */
 int recorder_close(struct recorder *r);
 /* Writes the open block, then reports the writer's counters. */

@@ -35,10 +35,15 @@ struct run_opts {
 
 /* A trace streamed as it is written (the FT primary's link): every piece goes to sink;
  * finish, after the footer, waits until the stream is safe (NULL: nothing to wait for).
- * Both return 0 or -errno. */
+ * Both return 0 or -errno. wrap (NULL: none) puts a hostio between the recorder and the
+ * live host (the output rule), and recording hands it the recorder once it exists. */
+struct hostio;
+struct recorder;
 struct cli_stream {
 	int (*sink)(void *ctx, const void *data, size_t len);
 	int (*finish)(void *ctx);
+	struct hostio *(*wrap)(void *ctx, struct hostio *live);
+	void (*recording)(void *ctx, struct recorder *rec);
 	void *ctx;
 };
 /* detvm record with parsed options, the trace also streamed where stream is given. */

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "ft/link.h"
+#include "ft/output.h"
+#include "replay/record.h"
 #include "logs/trace.h"
 #include "tools/cli.h"
 #include "vmm/exitcode.h"
@@ -43,10 +45,13 @@ static const char ft_help[] =
 	"  -s, --serial stdio|file:PATH   the replayed console (default stdio)\n"
 	"  --stats, -v, -q      as for replay\n"
 	"\n"
-	"Not built yet: the output rule (outputs waiting for the backup's ACK), go-live on the\n"
-	"backup when the primary dies, the arbiter, re-protection. Today a backup that loses its\n"
-	"primary stops at the end of what it received (exit 7), and a primary that loses its\n"
-	"backup stops its guest (exit 10).\n"
+	"The output rule: the guest's console bytes, frames and disk writes leave the primary\n"
+	"only once the backup holds the log that produced them (disk reads see writes that\n"
+	"wait); the guest waits only when 16 MiB of output does.\n"
+	"\n"
+	"Not built yet: go-live on the backup when the primary dies, the arbiter,\n"
+	"re-protection. Today a backup that loses its primary stops at the end of what it\n"
+	"received (exit 7), and a primary that loses its backup stops its guest (exit 10).\n"
 	"\n"
 	"Exit status: as record (primary) and replay (backup); 2 bad options, or an RDMA wire\n"
 	"with no RDMA device; 10 the peer could not be reached.\n";
@@ -62,9 +67,41 @@ static int check_wire(const char *cmd, const char *wire)
 	return 0;
 }
 
-static int finish_stream(void *link)
+struct primary_side {
+	struct ft_link link;
+	struct ft_hold hold;
+};
+
+/* After the footer: the backup acknowledges every piece, then what the guest output last
+ * goes out. */
+static int finish_stream(void *ctx)
 {
-	return ft_primary_finish(link, 60000);
+	struct primary_side *p = ctx;
+	int r = ft_primary_finish(&p->link, 60000);
+	int d = ft_hold_drain(&p->hold, 60000);
+	return r ? r : d;
+}
+
+static int sink(void *ctx, const void *data, size_t len)
+{
+	return ft_primary_sink(&((struct primary_side *)ctx)->link, data, len);
+}
+
+static struct hostio *wrap(void *ctx, struct hostio *live)
+{
+	struct primary_side *p = ctx;
+	ft_hold_init(&p->hold, live, &p->link);
+	return &p->hold.io;
+}
+
+static int flush_recorder(void *rec)
+{
+	return recorder_flush(rec);
+}
+
+static void recording(void *ctx, struct recorder *rec)
+{
+	ft_hold_set_flush(&((struct primary_side *)ctx)->hold, flush_recorder, rec);
 }
 
 static int primary(int argc, char **argv)
@@ -82,21 +119,24 @@ static int primary(int argc, char **argv)
 		log_error("cannot reach the backup: %s", err);
 		return DETVM_EXIT_HOST;
 	}
-	static struct ft_link link;
-	r = ft_primary_start(&link, t, o.beat_ms, o.dead_ms);
+	static struct primary_side side;
+	r = ft_primary_start(&side.link, t, o.beat_ms, o.dead_ms);
 	if (r) {
 		transport_destroy(t);
 		log_error("cannot start the FT link: %s", strerror(-r));
 		return DETVM_EXIT_HOST;
 	}
 	log_info("streaming the trace to the backup at %s over %s", o.peer, o.wire);
-	const struct cli_stream stream = { ft_primary_sink, finish_stream, &link };
+	const struct cli_stream stream = { sink, finish_stream, wrap, recording, &side };
 	int code = cli_record_session(&o, &stream);
-	if (link.peer == FT_PEER_DEAD)
-		log_error("the backup at %s is gone: %s", o.peer, link.why);
+	if (side.link.peer == FT_PEER_DEAD)
+		log_error("the backup at %s is gone: %s", o.peer, side.link.why);
 	else if (!code)
-		log_info("the backup holds the whole trace (%llu pieces)", (unsigned long long)ft_primary_acked(&link));
-	ft_link_destroy(&link);
+		log_info("the backup holds the whole trace (%llu pieces); %llu outputs waited for it, %llu ms in all",
+			 (unsigned long long)ft_primary_acked(&side.link), (unsigned long long)side.hold.outputs,
+			 (unsigned long long)side.hold.waited_ms);
+	ft_hold_destroy(&side.hold);
+	ft_link_destroy(&side.link);
 	return code;
 }
 

@@ -187,7 +187,7 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 	if (code)
 		goto out_host;
 	uint64_t every = o.checkpoint_exits ? o.checkpoint_exits : RECORD_CHECKPOINT_EXITS;
-	recorder_init(&rec, &host.io, every);
+	recorder_init(&rec, stream && stream->wrap ? stream->wrap(stream->ctx, &host.io) : &host.io, every);
 	o.cfg.track_state = 1;
 	int honoured = cli_prepare_host(&o.cfg, o.step);
 	code = machine_create(&m, &o.cfg, &rec.io, disk_sizes, err, sizeof(err));
@@ -209,6 +209,8 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 		goto out_rec;
 	}
 	trace_open = 1;
+	if (stream && stream->recording)
+		stream->recording(stream->ctx, &rec);
 	m.obs = &rec.obs;
 	cli_warn_cpuid(honoured);
 	/* the kick also flushes blocks while the guest runs without exits */

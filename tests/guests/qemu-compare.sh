@@ -13,7 +13,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 detvm=${1:?usage: qemu-compare.sh DETVM [GUEST_ELF]}
 elf=${2:-$here/../../build/guests/detvm-guest.elf}
-progs=${GUEST_PROGS:-hello ticks race blk net spin kspin badqueue}
+progs=${GUEST_PROGS:-hello ticks race blk net spin kspin badqueue talk}
 limit=${GUEST_TIMEOUT:-300}
 
 missing() { echo "FAIL: $*"; exit 1; }

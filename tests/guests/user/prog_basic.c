@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Programs that need no virtio device: hello, ticks, race, spin, kspin. */
+/* Programs that need no virtio device: hello, ticks, race, spin, kspin, talk. */
 #include "ulib.h"
 
 int prog_hello(u64 n)
@@ -199,4 +199,21 @@ int prog_kspin(u64 n)
 	put_dec((u64)iters);
 	put_char('\n');
 	return pass("kspin", fnv_u64(fnv_str(FNV_INIT, "kspin"), n));
+}
+
+/*
+ * talk: one console line per timer tick for n ticks (default 100): output that keeps
+ * coming while the guest runs, for the FT output rule's test.
+ */
+int prog_talk(u64 n)
+{
+	if (!n)
+		n = 100;
+	for (u64 i = 1; i <= n; i++) {
+		usleep_ticks(1);
+		put_str("talk ");
+		put_dec(i);
+		put_char('\n');
+	}
+	return pass("talk", fnv_u64(fnv_str(FNV_INIT, "talk"), n));
 }

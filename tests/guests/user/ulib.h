@@ -64,6 +64,7 @@ int fail(const char *prog, const char *reason);
 /* programs (user/prog_*.c); n = the `n=` argument or 0 for the default */
 int prog_hello(u64 n);
 int prog_ticks(u64 n);
+int prog_talk(u64 n);
 int prog_race(u64 n);
 int prog_blk(u64 n);
 int prog_net(u64 n);

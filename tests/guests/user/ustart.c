@@ -27,6 +27,7 @@ static const struct prog progs[] = {
 	{ "spin", prog_spin },
 	{ "badqueue", prog_badqueue },
 	{ "kspin", prog_kspin },
+	{ "talk", prog_talk },
 };
 
 /* Value of KEY=... as a [start, len) token, or 0 if absent. */

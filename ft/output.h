@@ -1,0 +1,45 @@
+/*
+ * The output rule of the FT primary: console bytes, transmitted frames and disk writes
+ * leave the primary only once the backup holds the log that produced them.
+ *
+ * A hostio between the recorder and the live host (recorder -> ft_hold -> host_run):
+ * inputs pass through untouched; each output is queued instead of done. At the next
+ * delivery point the recorder's open block is flushed to the link, so the exit that made
+ * the output is in a piece the backup will acknowledge; the output waits for that ACK
+ * and is then done, in order. Disk reads see queued writes. Only outputs wait: the guest
+ * runs on, until HOLD_MAX_BYTES are queued, and then it waits too.
+ */
+#ifndef DETVM_FT_OUTPUT_H
+#define DETVM_FT_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ft/link.h"
+#include "vmm/hostio.h"
+
+#define FT_HOLD_MAX_BYTES (16u << 20)
+
+struct ft_output;
+
+struct ft_hold {
+	struct hostio io;		/* what the recorder sends outputs to */
+	struct hostio *inner;		/* the live host */
+	struct ft_link *link;
+	int (*flush)(void *ctx);	/* the recorder's open block to the link now */
+	void *flush_ctx;
+	struct ft_output *head, *tail;	/* queued outputs, oldest first */
+	size_t held_bytes;
+	int unmarked;			/* outputs queued since the last flush */
+	uint64_t outputs, released, waited_ms;	/* counters */
+};
+
+void ft_hold_init(struct ft_hold *h, struct hostio *inner, struct ft_link *link);
+/* What flushes the recorder's block to the link (set once the recorder exists). */
+void ft_hold_set_flush(struct ft_hold *h, int (*flush)(void *ctx), void *ctx);
+/* Everything still queued goes out once the backup acknowledged it (waits at most
+ * timeout_ms); 0, or -EPIPE / -ETIMEDOUT with outputs left behind. */
+int ft_hold_drain(struct ft_hold *h, int timeout_ms);
+void ft_hold_destroy(struct ft_hold *h);
+
+#endif
