@@ -101,6 +101,7 @@ static int handle(struct ft_link *l, const uint8_t *m, ssize_t n, int primary)
 		char why[120];
 		snprintf(why, sizeof(why), "the %s sent garbage (a message of %zd bytes, type %d)",
 			 primary ? "backup" : "primary", n, n > 0 ? m[0] : -1);
+		l->fault = 1;
 		peer_ended(l, FT_PEER_DEAD, why);
 		ended = 1;
 	}
@@ -167,6 +168,7 @@ static void *run(struct ft_link *l, int primary)
 		ssize_t n = transport_recv(l->t, buf, TRANSPORT_MAX_MSG + 1, wait);
 		if (n >= 0) {
 			heard = now_ms();
+			__atomic_store_n(&l->heard_ms, heard, __ATOMIC_RELAXED);
 			if (handle(l, buf, n, primary))
 				break;
 			continue;
@@ -212,6 +214,7 @@ static int start(struct ft_link *l, struct transport *t, int beat_ms, int dead_m
 	l->t = t;
 	l->beat_ms = beat_ms > 0 ? beat_ms : FT_BEAT_MS_DEFAULT;
 	l->dead_ms = dead_ms > 0 ? dead_ms : FT_DEAD_MS_DEFAULT;
+	l->heard_ms = now_ms();
 	l->peer = FT_PEER_UP;
 	int r = pthread_create(&l->thread, NULL, fn, l);
 	return r ? -r : 0;
@@ -327,6 +330,16 @@ int ft_backup_more(void *link)
 	l->seen = l->held;
 	pthread_mutex_unlock(&l->mu);
 	return ended;
+}
+
+int ft_link_fresh(struct ft_link *l)
+{
+	pthread_mutex_lock(&l->mu);
+	enum ft_peer_state peer = l->peer;
+	pthread_mutex_unlock(&l->mu);
+	if (peer == FT_PEER_DONE)	/* it held the whole trace and left in good order */
+		return 1;
+	return peer == FT_PEER_UP && now_ms() - __atomic_load_n(&l->heard_ms, __ATOMIC_RELAXED) <= (uint64_t)l->dead_ms;
 }
 
 void ft_link_destroy(struct ft_link *l)

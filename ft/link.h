@@ -40,6 +40,8 @@ struct ft_link {
 	enum ft_peer_state peer;	/* what became of the other side */
 	char why[300];			/* how it ended, one line */
 	int stop;			/* ask the thread to leave */
+	int fault;			/* the peer broke the protocol (garbage), not just died */
+	uint64_t heard_ms;		/* CLOCK_MONOTONIC ms of its last word (atomic) */
 	/* primary */
 	struct ft_piece *head, *tail;	/* queued, not yet sent */
 	uint64_t queued, sent, acked;	/* pieces */
@@ -71,6 +73,10 @@ int ft_backup_start(struct ft_link *l, struct transport *t, int fd, int beat_ms,
 /* trace_reader_open_follow's more(): waits for another piece; 1 once none will come (the
  * primary said BYE, or died: l->peer tells which). */
 int ft_backup_more(void *link);
+
+/* The peer is up and spoke within dead_ms, or left in good order: what it acknowledged still counts (a primary
+ * that was frozen longer must not release outputs its backup may have re-issued live). */
+int ft_link_fresh(struct ft_link *l);
 
 /* Stops the thread and frees everything (the transport too). */
 void ft_link_destroy(struct ft_link *l);

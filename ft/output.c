@@ -1,10 +1,13 @@
 #include "ft/output.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "vmm/file_io.h"
 #include "vmm/log.h"
 
 enum output_kind { OUT_CONSOLE, OUT_FRAME, OUT_DISK_WRITE, OUT_DISK_FLUSH };
@@ -38,6 +41,7 @@ static void perform(struct ft_hold *h, const struct ft_output *o)
 	int r = 0;
 	switch (o->kind) {
 	case OUT_CONSOLE:
+		ft_console_seq(h->seq_fd, &h->console_off, o->len);
 		hostio_console_out(h->inner, o->index, o->data, o->len);
 		break;
 	case OUT_FRAME:
@@ -71,10 +75,13 @@ static void mark(struct ft_hold *h)
 	h->unmarked = 0;
 }
 
-/* Does every output the backup has acknowledged, oldest first. */
+/* Does every output the backup has acknowledged, oldest first: while it is heard from
+ * (else it may be live already, with these outputs issued again); all, once alone. */
 static void release(struct ft_hold *h)
 {
-	uint64_t acked = ft_primary_acked(h->link);
+	if (h->halted)
+		return;
+	uint64_t acked = h->alone ? UINT64_MAX : ft_link_fresh(h->link) ? ft_primary_acked(h->link) : 0;
 	while (h->head && h->head->piece && h->head->piece <= acked) {
 		struct ft_output *o = h->head;
 		h->head = o->next;
@@ -86,17 +93,30 @@ static void release(struct ft_hold *h)
 	}
 }
 
+/* The backup is gone: alone or halted, as the arbiter says (once). 0 alone, -EPIPE halted. */
+int ft_hold_lost(struct ft_hold *h)
+{
+	if (!h->alone && !h->halted) {
+		if (h->lost && h->lost(h->lost_ctx))
+			h->alone = 1;
+		else
+			h->halted = 1;
+	}
+	release(h);
+	return h->alone ? 0 : -EPIPE;
+}
+
 /* Waits until the oldest output may go (or the backup is gone); -EPIPE then. */
 static int wait_oldest(struct ft_hold *h)
 {
 	mark(h);
-	if (!h->head)
+	if (!h->head || h->alone)
 		return 0;
 	uint64_t t0 = now_ms();
 	int r = ft_primary_wait_acked(h->link, h->head->piece, -1);
 	h->waited_ms += now_ms() - t0;
 	release(h);
-	return r;
+	return r == -EPIPE ? ft_hold_lost(h) : r;
 }
 
 static void enqueue(struct ft_hold *h, enum output_kind kind, unsigned index, uint64_t off,
@@ -202,7 +222,7 @@ static int hold_idle_wait(struct hostio *io, uint64_t position)
 		int r = ft_primary_wait_acked(h->link, h->head->piece, 1);
 		h->waited_ms += now_ms() - t0;
 		release(h);
-		if (r == -EPIPE)
+		if (r == -EPIPE && ft_hold_lost(h))
 			break;
 	}
 	return h->inner->ops->idle_wait(h->inner, position);
@@ -243,6 +263,7 @@ void ft_hold_init(struct ft_hold *h, struct hostio *inner, struct ft_link *link)
 	hostio_init(&h->io, &hold_ops, h);
 	h->inner = inner;
 	h->link = link;
+	h->seq_fd = -1;
 	for (unsigned k = 0; k < HOSTIO_EV_KINDS; k++)
 		for (unsigned s = 0; s < HOSTIO_MAX_SOURCES; s++)
 			hostio_subscribe(inner, k, s, forward, h);
@@ -259,8 +280,10 @@ int ft_hold_drain(struct ft_hold *h, int timeout_ms)
 	mark(h);
 	if (!h->head)
 		return 0;
-	int r = ft_primary_wait_acked(h->link, h->tail->piece, timeout_ms);
+	int r = h->alone ? 0 : ft_primary_wait_acked(h->link, h->tail->piece, timeout_ms);
 	release(h);
+	if (r == -EPIPE && !ft_hold_lost(h))
+		r = 0;
 	return h->head ? (r ? r : -EPIPE) : 0;
 }
 
@@ -273,3 +296,16 @@ void ft_hold_destroy(struct ft_hold *h)
 	}
 	h->tail = NULL;
 }
+
+void ft_console_seq(int fd, uint64_t *off, size_t len)
+{
+	if (fd >= 0 && len) {
+		char line[48];
+		int n = snprintf(line, sizeof(line), "%" PRIu64 " %zu\n", *off, len);
+		int r = file_write_full(fd, line, (size_t)n);
+		if (r)
+			log_warn("cannot write the console side channel: %s", strerror(-r));
+	}
+	*off += len;
+}
+

@@ -31,6 +31,13 @@ struct ft_hold {
 	struct ft_output *head, *tail;	/* queued outputs, oldest first */
 	size_t held_bytes;
 	int unmarked;			/* outputs queued since the last flush */
+	/* the backup is gone: 1 go on alone (every output goes at once), 0 halt (none
+	 * goes again); asked once */
+	int (*lost)(void *ctx);
+	void *lost_ctx;
+	int alone, halted;
+	int seq_fd;			/* console side channel, -1 none */
+	uint64_t console_off;
 	uint64_t outputs, released, waited_ms;	/* counters */
 };
 
@@ -41,5 +48,13 @@ void ft_hold_set_flush(struct ft_hold *h, int (*flush)(void *ctx), void *ctx);
  * timeout_ms); 0, or -EPIPE / -ETIMEDOUT with outputs left behind. */
 int ft_hold_drain(struct ft_hold *h, int timeout_ms);
 void ft_hold_destroy(struct ft_hold *h);
+/* The backup is gone: asks lost() once; 0 when going on alone, -EPIPE when halted. */
+int ft_hold_lost(struct ft_hold *h);
+
+/* The console side channel: "OFFSET LENGTH\n" to fd (if >= 0) before each chunk of
+ * console output, OFFSET counting the guest's console bytes since boot; advances *off.
+ * A reader following the primary and then its backup drops what it has seen by OFFSET
+ * and notices a gap. */
+void ft_console_seq(int fd, uint64_t *off, size_t len);
 
 #endif

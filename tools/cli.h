@@ -18,6 +18,11 @@ int cli_record(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
 int cli_ft(int argc, char **argv);
+int cli_ft_backup(int argc, char **argv);
+extern const char cli_ft_help[];
+/* The FT wire a user asked for exists here, or one line and DETVM_EXIT_USAGE. */
+int cli_ft_check_wire(const char *cmd, const char *wire);
+
 
 /* Options shared by run, record and ft primary (record adds -o TRACE; ft primary adds
  * -o and the link). */
@@ -28,6 +33,8 @@ struct run_opts {
 	uint64_t checkpoint_exits;	/* record only */
 	const char *peer, *wire;	/* ft primary: the backup, and the transport */
 	int beat_ms, dead_ms;		/* ft: heartbeat period, silence that means dead */
+	const char *arbiter;		/* ft: file:PATH or etcd://HOST:PORT/KEY, NULL none */
+	const char *console_seq;	/* ft: the console side channel's file, NULL none */
 	int step;			/* --delivery step (the default) */
 	double timeout;
 	int stats;
@@ -49,8 +56,20 @@ struct cli_stream {
 /* detvm record with parsed options, the trace also streamed where stream is given. */
 int cli_record_session(struct run_opts *o, const struct cli_stream *stream);
 struct trace_reader;
-/* detvm replay of an open trace (owned from here); path locates the disk snapshots. */
-int cli_replay_session(struct trace_reader *reader, const char *path, const char *serial, int stats);
+struct replayer;
+struct run_observer;
+/* Something in front of the replayer (the FT backup's go-live): given the replayer with
+ * its disks, the hostio and observer the machine gets instead; then the machine. wrap
+ * returns 0 or an exit code after printing why. */
+struct cli_replay_wrap {
+	int (*wrap)(void *ctx, struct replayer *rp, struct hostio **io, struct run_observer **obs);
+	void (*created)(void *ctx, struct machine *m);
+	void *ctx;
+};
+/* detvm replay of an open trace (owned from here); path locates the disk snapshots;
+ * wrap NULL for a plain replay. */
+int cli_replay_session(struct trace_reader *reader, const char *path, const char *serial, int stats,
+		       const struct cli_replay_wrap *wrap);
 
 /* 0, -1 after --help (exit 0), or DETVM_EXIT_USAGE after printing why. */
 int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv, struct run_opts *o);

@@ -319,10 +319,11 @@ int cli_replay(int argc, char **argv)
 		log_error("%s", err);
 		return DETVM_EXIT_TRACE;
 	}
-	return cli_replay_session(reader, path, serial, stats);
+	return cli_replay_session(reader, path, serial, stats, NULL);
 }
 
-int cli_replay_session(struct trace_reader *reader, const char *path, const char *serial, int stats)
+int cli_replay_session(struct trace_reader *reader, const char *path, const char *serial, int stats,
+		       const struct cli_replay_wrap *wrap)
 {
 	char err[768] = "";
 	static struct replay_setup setup;
@@ -350,14 +351,20 @@ int cli_replay_session(struct trace_reader *reader, const char *path, const char
 		}
 		replayer_add_disk(&rp, fd, disk_sizes[i]);
 	}
+	struct hostio *io = &rp.io;
+	struct run_observer *obs = &rp.obs;
+	if (wrap && (code = wrap->wrap(wrap->ctx, &rp, &io, &obs)))
+		goto out;
 	cli_prepare_replay(&setup.cfg);
-	code = machine_create(&m, &setup.cfg, &rp.io, disk_sizes, err, sizeof(err));
+	code = machine_create(&m, &setup.cfg, io, disk_sizes, err, sizeof(err));
 	if (code) {
 		log_error("replay: %s", err);
 		goto out;
 	}
+	if (wrap)
+		wrap->created(wrap->ctx, &m);
 	m.stop = &cli_stop_flag;
-	m.obs = &rp.obs;
+	m.obs = obs;
 	cli_install_signals(0);
 	/* while replay looks for a landmark the guest may run freely: the kick lets the
 	 * loop check how long it has been looking */

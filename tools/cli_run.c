@@ -147,6 +147,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "delivery", required_argument, NULL, 'D' },
 		{ "peer", required_argument, NULL, 'P' },   { "transport", required_argument, NULL, 'T' },
 		{ "beat-ms", required_argument, NULL, 'B' }, { "dead-ms", required_argument, NULL, 'K' },
+		{ "arbiter", required_argument, NULL, 'A' }, { "console-seq", required_argument, NULL, 'Q' },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -161,10 +162,12 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	o->wire = "tcp";
 	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
 				longopts, NULL)) != -1) {
-		if (((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K') && !ft))
+		if (((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q') && !ft))
 			c = '?';
 		switch (c) {
 		case 'P': o->peer = optarg; break;
+		case 'A': o->arbiter = optarg; break;
+		case 'Q': o->console_seq = optarg; break;
 		case 'T': o->wire = optarg; break;
 		case 'B':
 		case 'K': {

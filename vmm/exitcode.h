@@ -16,6 +16,8 @@ enum detvm_exit {
 	DETVM_EXIT_HOST = 10,		/* a host-side failure (I/O error, out of memory) */
 	DETVM_EXIT_INTERRUPTED = 11,	/* SIGINT or SIGTERM */
 	DETVM_EXIT_MISMATCH = 12,	/* replay: a file the trace names is missing or changed */
+	DETVM_EXIT_FT_HALTED = 13,	/* ft: lost the arbiter or could not reach it, so halted
+					 * rather than be a second live VM */
 };
 
 /* Ends the guest makes at an exit (so record and replay can compare the state there),

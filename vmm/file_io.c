@@ -1,6 +1,7 @@
 #include "vmm/file_io.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <unistd.h>
 
 static int transfer(int fd, void *buf, size_t len, uint64_t off, int write)
@@ -26,4 +27,19 @@ int file_pread_full(int fd, void *buf, size_t len, uint64_t off)
 int file_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 {
 	return transfer(fd, (void *)buf, len, off, 1);
+}
+
+int file_write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

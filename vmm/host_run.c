@@ -36,6 +36,12 @@ static int64_t r_wallclock_ns(struct hostio *io)
 	return self(io)->start_wall_ns + (int64_t)r_clock_ns(io);
 }
 
+void host_run_set_clock(struct host_run *h, uint64_t guest_ns)
+{
+	h->start_mono_ns = clock_ns_of(CLOCK_MONOTONIC) - guest_ns;
+	h->start_wall_ns = (int64_t)clock_ns_of(CLOCK_REALTIME) - (int64_t)guest_ns;
+}
+
 static void r_timer_arm(struct hostio *io, unsigned timer, uint64_t deadline_ns)
 {
 	if (timer < HOSTIO_TIMERS)

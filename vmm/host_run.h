@@ -57,6 +57,9 @@ int host_run_add_nic(struct host_run *h, const char *spec, char *err, size_t err
 /* Starts the input threads; call once devices have subscribed. */
 int host_run_start(struct host_run *h);
 void host_run_flush(struct host_run *h);
+/* The guest clock reads guest_ns now and runs on from there (a backup going live takes
+ * over the clock its replay reached); the calendar is this host's. */
+void host_run_set_clock(struct host_run *h, uint64_t guest_ns);
 void host_run_destroy(struct host_run *h);
 
 extern const struct hostio_ops host_run_ops;

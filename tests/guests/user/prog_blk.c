@@ -145,3 +145,43 @@ int prog_badqueue(u64 n)
 	put_str("badqueue vm alive, normal blk request ok\n");
 	return pass("badqueue", d);
 }
+
+/*
+ * journal: n ticks (default 200), each writing one sector of a 64-sector ring at
+ * sector 100 with the tick's record, reading it back, and printing a line; at the end
+ * the ring is read whole into the digest. Console and disk output that keep coming,
+ * for the FT failover tests: the disk a run leaves behind is the same for every run.
+ */
+#define JOURNAL_BASE	100
+#define JOURNAL_SLOTS	64
+
+int prog_journal(u64 n)
+{
+	u64 d = fnv_str(FNV_INIT, "journal");
+
+	if (!n)
+		n = 200;
+	if (need_disk("journal"))
+		return 1;
+	for (u64 i = 1; i <= n; i++) {
+		usleep_ticks(1);
+		for (u64 o = 0; o < SECT; o++)
+			pattern[o] = (u8)(i * 37 + o * 11 + (o >> 5));
+		u64 sector = JOURNAL_BASE + i % JOURNAL_SLOTS;
+		if (sys4(SYS_BLK_IO, 1, sector, pattern, 1))
+			return fail("journal", "write");
+		if (sys4(SYS_BLK_IO, 0, sector, readback, 1) || memcmp(readback, pattern, SECT))
+			return fail("journal", "read-back");
+		put_str("journal ");
+		put_dec(i);
+		put_str(" sector ");
+		put_dec(sector);
+		put_char('\n');
+	}
+	for (u64 s = 0; s < JOURNAL_SLOTS; s++) {
+		if (sys4(SYS_BLK_IO, 0, JOURNAL_BASE + s, readback, 1))
+			return fail("journal", "read-ring");
+		d = fnv(d, readback, SECT);
+	}
+	return pass("journal", d);
+}

@@ -67,6 +67,7 @@ int prog_ticks(u64 n);
 int prog_talk(u64 n);
 int prog_race(u64 n);
 int prog_blk(u64 n);
+int prog_journal(u64 n);
 int prog_net(u64 n);
 int prog_spin(u64 n);
 int prog_badqueue(u64 n);

@@ -3,7 +3,7 @@
  * Ring-3 entry: parse the command line the kernel copied into ucmdline and run
  * the selected program.  Arguments (everything else is ignored, including the
  * virtio_mmio.device= entries the VMM appends):
- *   prog=NAME   hello (default), ticks, race, blk, net, spin, badqueue, kspin
+ *   prog=NAME   hello (default), ticks, race, blk, net, spin, badqueue, kspin, talk, journal
  *   n=NUMBER    per-program count, see each prog_*.c (0 or absent = default)
  */
 #include "ulib.h"
@@ -23,6 +23,7 @@ static const struct prog progs[] = {
 	{ "ticks", prog_ticks },
 	{ "race", prog_race },
 	{ "blk", prog_blk },
+	{ "journal", prog_journal },
 	{ "net", prog_net },
 	{ "spin", prog_spin },
 	{ "badqueue", prog_badqueue },

@@ -1,0 +1,54 @@
+#include "ft/arbiter.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/mono_clock.h"
+
+int arbiter_open(struct arbiter **out, const char *url, const char *role, char *err, size_t errlen)
+{
+	int r;
+	*out = NULL;
+	if (!strncmp(url, "file:", 5) && url[5]) {
+		r = arbiter_file_open(out, url + 5, err, errlen);
+	} else if (!strncmp(url, "etcd://", 7)) {
+		const char *slash = strchr(url + 7, '/');
+		if (!slash || slash == url + 7 || !slash[1]) {
+			snprintf(err, errlen, "bad arbiter '%s': want etcd://HOST:PORT/KEY", url);
+			return -EINVAL;
+		}
+		char endpoint[256];
+		snprintf(endpoint, sizeof(endpoint), "http://%.*s", (int)(slash - (url + 7)), url + 7);
+		r = arbiter_etcd_open(out, endpoint, slash, err, errlen);
+	} else {
+		snprintf(err, errlen, "bad arbiter '%s': use file:PATH or etcd://HOST:PORT/KEY", url);
+		return -EINVAL;
+	}
+	if (r)
+		return r;
+	char host[64] = "?";
+	gethostname(host, sizeof(host) - 1);
+	snprintf((*out)->holder, sizeof((*out)->holder), "%s:%d:%s", host, (int)getpid(), role);
+	return 0;
+}
+
+int arbiter_claim(struct arbiter *a, uint64_t gen, int wait_ms, char *err, size_t errlen)
+{
+	uint64_t until = mono_clock_ns() + (uint64_t)(wait_ms > 0 ? wait_ms : 0) * 1000000ULL;
+	for (;;) {
+		int r = a->ops->claim(a, gen, err, errlen);
+		if (r >= 0 || mono_clock_ns() >= until)
+			return r;
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
+void arbiter_close(struct arbiter *a)
+{
+	if (a)
+		a->ops->close(a);
+}

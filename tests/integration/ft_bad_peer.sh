@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Bad peers on the FT link, each against a backup that holds an arbiter (so a wrong
+# go-live would show) or a primary: garbage, a frame longer than any message, another
+# protocol version, a stream cut inside the trace header, a header for an image that
+# has changed since, and a "backup" that answers garbage. Asserts for each: one error
+# line that says what was wrong, the expected exit status, no crash, nothing went live
+# (the arbiter was never claimed).
+# Statuses: 10 for a peer refused at the greeting, 7 for a stream that gives no usable
+# trace, 12 for a changed image, 13 for a primary that halts.
+# usage: ft_bad_peer.sh DETVM GUEST_ELF
+set -u
+detvm=$1 elf=$2
+tmp=$(mktemp -d)
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+fail() {
+	echo "FAIL ft_bad_peer: $*"
+	[ -f "$tmp/err" ] && { echo "--- detvm's stderr"; tail -c 1500 "$tmp/err"; }
+	exit 1
+}
+SECONDS=0
+
+# fake MODE PORT [TRACE]: plays a primary (connects) or, for garbage-ack, a backup (listens).
+fake() {
+	python3 - "$@" <<'EOF'
+import socket, struct, sys, time
+mode, port = sys.argv[1], int(sys.argv[2])
+def frame(b): return struct.pack("<I", len(b)) + b
+hello = lambda v: b"detvm-ft" + struct.pack("<II", v, 1)   # the transport's greeting, tcp
+if mode == "garbage-ack":
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port)); ls.listen(1); ls.settimeout(60)
+    s, _ = ls.accept()
+    s.sendall(hello(1))
+    s.sendall(frame(b"\x42garbage from a backup"))
+    time.sleep(3)
+    sys.exit(0)
+for _ in range(200):
+    try:
+        s = socket.create_connection(("127.0.0.1", port)); break
+    except OSError:
+        time.sleep(0.05)
+if mode == "nothello":
+    s.sendall(bytes(range(64)))
+elif mode == "garbage":
+    s.sendall(hello(1) + frame(b"\x99" + bytes(range(200))))
+elif mode == "huge":
+    s.sendall(hello(1) + struct.pack("<I", 0x7fffffff) + b"x" * 64)
+elif mode == "version":
+    s.sendall(hello(99))
+else:  # cut / trace: a real greeting, then the trace as pieces (cut: its first 40 bytes)
+    data = open(sys.argv[3], "rb").read()
+    if mode == "cut":
+        data = data[:40]
+    s.sendall(hello(1))
+    for i in range(0, len(data), 4096):
+        s.sendall(frame(bytes([1]) + data[i:i + 4096]))
+time.sleep(1)
+s.close()
+EOF
+}
+
+# backup_vs MODE WANT_STATUS PATTERN [TRACE]
+backup_vs() {
+	local mode=$1 want=$2 pattern=$3 port=$((30000 + RANDOM % 20000))
+	rm -f "$tmp/arbiter"
+	"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$tmp/b.trace" --arbiter "file:$tmp/arbiter" \
+		--accept-timeout 30 -s "file:$tmp/b.con" 2>"$tmp/err" </dev/null &
+	local b=$!
+	fake "$mode" "$port" "${4:-}" &
+	wait $b
+	local rc=$?
+	wait
+	[ $rc -eq "$want" ] || fail "$mode: the backup exited $rc, want $want"
+	grep -q "$pattern" "$tmp/err" || fail "$mode: the backup did not say '$pattern'"
+	grep -q "live at exit\|won generation" "$tmp/err" && fail "$mode: the backup went live"
+	[ -s "$tmp/arbiter" ] && fail "$mode: the arbiter was claimed"
+	echo "  $mode: exit $rc, $(grep -m1 "$pattern" "$tmp/err")"
+}
+
+cp "$elf" "$tmp/guest.elf"
+"$detvm" record -o "$tmp/t.trace" --cmdline "prog=hello" --timeout 120 "$tmp/guest.elf" >/dev/null 2>&1 </dev/null ||
+	fail "cannot record a trace to send"
+backup_vs nothello 10 "is not a detvm FT peer"
+backup_vs garbage 7 "the primary sent garbage"
+backup_vs huge 7 "the primary is gone"
+backup_vs version 10 "speaks FT link version 99"
+backup_vs cut 7 "the primary is gone" "$tmp/t.trace"
+printf 'x' >>"$tmp/guest.elf"	# the image the header names has changed
+backup_vs trace 12 "changed" "$tmp/t.trace"
+
+# a primary whose "backup" answers garbage: it halts, and without an arbiter never goes on alone
+port=$((30000 + RANDOM % 20000))
+fake garbage-ack "$port" &
+sleep 0.3
+"$detvm" ft primary --peer "127.0.0.1:$port" -o "$tmp/p.trace" --cmdline "prog=talk n=300" --timeout 120 \
+	-s "file:$tmp/p.con" "$elf" 2>"$tmp/err" </dev/null
+rc=$?
+wait
+[ $rc -eq 13 ] || fail "garbage backup: the primary exited $rc, want 13"
+grep -q "the backup sent garbage" "$tmp/err" || fail "garbage backup: the primary did not say what was wrong"
+[ "$(grep -c '^talk' "$tmp/p.con")" -lt 300 ] || fail "garbage backup: the primary ran the guest to its end alone"
+echo "  garbage from the backup: exit $rc"
+echo "PASS ft_bad_peer: garbage, an oversized frame, another version, a cut stream, a changed image, a garbage backup: one line each, nothing went live (${SECONDS}s)"

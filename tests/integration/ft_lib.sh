@@ -1,0 +1,78 @@
+# Helpers of the FT failure tests (sourced): a real etcd on loopback, a journal disk, a
+# primary/backup pair on loopback, the console an outside reader sees.
+# Needs: detvm, elf, tmp set by the caller; fail() defined by it.
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ft_console=$here/../../tools/ft_console.py
+# Silence that means a dead peer: the emulated host of the KVM host VM can starve a
+# side for seconds beside the rest of the suite; /dev/kvm hosts much less.
+dead_ms=${FT_DEAD_MS:-$([ -n "${DETVM_IN_KVMHOST:-}" ] && echo 5000 || echo 1000)}
+etcd_pid=
+
+# etcd_start: a single-member etcd on loopback ports of its own; sets etcd_url.
+etcd_start() {
+	command -v etcd >/dev/null || fail "etcd is not installed (scripts/install-deps.sh installs etcd-server)"
+	local p=$((20000 + RANDOM % 20000))
+	etcd_port=$p
+	etcd --name ft --data-dir "$tmp/etcd" --listen-client-urls "http://127.0.0.1:$p" \
+		--advertise-client-urls "http://127.0.0.1:$p" --listen-peer-urls "http://127.0.0.1:$((p + 1))" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$((p + 1))" \
+		--initial-cluster "ft=http://127.0.0.1:$((p + 1))" >"$tmp/etcd.log" 2>&1 &
+	etcd_pid=$!
+	for _ in $(seq 200); do
+		python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$p/health', timeout=1)" \
+			2>/dev/null && { etcd_url=etcd://127.0.0.1:$p; return 0; }
+		kill -0 "$etcd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -5 "$tmp/etcd.log"
+	fail "etcd did not come up"
+}
+
+etcd_stop() {
+	[ -n "$etcd_pid" ] && { kill "$etcd_pid"; wait "$etcd_pid"; } 2>/dev/null
+	etcd_pid=
+}
+
+# make_disk PATH: 1 MiB of a known pattern.
+make_disk() {
+	python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$1"
+}
+
+# plain_journal N: the console and disk of a plain run, in $tmp/plain.{con,img}.
+plain_journal() {
+	make_disk "$tmp/plain.img"
+	"$detvm" run --disk "$tmp/plain.img" --cmdline "prog=journal n=$1" -s "file:$tmp/plain.con" --timeout 300 \
+		"$elf" 2>"$tmp/plain.err" </dev/null || fail "the plain journal run failed: $(tail -1 "$tmp/plain.err")"
+}
+
+# start_pair DIR PORT ARBITER GUEST_ARGS...: backup then primary, on loopback, each
+# with its console, side channel and log in DIR; sets bpid and ppid.
+start_pair() {
+	local d=$1 port=$2 arb=$3
+	shift 3
+	local arbiter=()
+	[ -n "$arb" ] && arbiter=(--arbiter "$arb")
+	"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$d/b.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
+		--console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 60 -v 2>"$d/b.err" </dev/null &
+	bpid=$!
+	"$detvm" ft primary --peer "127.0.0.1:$port" -o "$d/p.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
+		--console-seq "$d/p.seq" -s "file:$d/p.con" --timeout 300 -v "$@" "$elf" 2>"$d/p.err" </dev/null &
+	ppid=$!
+}
+
+# lines FILE PREFIX: how many lines of FILE start with PREFIX (0 if none or no file).
+lines() {
+	local n
+	n=$(grep -c "^$2" "$1" 2>/dev/null)
+	echo "${n:-0}"
+}
+
+# wait_lines FILE PREFIX N: until FILE has N such lines (60 s at most); 1 if not.
+wait_lines() {
+	for _ in $(seq 1200); do
+		[ "$(lines "$1" "$2")" -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Split brain, against a real etcd, on a guest writing its disk and console every tick
+# (prog=journal). Asserts:
+#  - kill -9 of the backup: the primary wins the arbiter, goes on alone and completes
+#    (exit 0, RESULT PASS, console and disk equal a plain run's);
+#  - a stale primary (SIGSTOP past the timeout): the backup wins and goes live; once the
+#    primary is let go it finds the generation taken and halts (exit 13) without
+#    releasing one more console byte; the reader's console has no gap and equals a
+#    plain run's;
+#  - no arbiter given: the backup of a killed primary does not go live (exit 7);
+#  - arbiter down (etcd stopped): the backup of a killed primary does not go live, it
+#    halts (exit 13), and says the arbiter is unreachable.
+# usage: ft_split.sh DETVM GUEST_ELF
+set -u
+detvm=$1 elf=$2
+tmp=$(mktemp -d)
+bpid= ppid=
+cleanup() {
+	kill -CONT $ppid 2>/dev/null
+	kill -9 $bpid $ppid 2>/dev/null
+	etcd_stop
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL ft_split: $*"
+	for f in "$tmp"/*/*.err; do [ -f "$f" ] && { echo "--- ${f#$tmp/}"; tail -c 1500 "$f"; }; done
+	exit 1
+}
+. "$(dirname "$0")/ft_lib.sh"
+SECONDS=0
+n=100
+etcd_start
+plain_journal $n
+port=$((30000 + RANDOM % 20000))
+
+# finish: waits for both; sets prc and brc.
+finish() {
+	wait "$ppid" 2>/dev/null
+	prc=$?
+	ppid=
+	wait "$bpid" 2>/dev/null
+	brc=$?
+	bpid=
+}
+
+# 1. the backup dies
+d=$tmp/backup-killed
+mkdir -p "$d"
+make_disk "$d/disk.img"
+start_pair "$d" $((port + 1)) "$etcd_url/split/a" --disk "$d/disk.img" --cmdline "prog=journal n=$n"
+wait_lines "$d/p.con" journal 20 || fail "backup killed: no 20 journal lines within 60 s"
+kill -9 "$bpid"
+finish
+[ $prc -eq 0 ] || fail "backup killed: the primary exited $prc"
+grep -q "won generation 1 at the arbiter: going on alone" "$d/p.err" || fail "backup killed: the primary did not win the arbiter"
+cmp -s "$d/p.con" "$tmp/plain.con" || fail "backup killed: the primary's console differs from a plain run's"
+cmp -s "$d/disk.img" "$tmp/plain.img" || fail "backup killed: the disk differs from a plain run's"
+
+# 2. a stale primary
+d=$tmp/stale
+mkdir -p "$d"
+make_disk "$d/disk.img"
+start_pair "$d" $((port + 2)) "$etcd_url/split/b" --disk "$d/disk.img" --cmdline "prog=journal n=$n"
+wait_lines "$d/p.con" journal 20 || fail "stale primary: no 20 journal lines within 60 s"
+kill -STOP "$ppid"
+wait_lines "$d/b.err" "detvm: live at exit" 1 || fail "stale primary: the backup did not go live within 60 s"
+frozen=$(stat -c %s "$d/p.con")
+kill -CONT "$ppid"
+finish
+[ $brc -eq 0 ] || fail "stale primary: the backup exited $brc"
+[ $prc -eq 13 ] || fail "stale primary: the primary exited $prc, want 13 (halted)"
+grep -q "lost the arbiter" "$d/p.err" || fail "stale primary: the primary did not say it lost the arbiter"
+[ "$(stat -c %s "$d/p.con")" -eq "$frozen" ] || fail "stale primary: the primary released console bytes after it came back"
+python3 "$ft_console" -o "$d/seen.con" "$d/p.con" "$d/p.seq" "$d/b.con" "$d/b.seq" 2>"$d/reader.err" ||
+	fail "stale primary: the reader found a gap: $(cat "$d/reader.err")"
+cmp -s "$d/seen.con" "$tmp/plain.con" || fail "stale primary: the console the reader saw differs from a plain run's"
+cmp -s "$d/disk.img" "$tmp/plain.img" || fail "stale primary: the disk differs from a plain run's"
+
+# 3. no arbiter
+d=$tmp/none
+mkdir -p "$d"
+start_pair "$d" $((port + 3)) "" --cmdline "prog=talk n=$n"
+wait_lines "$d/p.con" talk 10 || fail "no arbiter: no 10 talk lines within 60 s"
+kill -9 "$ppid"
+finish
+[ $brc -eq 7 ] || fail "no arbiter: the backup exited $brc, want 7 (stopped at the end of the log)"
+grep -q "no --arbiter: this backup does not go live" "$d/b.err" || fail "no arbiter: the backup did not say why it stayed down"
+
+# 4. the arbiter is down
+d=$tmp/down
+mkdir -p "$d"
+start_pair "$d" $((port + 4)) "$etcd_url/split/d" --cmdline "prog=talk n=$n"
+wait_lines "$d/p.con" talk 10 || fail "arbiter down: no 10 talk lines within 60 s"
+etcd_stop
+kill -9 "$ppid"
+finish
+[ $brc -eq 13 ] || fail "arbiter down: the backup exited $brc, want 13 (halted)"
+grep -q "the arbiter is unreachable" "$d/b.err" || fail "arbiter down: the backup did not say the arbiter is unreachable"
+grep -q "live at exit" "$d/b.err" && fail "arbiter down: the backup went live"
+echo "PASS ft_split: backup killed -> primary alone; stale primary halts (13) after the backup went live, nothing released; no arbiter -> 7; arbiter down -> 13 (${SECONDS}s)"
