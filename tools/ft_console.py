@@ -24,9 +24,14 @@ def chunks(serial_path, seq_path):
             if len(parts) != 2 or not all(p.isdigit() for p in parts):
                 raise ValueError(f"{seq_path}:{n}: not 'OFFSET LENGTH': {line.strip()[:60]!r}")
             off, length = int(parts[0]), int(parts[1])
-            # a side killed with bytes still buffered wrote fewer than it announced
-            yield off, data[pos:pos + length]
+            chunk = data[pos:pos + length]
             pos += length
+            if chunk:
+                yield off, chunk
+            if len(chunk) < length:
+                # a side killed with bytes still buffered announced more than it wrote:
+                # its stream ends here, and the next side carries on from this offset
+                return
 
 
 def main(argv):

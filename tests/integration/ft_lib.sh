@@ -47,15 +47,27 @@ plain_journal() {
 }
 
 # start_pair DIR PORT ARBITER GUEST_ARGS...: backup then primary, on loopback, each
-# with its console, side channel and log in DIR; sets bpid and ppid.
+# with its console, side channel and log in DIR; sets bpid and ppid. The backup needs
+# -v (its "waiting for the primary" line tells it listens).
 start_pair() {
-	local d=$1 port=$2 arb=$3
+	local d=$1 port=$2 arb=$3 try
 	shift 3
 	local arbiter=()
 	[ -n "$arb" ] && arbiter=(--arbiter "$arb")
-	"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$d/b.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
-		--console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 60 -v 2>"$d/b.err" </dev/null &
-	bpid=$!
+	# a port another run still holds: the backup says so at once, and takes the next
+	for try in 1 2 3 4 5; do
+		"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$d/b.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
+			--console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 60 -v 2>"$d/b.err" </dev/null &
+		bpid=$!
+		for _ in $(seq 200); do
+			grep -q "waiting for the primary" "$d/b.err" 2>/dev/null && break
+			kill -0 "$bpid" 2>/dev/null || break
+			sleep 0.02
+		done
+		grep -q "waiting for the primary" "$d/b.err" && break
+		wait "$bpid" 2>/dev/null
+		port=$((port + 1))
+	done
 	"$detvm" ft primary --peer "127.0.0.1:$port" -o "$d/p.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
 		--console-seq "$d/p.seq" -s "file:$d/p.con" --timeout 300 -v "$@" "$elf" 2>"$d/p.err" </dev/null &
 	ppid=$!
