@@ -165,7 +165,20 @@ static void *run(struct ft_link *l, int primary)
 			sent = now_ms();
 		}
 		int wait = primary ? PRIMARY_POLL_MS : l->beat_ms;
+		uint64_t before = now_ms();
 		ssize_t n = transport_recv(l->t, buf, TRANSPORT_MAX_MSG + 1, wait);
+		/* A primary that was not running for longer than the timeout (frozen, starved)
+		 * may have been declared dead and its backup gone live: what it reads now (beats
+		 * and ACKs queued while it stood) proves nothing, so it stops here. */
+		if (primary && now_ms() - before > (uint64_t)l->dead_ms + (uint64_t)wait) {
+			char why[160];
+			snprintf(why, sizeof(why), "this side stood still for %llu ms, longer than the %d ms "
+				 "that make it dead to the backup", (unsigned long long)(now_ms() - before), l->dead_ms);
+			pthread_mutex_lock(&l->mu);
+			peer_ended(l, FT_PEER_DEAD, why);
+			pthread_mutex_unlock(&l->mu);
+			break;
+		}
 		if (n >= 0) {
 			heard = now_ms();
 			__atomic_store_n(&l->heard_ms, heard, __ATOMIC_RELAXED);
