@@ -1,11 +1,13 @@
 #include "ft/arbiter.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/log.h"
 #include "vmm/mono_clock.h"
 
 int arbiter_open(struct arbiter **out, const char *url, const char *role, char *err, size_t errlen)
@@ -45,6 +47,18 @@ int arbiter_claim(struct arbiter *a, uint64_t gen, int wait_ms, char *err, size_
 		struct timespec ts = { 0, 100 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
+}
+
+int arbiter_decide(struct arbiter *a, uint64_t gen, const char *then)
+{
+	char err[512] = "";
+	int r = arbiter_claim(a, gen, FT_ARBITER_WAIT_MS, err, sizeof(err));
+	if (r == 1) {
+		log_info("won generation %" PRIu64 " at the arbiter: %s", gen + 1, then);
+		return 1;
+	}
+	log_error("%s: %s; halting", r == 0 ? "lost the arbiter" : "the arbiter is unreachable", err);
+	return 0;
 }
 
 void arbiter_close(struct arbiter *a)

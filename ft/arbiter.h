@@ -47,6 +47,9 @@ int arbiter_open(struct arbiter **out, const char *url, const char *role, char *
 /* Tries for up to wait_ms while the arbiter is unreachable: 1 won, 0 lost, -errno
  * still unreachable. err says why on anything but a win. */
 int arbiter_claim(struct arbiter *a, uint64_t gen, int wait_ms, char *err, size_t errlen);
+/* arbiter_claim for FT_ARBITER_WAIT_MS, and one line saying the outcome: "won generation
+ * N at the arbiter: THEN", or why this side halts. 1 won, 0 not (lost or unreachable). */
+int arbiter_decide(struct arbiter *a, uint64_t gen, const char *then);
 void arbiter_close(struct arbiter *a);
 
 int arbiter_file_open(struct arbiter **out, const char *path, char *err, size_t errlen);

@@ -16,13 +16,15 @@ struct file_arbiter {
 	char path[4096];
 };
 
-/* What the file says; an empty file is generation 0. */
-static int read_state(struct file_arbiter *f, uint64_t *gen, char *holder, size_t len)
+/* What the file says; an empty file is generation 0. 0, or -errno with err saying why. */
+static int read_state(struct file_arbiter *f, uint64_t *gen, char *holder, size_t len, char *err, size_t errlen)
 {
 	char buf[256] = "";
 	ssize_t n = pread(f->fd, buf, sizeof(buf) - 1, 0);
-	if (n < 0)
+	if (n < 0) {
+		snprintf(err, errlen, "arbiter file '%s': %s", f->path, strerror(errno));
 		return -errno;
+	}
 	buf[n] = 0;
 	*gen = 0;
 	holder[0] = 0;
@@ -30,8 +32,10 @@ static int read_state(struct file_arbiter *f, uint64_t *gen, char *holder, size_
 		return 0;
 	char *end;
 	unsigned long long g = strtoull(buf, &end, 10);
-	if (end == buf || *end != ' ')
+	if (end == buf || *end != ' ') {
+		snprintf(err, errlen, "arbiter file '%s': not an arbiter file", f->path);
 		return -EBADMSG;
+	}
 	*gen = g;
 	snprintf(holder, len, "%.*s", (int)strcspn(end + 1, "\n"), end + 1);
 	return 0;
@@ -41,11 +45,7 @@ static int f_generation(struct arbiter *a, uint64_t *gen, char *err, size_t errl
 {
 	struct file_arbiter *f = (struct file_arbiter *)a;
 	char holder[160];
-	int r = read_state(f, gen, holder, sizeof(holder));
-	if (r)
-		snprintf(err, errlen, "arbiter file '%s': %s", f->path,
-			 r == -EBADMSG ? "not an arbiter file" : strerror(-r));
-	return r;
+	return read_state(f, gen, holder, sizeof(holder), err, errlen);
 }
 
 static int f_claim(struct arbiter *a, uint64_t gen, char *err, size_t errlen)
@@ -59,7 +59,7 @@ static int f_claim(struct arbiter *a, uint64_t gen, char *err, size_t errlen)
 		}
 		uint64_t g;
 		char holder[160];
-		if (read_state(f, &g, holder, sizeof(holder)))
+		if (read_state(f, &g, holder, sizeof(holder), err, errlen))
 			snprintf(holder, sizeof(holder), "?");
 		snprintf(err, errlen, "arbiter file '%s' is held by a live %s (generation %" PRIu64 ")", f->path,
 			 holder, g);
@@ -67,11 +67,9 @@ static int f_claim(struct arbiter *a, uint64_t gen, char *err, size_t errlen)
 	}
 	uint64_t g;
 	char holder[160];
-	int r = read_state(f, &g, holder, sizeof(holder));
-	if (r) {
-		snprintf(err, errlen, "arbiter file '%s': %s", f->path, r == -EBADMSG ? "not an arbiter file" : strerror(-r));
+	int r = read_state(f, &g, holder, sizeof(holder), err, errlen);
+	if (r)
 		return r;
-	}
 	if (g == gen + 1 && !strcmp(holder, a->holder))
 		return 1;
 	if (g != gen) {

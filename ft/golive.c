@@ -132,11 +132,9 @@ static void gl_console_out(struct hostio *h, unsigned con, const uint8_t *buf, s
 {
 	struct ft_golive *g = self(h);
 	struct hostio *to = live(g) ? &g->live->io : rp_io(g);
-	if (g->live_now)	/* the side channel must not run ahead of the bytes */
-		host_run_flush(g->live);
 	ft_console_seq(g->seq_fd, &g->console_off, len);
 	hostio_console_out(to, con, buf, len);
-	if (g->live_now)
+	if (g->live_now)	/* the bytes at once, as the side channel already says them */
 		host_run_flush(g->live);
 }
 

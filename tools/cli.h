@@ -22,6 +22,8 @@ int cli_ft_backup(int argc, char **argv);
 extern const char cli_ft_help[];
 /* The FT wire a user asked for exists here, or one line and DETVM_EXIT_USAGE. */
 int cli_ft_check_wire(const char *cmd, const char *wire);
+/* --console-seq PATH: *fd a new file (-1 for no PATH); 0, or DETVM_EXIT_USAGE after saying why. */
+int cli_ft_open_seq(const char *path, int *fd);
 
 
 /* Options shared by run, record and ft primary (record adds -o TRACE; ft primary adds
@@ -105,6 +107,10 @@ void cli_console_restore(void);
 
 /* "256M", "1G", "4096" -> bytes; -EINVAL on garbage or overflow. */
 int cli_parse_size(const char *s, uint64_t *out);
+/* --beat-ms / --dead-ms: 1..3600000 ms into *out; 0, or DETVM_EXIT_USAGE after saying why. */
+int cli_parse_ms(const char *cmd, const char *option, const char *arg, int *out);
+/* --serial stdio|file:PATH; 0, or DETVM_EXIT_USAGE after saying why. */
+int cli_check_serial(const char *cmd, const char *arg);
 /* Prints "detvm COMMAND: msg" and returns DETVM_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -69,6 +69,16 @@ const char cli_ft_help[] =
 	"at the end of the log (no arbiter, or a primary that broke the protocol); 10 the peer\n"
 	"could not be reached or was refused; 13 halted by the arbiter.\n";
 
+int cli_ft_open_seq(const char *path, int *fd)
+{
+	*fd = -1;
+	if (path && (*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		log_error("cannot create the console side channel '%s': %s", path, strerror(errno));
+		return DETVM_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int cli_ft_check_wire(const char *cmd, const char *wire)
 {
 	if (strncmp(wire, "rdma", 4))
@@ -92,19 +102,12 @@ struct primary_side {
 static int backup_lost(void *ctx)
 {
 	struct primary_side *p = ctx;
-	char err[512] = "";
 	log_error("the backup at %s is gone: %s", p->peer, p->link.why);
 	if (!p->arb) {
 		log_error("no --arbiter: the primary does not go on alone; halting");
 		return 0;
 	}
-	int r = arbiter_claim(p->arb, p->gen, FT_ARBITER_WAIT_MS, err, sizeof(err));
-	if (r == 1) {
-		log_info("won generation %llu at the arbiter: going on alone", (unsigned long long)p->gen + 1);
-		return 1;
-	}
-	log_error("%s: %s; halting", r == 0 ? "lost the arbiter" : "the arbiter is unreachable", err);
-	return 0;
+	return arbiter_decide(p->arb, p->gen, "going on alone");
 }
 
 /* After the footer: the backup acknowledges every piece, then what the guest output last
@@ -168,8 +171,7 @@ static int primary(int argc, char **argv)
 			return side.arb ? DETVM_EXIT_HOST : DETVM_EXIT_USAGE;
 		}
 	}
-	if (o.console_seq && (side.seq_fd = open(o.console_seq, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		log_error("cannot create the console side channel '%s': %s", o.console_seq, strerror(errno));
+	if (cli_ft_open_seq(o.console_seq, &side.seq_fd)) {
 		arbiter_close(side.arb);
 		return DETVM_EXIT_USAGE;
 	}

@@ -54,22 +54,21 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		case 'Q': b->console_seq = optarg; break;
 		case 'n': b->net = optarg; break;
 		case 'B':
-		case 'K': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 1 || v > 3600000)
-				return cli_usage_error(cmd, "bad --%s '%s': want milliseconds >= 1",
-						       c == 'B' ? "beat-ms" : "dead-ms", optarg);
-			*(c == 'B' ? &b->beat_ms : &b->dead_ms) = (int)v;
+			if (cli_parse_ms(cmd, "beat-ms", optarg, &b->beat_ms))
+				return DETVM_EXIT_USAGE;
 			break;
-		}
+		case 'K':
+			if (cli_parse_ms(cmd, "dead-ms", optarg, &b->dead_ms))
+				return DETVM_EXIT_USAGE;
+			break;
 		case 'A':
 			b->accept_timeout = strtod(optarg, &end);
 			if (*end || end == optarg || !(b->accept_timeout > 0) || b->accept_timeout > 1e6)
 				return cli_usage_error(cmd, "bad --accept-timeout '%s': want seconds > 0", optarg);
 			break;
 		case 's':
-			if (strcmp(optarg, "stdio") && strncmp(optarg, "file:", 5))
-				return cli_usage_error(cmd, "bad --serial '%s': use stdio or file:PATH", optarg);
+			if (cli_check_serial(cmd, optarg))
+				return DETVM_EXIT_USAGE;
 			b->serial = optarg;
 			break;
 		case 'S': b->stats = 1; break;
@@ -124,16 +123,12 @@ static int may_go_live(void *ctx, uint64_t position)
 			  (unsigned long long)position);
 		return 0;
 	}
-	char err[512] = "";
-	int r = arbiter_claim(s->arb, s->gen, FT_ARBITER_WAIT_MS, err, sizeof(err));
-	if (r != 1) {
-		log_error("%s: %s; halting", r == 0 ? "lost the arbiter" : "the arbiter is unreachable", err);
-		s->halted = 1;
-		return 0;
-	}
-	log_info("won generation %llu at the arbiter: going live at exit %llu", (unsigned long long)s->gen + 1,
-		 (unsigned long long)position);
-	return 1;
+	char then[64];
+	snprintf(then, sizeof(then), "going live at exit %llu", (unsigned long long)position);
+	if (arbiter_decide(s->arb, s->gen, then))
+		return 1;
+	s->halted = 1;
+	return 0;
 }
 
 /* The shared disks (the primary's, named in the header) and the NICs to open at go-live. */
@@ -192,8 +187,7 @@ int cli_ft_backup(int argc, char **argv)
 		log_error("%s", err);
 		return DETVM_EXIT_USAGE;
 	}
-	if (b.console_seq && (s.seq_fd = open(b.console_seq, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		log_error("cannot create the console side channel '%s': %s", b.console_seq, strerror(errno));
+	if (cli_ft_open_seq(b.console_seq, &s.seq_fd)) {
 		arbiter_close(s.arb);
 		return DETVM_EXIT_USAGE;
 	}

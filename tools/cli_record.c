@@ -284,8 +284,8 @@ static int parse_replay_opts(int argc, char **argv, const char **serial, int *st
 	while ((c = getopt_long(argc, argv, ":s:vqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (strcmp(optarg, "stdio") && strncmp(optarg, "file:", 5))
-				return cli_usage_error("replay", "bad --serial '%s': use stdio or file:PATH", optarg);
+			if (cli_check_serial("replay", optarg))
+				return DETVM_EXIT_USAGE;
 			*serial = optarg;
 			break;
 		case 'S': *stats = 1; break;

@@ -69,6 +69,23 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	return DETVM_EXIT_USAGE;
 }
 
+int cli_parse_ms(const char *cmd, const char *option, const char *arg, int *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+	if (*end || end == arg || v < 1 || v > 3600000)
+		return cli_usage_error(cmd, "bad --%s '%s': want milliseconds >= 1", option, arg);
+	*out = (int)v;
+	return 0;
+}
+
+int cli_check_serial(const char *cmd, const char *arg)
+{
+	if (strcmp(arg, "stdio") && strncmp(arg, "file:", 5))
+		return cli_usage_error(cmd, "bad --serial '%s': use stdio or file:PATH", arg);
+	return 0;
+}
+
 int cli_parse_size(const char *s, uint64_t *out)
 {
 	char *end;
@@ -170,14 +187,13 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		case 'Q': o->console_seq = optarg; break;
 		case 'T': o->wire = optarg; break;
 		case 'B':
-		case 'K': {
-			long v = strtol(optarg, &end, 10);
-			if (*end || end == optarg || v < 1 || v > 3600000)
-				return cli_usage_error(cmd, "bad --%s '%s': want milliseconds >= 1",
-						       c == 'B' ? "beat-ms" : "dead-ms", optarg);
-			*(c == 'B' ? &o->beat_ms : &o->dead_ms) = (int)v;
+			if (cli_parse_ms(cmd, "beat-ms", optarg, &o->beat_ms))
+				return DETVM_EXIT_USAGE;
 			break;
-		}
+		case 'K':
+			if (cli_parse_ms(cmd, "dead-ms", optarg, &o->dead_ms))
+				return DETVM_EXIT_USAGE;
+			break;
 		case 'o': o->output = optarg; break;
 		case 'C':
 			errno = 0;
@@ -202,8 +218,8 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 			o->cfg.nics[o->cfg.nnics++] = optarg;
 			break;
 		case 's':
-			if (strcmp(optarg, "stdio") && strncmp(optarg, "file:", 5))
-				return cli_usage_error(cmd, "bad --serial '%s': use stdio or file:PATH", optarg);
+			if (cli_check_serial(cmd, optarg))
+				return DETVM_EXIT_USAGE;
 			o->serial = optarg;
 			break;
 		case 't':
