@@ -146,7 +146,7 @@ static int send_queued(struct ft_link *l, uint64_t *last_sent)
 static void *run(struct ft_link *l, int primary)
 {
 	uint8_t *buf = malloc(TRANSPORT_MAX_MSG + 1);
-	uint64_t heard = now_ms(), sent = now_ms();
+	uint64_t sent = now_ms();
 	for (;;) {
 		pthread_mutex_lock(&l->mu);
 		int stop = l->stop || l->peer != FT_PEER_UP;
@@ -180,14 +180,13 @@ static void *run(struct ft_link *l, int primary)
 			break;
 		}
 		if (n >= 0) {
-			heard = now_ms();
-			__atomic_store_n(&l->heard_ms, heard, __ATOMIC_RELAXED);
+			__atomic_store_n(&l->heard_ms, now_ms(), __ATOMIC_RELAXED);
 			if (handle(l, buf, n, primary))
 				break;
 			continue;
 		}
 		if (n == -ETIMEDOUT) {
-			if (now_ms() - heard <= (uint64_t)l->dead_ms)
+			if (now_ms() - __atomic_load_n(&l->heard_ms, __ATOMIC_RELAXED) <= (uint64_t)l->dead_ms)
 				continue;
 			char why[120];
 			snprintf(why, sizeof(why), "no word from the %s for %d ms", primary ? "backup" : "primary",
@@ -228,6 +227,7 @@ static int start(struct ft_link *l, struct transport *t, int beat_ms, int dead_m
 	l->beat_ms = beat_ms > 0 ? beat_ms : FT_BEAT_MS_DEFAULT;
 	l->dead_ms = dead_ms > 0 ? dead_ms : FT_DEAD_MS_DEFAULT;
 	l->heard_ms = now_ms();
+	t->send_timeout_ms = l->dead_ms;	/* blocked on a peer that reads nothing: as silent */
 	l->peer = FT_PEER_UP;
 	int r = pthread_create(&l->thread, NULL, fn, l);
 	return r ? -r : 0;

@@ -42,16 +42,18 @@ int link_ms_left(int64_t deadline)
 	return left < 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
 }
 
-int link_write_all(int fd, const void *buf, size_t len)
+int link_write_all(int fd, const void *buf, size_t len, int64_t deadline)
 {
 	const uint8_t *p = buf;
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
 			struct pollfd pf = { .fd = fd, .events = POLLOUT };
-			poll(&pf, 1, -1);
+			int r = poll(&pf, 1, link_ms_left(deadline));
+			if (r == 0)
+				return -ETIMEDOUT;	/* the peer took nothing for that long */
 			continue;
 		}
 		if (n < 0)
@@ -205,7 +207,7 @@ static int finish(struct transport **out, int fd, const char *peer, int wire, co
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct hello me = { .version = TRANSPORT_VERSION, .wire = (uint32_t)wire }, them;
 	memcpy(me.magic, HELLO_MAGIC, 8);
-	int r = link_write_all(fd, &me, sizeof(me));
+	int r = link_write_all(fd, &me, sizeof(me), -1);
 	if (!r)
 		r = link_read_all(fd, &them, sizeof(them), deadline);
 	if (r) {
@@ -227,9 +229,11 @@ static int finish(struct transport **out, int fd, const char *peer, int wire, co
 		return errf(err, errlen, -EPROTO, "%s wants %s, this side %s", peer, wire_name(them.wire),
 			    wire_name((uint32_t)wire));
 	}
-	if (wire == WIRE_TCP)
-		return transport_tcp_new(out, fd, peer, err, errlen);
-	return transport_rdma_new(out, fd, peer, device, server, deadline, err, errlen);
+	r = wire == WIRE_TCP ? transport_tcp_new(out, fd, peer, err, errlen)
+			       : transport_rdma_new(out, fd, peer, device, server, deadline, err, errlen);
+	if (!r)
+		(*out)->send_timeout_ms = -1;
+	return r;
 }
 
 int transport_accept(struct transport **out, struct transport_listener *l, const char *spec,

@@ -44,6 +44,10 @@ struct transport {
 	char peer[96];			/* "host:port" of the other side, for messages */
 	char error[256];		/* the last failure, one line */
 	uint64_t sent_msgs, sent_bytes, recv_msgs, recv_bytes;
+	/* How long a send may wait for the peer to make room (-1, the default: as long as
+	 * it takes). Past it the send fails with -ETIMEDOUT and the link is dead: a peer
+	 * that takes nothing, like one that says nothing, may be gone (a partition). */
+	int send_timeout_ms;
 };
 
 /* A TCP listening socket on "HOST:PORT" (port 0: any; the one chosen is in addr). */

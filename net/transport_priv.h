@@ -11,8 +11,9 @@ enum transport_wire { WIRE_TCP = 1, WIRE_RDMA = 2 };
 /* Milliseconds left until deadline (a monotonic ms value; -1: none), for poll(). */
 int link_ms_left(int64_t deadline);
 int64_t link_deadline(int timeout_ms);
-/* All of buf to fd (a stream socket), waiting as long as it takes. 0 or -errno. */
-int link_write_all(int fd, const void *buf, size_t len);
+/* All of buf to fd (a stream socket), waiting for room until the deadline (-1: none).
+ * 0, -ETIMEDOUT, or -errno. */
+int link_write_all(int fd, const void *buf, size_t len, int64_t deadline);
 /* Exactly len bytes from fd before the deadline: 0, -ETIMEDOUT, -ECONNRESET (closed). */
 int link_read_all(int fd, void *buf, size_t len, int64_t deadline);
 void link_fail(struct transport *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -215,13 +215,16 @@ static int rdma_send(struct transport *t, const void *msg, size_t len)
 	uint64_t off = l->wpos % RING_BYTES, skip = off + len > RING_BYTES ? RING_BYTES - off : 0;
 	/* room in the peer's ring and receive queue (half of it: credits need some), and in
 	 * our send queue */
+	int64_t deadline = link_deadline(t->send_timeout_ms);
 	for (;;) {
 		if (l->dead)
 			return -EPIPE;
 		if (l->wpos + skip + len - l->peer_used.bytes <= RING_BYTES &&
 		    l->wmsgs - l->peer_used.msgs < RQ_DEPTH / 2 && l->sq_busy < SQ_DEPTH - SIGNAL_EVERY)
 			break;
-		int r = wait_cq(l, -1);
+		int r = wait_cq(l, deadline);
+		if (r == -ETIMEDOUT && deadline >= 0 && !link_ms_left(deadline))
+			return die(l, -ETIMEDOUT, "gave no room for a message within the send timeout");
 		if (r && r != -ETIMEDOUT)
 			return r == -ECONNRESET ? -EPIPE : r;
 	}
@@ -435,7 +438,7 @@ int transport_rdma_new(struct transport **out, int fd, const char *peer, const c
 	struct params me = { .qpn = l->qp->qp_num, .psn = (uint32_t)(now_ns() & 0xffffff), .lid = pa.lid,
 			     .ring_addr = (uintptr_t)l->ring, .ring_rkey = l->ring_mr->rkey, .ring_bytes = RING_BYTES };
 	memcpy(me.gid, gid.raw, 16);
-	r = link_write_all(fd, &me, sizeof(me));
+	r = link_write_all(fd, &me, sizeof(me), -1);
 	if (!r)
 		r = link_read_all(fd, &l->peer, sizeof(l->peer), deadline);
 	if (r) {
@@ -463,7 +466,7 @@ int transport_rdma_new(struct transport **out, int fd, const char *peer, const c
 	}
 	/* neither side writes before the other can take it */
 	char sync = server ? 's' : 'c', got;
-	r = link_write_all(fd, &sync, 1);
+	r = link_write_all(fd, &sync, 1, -1);
 	if (!r)
 		r = link_read_all(fd, &got, 1, deadline);
 	if (r) {

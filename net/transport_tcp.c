@@ -44,11 +44,13 @@ static int tcp_send(struct transport *t, const void *msg, size_t len)
 		return l->dead;
 	}
 	size_t done = n < 0 ? 0 : (size_t)n;
+	int64_t deadline = link_deadline(t->send_timeout_ms);
 	int r = 0;
 	if (done < 4)
-		r = link_write_all(l->fd, hdr + done, 4 - done);
+		r = link_write_all(l->fd, hdr + done, 4 - done, deadline);
 	if (!r)
-		r = link_write_all(l->fd, (const uint8_t *)msg + (done > 4 ? done - 4 : 0), len - (done > 4 ? done - 4 : 0));
+		r = link_write_all(l->fd, (const uint8_t *)msg + (done > 4 ? done - 4 : 0),
+				   len - (done > 4 ? done - 4 : 0), deadline);
 	if (r) {
 		l->dead = r;
 		link_fail(t, "sending to %s: %s", t->peer, strerror(-r));
