@@ -207,3 +207,23 @@ int i8042_attach(struct i8042 *k, struct bus *pio)
 		bus_unregister(pio, 0x60);
 	return r;
 }
+
+/* The fields after the wiring (reset_request, opaque), in declaration order. */
+#define I8042_STATE_FIELDS(X) X(ram) X(outport) X(pending_cmd) X(last_was_cmd) X(last_data) \
+	X(outq) X(outq_aux) X(outq_head) X(outq_count) X(resets) X(guest_errors)
+
+void i8042_save(const struct i8042 *k, struct state_out *o)
+{
+#define I8042_PUT(f) state_put(o, &k->f, sizeof(k->f));
+	I8042_STATE_FIELDS(I8042_PUT)
+}
+
+void i8042_load(struct i8042 *k, struct state_in *in)
+{
+	struct i8042 n = *k;
+#define I8042_GET(f) state_get(in, &n.f, sizeof(n.f));
+	I8042_STATE_FIELDS(I8042_GET)
+	state_check(in, n.outq_head < I8042_OUTQ_SIZE && n.outq_count <= I8042_OUTQ_SIZE, "the i8042's queue");
+	if (!in->err)
+		*k = n;
+}

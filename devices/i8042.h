@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "vmm/bus.h"
+#include "vmm/state_io.h"
 
 #define I8042_OUTQ_SIZE 8
 
@@ -31,5 +32,9 @@ struct i8042 {
 void i8042_init(struct i8042 *k, void (*reset_request)(void *opaque), void *opaque);
 /* Data port 0x60 and status/command port 0x64. */
 int i8042_attach(struct i8042 *k, struct bus *pio);
+
+/* Device state for snapshots (vmm/state_io.h); load checks what it reads. */
+void i8042_save(const struct i8042 *k, struct state_out *o);
+void i8042_load(struct i8042 *k, struct state_in *in);
 
 #endif

@@ -361,3 +361,22 @@ struct irq_sink pic_irq_sink(struct pic *p)
 {
 	return (struct irq_sink){ .set_level = sink_set_level, .opaque = p };
 }
+
+void pic_save(const struct pic *p, struct state_out *o)
+{
+	state_put(o, p->chip, sizeof(p->chip));
+	state_put_u64(o, p->guest_errors);
+}
+
+void pic_load(struct pic *p, struct state_in *in)
+{
+	struct pic_chip c[2];
+	state_get(in, c, sizeof(c));
+	uint64_t errors = state_get_u64(in);
+	for (unsigned i = 0; i < 2; i++)
+		state_check(in, c[i].init_step <= 3 && c[i].lowest <= 7 && !(c[i].vector_base & 7), "the PIC's registers");
+	if (in->err)
+		return;
+	memcpy(p->chip, c, sizeof(c));
+	p->guest_errors = errors;
+}

@@ -9,6 +9,7 @@
 
 #include "vmm/bus.h"
 #include "vmm/irq.h"
+#include "vmm/state_io.h"
 
 struct pic_chip {
 	uint8_t irr;		/* requests latched (edge) or followed (level) */
@@ -47,5 +48,9 @@ struct irq_sink pic_irq_sink(struct pic *p);
 int pic_has_interrupt(const struct pic *p);
 /* The INTA cycle: the vector to inject (a spurious IRQ7/IRQ15 vector when nothing is). */
 int pic_ack(struct pic *p);
+
+/* Device state for snapshots (vmm/state_io.h); load checks what it reads. */
+void pic_save(const struct pic *p, struct state_out *o);
+void pic_load(struct pic *p, struct state_in *in);
 
 #endif

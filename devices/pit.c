@@ -431,3 +431,30 @@ err_pit:
 	bus_unregister(pio, 0x40);
 	return r;
 }
+
+void pit_save(const struct pit *t, struct state_out *o)
+{
+	state_put(o, t->ch, sizeof(t->ch));
+	state_put(o, &t->port61, sizeof(t->port61));
+	state_put_u64(o, t->irqs);
+	state_put_u64(o, t->lost_ticks);
+	state_put_u64(o, t->guest_errors);
+}
+
+void pit_load(struct pit *t, struct state_in *in)
+{
+	struct pit_channel ch[3];
+	uint8_t port61;
+	state_get(in, ch, sizeof(ch));
+	state_get(in, &port61, sizeof(port61));
+	uint64_t irqs = state_get_u64(in), lost = state_get_u64(in), errors = state_get_u64(in);
+	for (unsigned i = 0; i < 3; i++)
+		state_check(in, ch[i].mode <= 5 && ch[i].rw <= 3 && ch[i].reload <= 65536, "the PIT's channels");
+	if (in->err)
+		return;
+	memcpy(t->ch, ch, sizeof(ch));
+	t->port61 = port61;
+	t->irqs = irqs;
+	t->lost_ticks = lost;
+	t->guest_errors = errors;
+}

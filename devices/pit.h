@@ -11,6 +11,7 @@
 #include "vmm/bus.h"
 #include "vmm/hostio.h"
 #include "vmm/irq.h"
+#include "vmm/state_io.h"
 
 #define PIT_FREQ_HZ 1193182u
 
@@ -51,5 +52,10 @@ struct pit {
 void pit_init(struct pit *t, struct hostio *io, const struct irq_sink *irq, unsigned irq_line);
 /* 0x40-0x43 and 0x61; subscribes to HOSTIO_EV_TIMER/HOSTIO_TIMER_PIT. */
 int pit_attach(struct pit *t, struct bus *pio);
+
+/* Device state for snapshots (vmm/state_io.h); load checks what it reads. The timer is
+ * re-armed by whoever restores the hostio's deadlines. */
+void pit_save(const struct pit *t, struct state_out *o);
+void pit_load(struct pit *t, struct state_in *in);
 
 #endif

@@ -455,3 +455,23 @@ void rtc_set_mem_size(struct rtc *r, uint64_t ram_bytes)
 	r->cmos[0x2e] = (uint8_t)(sum >> 8);
 	r->cmos[0x2f] = (uint8_t)sum;
 }
+
+/* The fields after the wiring (io, irq, irq_line), in declaration order. */
+#define RTC_STATE_FIELDS(X) X(cmos) X(index) X(nmi_masked) X(irq_level) X(offset_s) \
+	X(pf_seen) X(uf_seen) X(irqs) X(guest_errors)
+
+void rtc_save(const struct rtc *r, struct state_out *o)
+{
+#define RTC_PUT(f) state_put(o, &r->f, sizeof(r->f));
+	RTC_STATE_FIELDS(RTC_PUT)
+}
+
+void rtc_load(struct rtc *r, struct state_in *in)
+{
+	struct rtc n = *r;
+#define RTC_GET(f) state_get(in, &n.f, sizeof(n.f));
+	RTC_STATE_FIELDS(RTC_GET)
+	state_check(in, n.index < RTC_CMOS_SIZE && (n.irq_level == 0 || n.irq_level == 1), "the RTC's registers");
+	if (!in->err)
+		*r = n;
+}

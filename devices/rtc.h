@@ -10,6 +10,7 @@
 #include "vmm/bus.h"
 #include "vmm/hostio.h"
 #include "vmm/irq.h"
+#include "vmm/state_io.h"
 
 #define RTC_CMOS_SIZE 128
 
@@ -33,5 +34,9 @@ void rtc_init(struct rtc *r, struct hostio *io, const struct irq_sink *irq, unsi
 int rtc_attach(struct rtc *r, struct bus *pio);
 /* Fills the BIOS memory-size bytes (0x15-0x18, 0x30-0x31, 0x34-0x35, 0x5b-0x5d). */
 void rtc_set_mem_size(struct rtc *r, uint64_t ram_bytes);
+
+/* Device state for snapshots (vmm/state_io.h); load checks what it reads. */
+void rtc_save(const struct rtc *r, struct state_out *o);
+void rtc_load(struct rtc *r, struct state_in *in);
 
 #endif

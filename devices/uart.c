@@ -313,3 +313,26 @@ int uart_attach(struct uart *u, struct bus *pio, uint16_t base)
 		bus_unregister(pio, base);
 	return r;
 }
+
+/* The fields after the wiring (io, irq, irq_line, console), in declaration order. */
+#define UART_STATE_FIELDS(X) X(ier) X(lcr) X(mcr) X(fcr) X(scr) X(dll) X(dlm) X(lsr_err) \
+	X(msr_delta) X(msr_prev) X(rbr_last) X(thr_pending) X(irq_level) X(rx) X(rx_head) \
+	X(rx_count) X(backlog) X(bl_head) X(bl_count) X(rx_dropped) X(tx_bytes) X(guest_errors)
+
+void uart_save(const struct uart *u, struct state_out *o)
+{
+#define UART_PUT(f) state_put(o, &u->f, sizeof(u->f));
+	UART_STATE_FIELDS(UART_PUT)
+}
+
+void uart_load(struct uart *u, struct state_in *in)
+{
+	struct uart n = *u;
+#define UART_GET(f) state_get(in, &n.f, sizeof(n.f));
+	UART_STATE_FIELDS(UART_GET)
+	state_check(in, n.rx_head < UART_FIFO_SIZE && n.rx_count <= UART_FIFO_SIZE &&
+			n.bl_head < UART_BACKLOG_SIZE && n.bl_count <= UART_BACKLOG_SIZE &&
+			(n.irq_level == 0 || n.irq_level == 1), "the UART's queues");
+	if (!in->err)
+		*u = n;
+}

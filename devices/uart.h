@@ -13,6 +13,7 @@
 #include "vmm/bus.h"
 #include "vmm/hostio.h"
 #include "vmm/irq.h"
+#include "vmm/state_io.h"
 
 #define UART_FIFO_SIZE 16
 #define UART_BACKLOG_SIZE 4096
@@ -51,5 +52,9 @@ void uart_init(struct uart *u, struct hostio *io, const struct irq_sink *irq, un
 	       unsigned console);
 /* base..base+7; subscribes to HOSTIO_EV_CONSOLE_IN for its console. */
 int uart_attach(struct uart *u, struct bus *pio, uint16_t base);
+
+/* Device state for snapshots (vmm/state_io.h); load checks what it reads. */
+void uart_save(const struct uart *u, struct state_out *o);
+void uart_load(struct uart *u, struct state_in *in);
 
 #endif

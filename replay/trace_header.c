@@ -1,6 +1,7 @@
 #include "replay/trace_header.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -8,9 +9,11 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "replay/sha256.h"
 #include "vmm/exitcode.h"
+#include "vmm/file_io.h"
 #include "vmm/version.h"
 
 static int image_ref(Detvm__ImageRef *ref, char *path_buf, uint8_t *sha, const char *path,
@@ -112,6 +115,25 @@ int trace_header_build(struct trace_header_buf *b, const struct machine_config *
 	return 0;
 }
 
+int trace_header_set_start(struct trace_header_buf *b, const char *path, char *err, size_t errlen)
+{
+	if (!realpath(path, b->start_path)) {
+		snprintf(err, errlen, "cannot resolve snapshot '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	int r = sha256_file(b->start_path, b->start_sha);
+	if (r) {
+		snprintf(err, errlen, "cannot hash snapshot '%s': %s", path, strerror(-r));
+		return r;
+	}
+	detvm__image_ref__init(&b->start);
+	b->start.path = b->start_path;
+	b->start.sha256.data = b->start_sha;
+	b->start.sha256.len = TRACE_HEADER_SHA_LEN;
+	b->cfg.start_state = &b->start;
+	return 0;
+}
+
 static int check_file(const char *what, const char *path, const ProtobufCBinaryData *want, char *err,
 		      size_t errlen)
 {
@@ -190,6 +212,13 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 		s->cfg.disks[i] = (struct machine_disk){ s->disk_snapshot[i], d->read_only };
 	}
 	s->cfg.ndisks = c->n_disks;
+	if (c->start_state && c->start_state->path && *c->start_state->path) {
+		const char *p = c->start_state->path;
+		snprintf(s->start_state, sizeof(s->start_state), "%s%s%s", p[0] == '/' ? "" : tdir, p[0] == '/' ? "" : "/", p);
+		r = check_file("snapshot", s->start_state, &c->start_state->sha256, err, errlen);
+		if (r)
+			return r;
+	}
 	for (size_t i = 0; i < c->n_nics; i++)
 		s->nic_spec[i] = c->nics[i]->backend ? c->nics[i]->backend : "";
 	memcpy(s->cfg.nics, s->nic_spec, sizeof(s->nic_spec));
@@ -207,4 +236,23 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 	s->cfg.cmdline_final = 1;
 	s->cfg.track_state = 1;
 	return 0;
+}
+
+/* The copy of a disk's starting content that replay will start from. */
+int record_disk_copy(const char *src, const char *dst, struct record_disk *d, char *err, size_t errlen)
+{
+	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		snprintf(err, errlen, "cannot create disk snapshot '%s': %s", dst, strerror(errno));
+		return -errno;
+	}
+	off_t n = file_copy_sparse(src, out, err, errlen);
+	close(out);
+	if (n < 0)
+		return -EIO;
+	snprintf(d->snapshot, sizeof(d->snapshot), "%s", dst);
+	int r = sha256_file(dst, d->sha256);
+	if (r)
+		snprintf(err, errlen, "cannot hash disk snapshot '%s': %s", dst, strerror(-r));
+	return r;
 }

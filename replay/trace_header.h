@@ -16,6 +16,10 @@ struct record_disk {
 	uint8_t sha256[TRACE_HEADER_SHA_LEN];
 };
 
+/* Copies disk image src to the new file dst (sparse where src is) and fills d: the copy
+ * a recording or a snapshot starts from. 0 or -errno, err one line. */
+int record_disk_copy(const char *src, const char *dst, struct record_disk *d, char *err, size_t errlen);
+
 /* Everything a header points into, so one free releases it. */
 struct trace_header_buf {
 	Detvm__TraceHeader hdr;
@@ -28,12 +32,19 @@ struct trace_header_buf {
 	uint8_t kernel_sha[TRACE_HEADER_SHA_LEN], initrd_sha[TRACE_HEADER_SHA_LEN];
 	char kernel_path[4096], initrd_path[4096], disk_path[MACHINE_MAX_DISKS][4096];
 	char version[64], host[256];
+	Detvm__ImageRef start;
+	char start_path[4096];
+	uint8_t start_sha[TRACE_HEADER_SHA_LEN];
 };
 
 /* Fills b from the configuration and the machine built from it. err gets one line. */
 int trace_header_build(struct trace_header_buf *b, const struct machine_config *cfg,
 		       const struct machine *m, const struct record_disk *disks, uint64_t checkpoint_exits,
 		       char *err, size_t errlen);
+
+/* The run starts from the snapshot at path, not from a boot: the header names it (by
+ * absolute path) with its SHA-256. 0, or -errno with err holding one line. */
+int trace_header_set_start(struct trace_header_buf *b, const char *path, char *err, size_t errlen);
 
 /* What replay needs from a header, with file paths resolved and checked. */
 struct replay_setup {
@@ -42,6 +53,7 @@ struct replay_setup {
 	char disk_snapshot[MACHINE_MAX_DISKS][4096];
 	const char *nic_spec[MACHINE_MAX_NICS];
 	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];
+	char start_state[4096];		/* the snapshot to load first; "" to boot */
 };
 
 /* Checks the header and the files it names. Returns 0, or a detvm exit code after

@@ -37,6 +37,8 @@ struct run_opts {
 	int beat_ms, dead_ms;		/* ft: heartbeat period, silence that means dead */
 	const char *arbiter;		/* ft: file:PATH or etcd://HOST:PORT/KEY, NULL none */
 	const char *console_seq;	/* ft: the console side channel's file, NULL none */
+	const char *restore;		/* --restore: start from this snapshot, not a boot */
+	const char *control;		/* --control: the socket `detvm snapshot` talks to */
 	int step;			/* --delivery step (the default) */
 	double timeout;
 	int stats;

@@ -15,7 +15,9 @@
 #include "replay/replay.h"
 #include "replay/sha256.h"
 #include "tools/cli.h"
+#include "tools/cli_snapshot.h"
 #include "vmm/exitcode.h"
+#include "vmm/file_io.h"
 #include "vmm/host_run.h"
 #include "vmm/log.h"
 #include "vmm/probe.h"
@@ -66,84 +68,6 @@ static const char replay_help[] =
 	"6 diverged; 7 the trace is unreadable, corrupt or truncated (after replaying what it\n"
 	"holds); 12 a file the trace names is missing or changed; 2 usage.\n";
 
-/* Copies [pos, end) of in to the same offsets of out. 0, or -1 with errno set. */
-static int copy_range(int in, int out, off_t pos, off_t end)
-{
-	while (pos < end) {
-		off_t o = pos;
-		ssize_t n = copy_file_range(in, &pos, out, &o, (size_t)(end - pos), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (!n)
-				errno = EIO;	/* the source shrank under us */
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/*
- * Copies all of src into the empty file out; the size copied, or -1 with err set. Only
- * the data extents are copied and the size set at the end, so a sparse disk image
- * gives a sparse snapshot (a 20 GiB image with 1 GiB written costs 1 GiB beside the
- * trace, and less where the filesystem shares extents).
- */
-static off_t copy_into(const char *src, int out, char *err, size_t errlen)
-{
-	int in = open(src, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	off_t size = -1;
-	if (in < 0 || fstat(in, &st) < 0) {
-		snprintf(err, errlen, "cannot open disk '%s': %s", src, strerror(errno));
-		goto out;
-	}
-	for (off_t pos = 0; pos < st.st_size;) {
-		off_t data = lseek(in, pos, SEEK_DATA), hole;
-		if (data < 0 && errno == ENXIO)
-			break;	/* only a hole is left */
-		if (data < 0) {		/* no SEEK_DATA here: copy everything */
-			data = pos;
-			hole = st.st_size;
-		} else if ((hole = lseek(in, data, SEEK_HOLE)) < 0 || hole > st.st_size) {
-			hole = st.st_size;
-		}
-		if (copy_range(in, out, data, hole)) {
-			snprintf(err, errlen, "cannot copy disk '%s': %s", src, strerror(errno));
-			goto out;
-		}
-		pos = hole;
-	}
-	if (ftruncate(out, st.st_size) < 0) {
-		snprintf(err, errlen, "cannot copy disk '%s': %s", src, strerror(errno));
-		goto out;
-	}
-	size = st.st_size;
-out:
-	if (in >= 0)
-		close(in);
-	return size;
-}
-
-/* The copy of a disk's starting content that replay will start from. */
-static int snapshot_disk(const char *src, const char *dst, struct record_disk *d, char *err, size_t errlen)
-{
-	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		snprintf(err, errlen, "cannot create disk snapshot '%s': %s", dst, strerror(errno));
-		return -errno;
-	}
-	off_t n = copy_into(src, out, err, errlen);
-	close(out);
-	if (n < 0)
-		return -EIO;
-	snprintf(d->snapshot, sizeof(d->snapshot), "%s", dst);
-	int r = sha256_file(dst, d->sha256);
-	if (r)
-		snprintf(err, errlen, "cannot hash disk snapshot '%s': %s", dst, strerror(-r));
-	return r;
-}
-
 int cli_record(int argc, char **argv)
 {
 	struct run_opts o;
@@ -167,17 +91,23 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 	static struct machine m;
 	static struct record_disk disks[MACHINE_MAX_DISKS];
 	static struct trace_header_buf hb;
+	static struct snapshot snap;
+	static struct replay_setup setup;
+	static struct cli_control control;
 	char err[768] = "";
 	int code = DETVM_EXIT_HOST, have_machine = 0, trace_open = 0;
+	if (o.restore && (code = cli_restore_open(&o, &snap, &setup)))
+		goto out_close;
+	code = DETVM_EXIT_HOST;
 	if (host_run_init(&host, out_fd, STDIN_FILENO)) {
 		log_error("cannot set up host input: %s", strerror(errno));
 		goto out_close;
 	}
 	uint64_t disk_sizes[MACHINE_MAX_DISKS];
 	for (unsigned i = 0; i < o.cfg.ndisks; i++) {
-		char snap[4096];
-		snprintf(snap, sizeof(snap), "%s.disk%u", o.output, i);
-		if (snapshot_disk(o.cfg.disks[i].path, snap, &disks[i], err, sizeof(err))) {
+		char copy[4096];
+		snprintf(copy, sizeof(copy), "%s.disk%u", o.output, i);
+		if (record_disk_copy(o.cfg.disks[i].path, copy, &disks[i], err, sizeof(err))) {
 			log_error("%s", err);
 			code = DETVM_EXIT_USAGE;
 			goto out_host;
@@ -197,7 +127,8 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 	}
 	have_machine = 1;
 	code = DETVM_EXIT_HOST;
-	if (trace_header_build(&hb, &o.cfg, &m, disks, every, err, sizeof(err))) {
+	if (trace_header_build(&hb, &o.cfg, &m, disks, every, err, sizeof(err)) ||
+	    (o.restore && trace_header_set_start(&hb, o.restore, err, sizeof(err)))) {
 		log_error("%s", err);
 		code = DETVM_EXIT_USAGE;
 		goto out_rec;
@@ -213,8 +144,12 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 		stream->recording(stream->ctx, &rec);
 	m.obs = &rec.obs;
 	cli_warn_cpuid(honoured);
+	if ((o.restore && (code = cli_restore_apply(&snap, &m, &host))) ||
+	    (o.control && (code = cli_control_start(&control, o.control, &m, &o.cfg, &host))))
+		goto out_rec;
 	/* the kick also flushes blocks while the guest runs without exits */
 	code = cli_run_machine(&m, &host, o.timeout, 1);
+	cli_control_stop(&control);
 out_rec:
 	if (trace_open) {
 		struct trace_writer_stats st;
@@ -243,6 +178,7 @@ out_rec:
 out_host:
 	host_run_destroy(&host);
 out_close:
+	snapshot_close(&snap);
 	if (out_fd != STDOUT_FILENO)
 		close(out_fd);
 	return code;
@@ -260,7 +196,7 @@ static int scratch_copy(const char *src, uint64_t *size, char *err, size_t errle
 		return -1;
 	}
 	unlink(path);
-	off_t n = copy_into(src, out, err, errlen);
+	off_t n = file_copy_sparse(src, out, err, errlen);
 	if (n < 0) {
 		close(out);
 		return -1;
@@ -363,6 +299,21 @@ int cli_replay_session(struct trace_reader *reader, const char *path, const char
 	}
 	if (wrap)
 		wrap->created(wrap->ctx, &m);
+	if (setup.start_state[0]) {
+		static struct snapshot snap;
+		int r = snapshot_open(&snap, setup.start_state, err, sizeof(err));
+		if (r) {
+			log_error("replay: %s", err);
+			code = r;
+		} else {
+			code = cli_restore_apply(&snap, &m, NULL);
+			snapshot_close(&snap);
+		}
+		if (code) {
+			machine_destroy(&m);
+			goto out;
+		}
+	}
 	m.stop = &cli_stop_flag;
 	m.obs = obs;
 	cli_install_signals(0);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
+#include "tools/cli_snapshot.h"
 #include "vmm/exitcode.h"
 #include "vmm/host_run.h"
 #include "vmm/log.h"
@@ -23,6 +24,7 @@
 
 static const char run_help[] =
 	"usage: detvm run [options] IMAGE\n"
+	"       detvm run --restore SNAPSHOT [options]\n"
 	"\n"
 	"Boots IMAGE -- an ELF kernel with a PVH entry note, or a Linux bzImage -- on one vCPU\n"
 	"with detvm's userspace 8259A PIC, 8254 PIT, CMOS RTC, 16550A UART (COM1), i8042 and\n"
@@ -41,6 +43,11 @@ static const char run_help[] =
 	"                          exits) or step (default: also stop a guest that runs\n"
 	"                          without exits for 10 ms while input is due, in the rings\n"
 	"                          this host's KVM single-steps; see `detvm doctor`)\n"
+	"      --restore SNAPSHOT  start from a snapshot (`detvm snapshot`) instead of booting:\n"
+	"                          no IMAGE, --mem, --cmdline or --initrd; its disks are the\n"
+	"                          snapshot's copies (they advance with the run) unless --disk\n"
+	"                          names one for each\n"
+	"      --control PATH      listen on this unix socket for `detvm snapshot`\n"
 	"      --stats             print exit and device counters to stderr at the end\n"
 	"  -v, --verbose           more messages (repeat for debug)\n"
 	"  -q, --quiet             errors only\n"
@@ -162,6 +169,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "quiet", no_argument, NULL, 'q' },	    { "help", no_argument, NULL, 'h' },
 		{ "output", required_argument, NULL, 'o' }, { "checkpoint-every", required_argument, NULL, 'C' },
 		{ "delivery", required_argument, NULL, 'D' },
+		{ "restore", required_argument, NULL, 'R' }, { "control", required_argument, NULL, 'Z' },
 		{ "peer", required_argument, NULL, 'P' },   { "transport", required_argument, NULL, 'T' },
 		{ "beat-ms", required_argument, NULL, 'B' }, { "dead-ms", required_argument, NULL, 'K' },
 		{ "arbiter", required_argument, NULL, 'A' }, { "console-seq", required_argument, NULL, 'Q' },
@@ -176,12 +184,19 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	int c;
 	char *end;
 	int ft = !strcmp(cmd, "ft primary"), record = ft || !strcmp(cmd, "record");
+	const char *booting = NULL;	/* an option that only a boot can take */
 	o->wire = "tcp";
 	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
 				longopts, NULL)) != -1) {
 		if (((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q') && !ft))
 			c = '?';
+		if ((c == 'R' || c == 'Z') && ft)
+			c = '?';
+		if (c == 'm' || c == 'c' || c == 'i')
+			booting = c == 'm' ? "--mem" : c == 'c' ? "--cmdline" : "--initrd";
 		switch (c) {
+		case 'R': o->restore = optarg; break;
+		case 'Z': o->control = optarg; break;
 		case 'P': o->peer = optarg; break;
 		case 'A': o->arbiter = optarg; break;
 		case 'Q': o->console_seq = optarg; break;
@@ -250,9 +265,13 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 			return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind != argc - 1)
+	if (o->restore && booting)
+		return cli_usage_error(cmd, "--restore takes the machine from the snapshot: %s cannot change it", booting);
+	if (o->restore && optind < argc)
+		return cli_usage_error(cmd, "--restore takes the image from the snapshot: no IMAGE ('%s')", argv[optind]);
+	if (!o->restore && optind != argc - 1)
 		return cli_usage_error(cmd, optind >= argc ? "no IMAGE given" : "more than one IMAGE given");
-	o->cfg.image_path = argv[optind];
+	o->cfg.image_path = o->restore ? NULL : argv[optind];
 	if (record && !o->output)
 		return cli_usage_error(cmd, "no trace file given: use -o TRACE");
 	if (ft && !o->peer)
@@ -437,6 +456,12 @@ int cli_run(int argc, char **argv)
 	char err[512] = "";
 	int code = DETVM_EXIT_HOST;
 	static struct machine m;
+	static struct snapshot snap;
+	static struct replay_setup setup;
+	static struct cli_control control;
+	if (o.restore && (code = cli_restore_open(&o, &snap, &setup)))
+		goto out_close;
+	code = DETVM_EXIT_HOST;
 	if (host_run_init(&host, out_fd, STDIN_FILENO)) {
 		log_error("cannot set up host input: %s", strerror(errno));
 		goto out_close;
@@ -452,13 +477,18 @@ int cli_run(int argc, char **argv)
 		goto out_host;
 	}
 	cli_warn_cpuid(honoured);
-	code = cli_run_machine(&m, &host, o.timeout, 0);
+	if ((!o.restore || !(code = cli_restore_apply(&snap, &m, &host))) &&
+	    (!o.control || !(code = cli_control_start(&control, o.control, &m, &o.cfg, &host)))) {
+		code = cli_run_machine(&m, &host, o.timeout, 0);
+		cli_control_stop(&control);
+	}
 	if (o.stats)
 		machine_print_stats(&m, stderr);
 	machine_destroy(&m);
 out_host:
 	host_run_destroy(&host);
 out_close:
+	snapshot_close(&snap);
 	if (out_fd != STDOUT_FILENO)
 		close(out_fd);
 	return code;

@@ -51,6 +51,7 @@ static void put_config(FILE *out, const Detvm__VmConfig *c)
 	put_str_kv(out, "cmdline", c->cmdline);
 	put_image(out, "kernel", c->kernel);
 	put_image(out, "initrd", c->initrd);
+	put_image(out, "start_state", c->start_state);
 	fputs(",\"disks\":[", out);
 	for (size_t i = 0; i < c->n_disks; i++) {
 		const Detvm__DiskConfig *d = c->disks[i];

@@ -52,6 +52,7 @@ static void put_config(FILE *out, const Detvm__VmConfig *c)
 	putc('\n', out);
 	put_image(out, "kernel", c->kernel);
 	put_image(out, "initrd", c->initrd);
+	put_image(out, "start state", c->start_state);
 	fprintf(out, "disks: %zu\n", c->n_disks);
 	for (size_t i = 0; i < c->n_disks; i++) {
 		const Detvm__DiskConfig *d = c->disks[i];

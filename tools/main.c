@@ -4,6 +4,7 @@
 
 #include "tools/dump.h"
 #include "tools/cli.h"
+#include "tools/cli_snapshot.h"
 #include "vmm/exitcode.h"
 
 #include "vmm/version.h"
@@ -16,6 +17,7 @@ static const struct cli_command commands[] = {
 	{ "record", "run a guest and record its nondeterministic inputs into a trace", cli_record },
 	{ "replay", "re-execute a recorded trace exactly, checking every exit", cli_replay },
 	{ "dump", "print a trace's header and events (--json, --stats)", dump_main },
+	{ "snapshot", "save a running VM's state to a file (run/record --restore starts from it)", cli_snapshot },
 	{ "ft", "run a guest on a primary while a backup replays it in lockstep", cli_ft },
 	{ "doctor", "report what this host's KVM can do for detvm", cli_doctor },
 	{ "help", "show this help, or `detvm help COMMAND`", cmd_help },

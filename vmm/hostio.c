@@ -8,6 +8,8 @@ void hostio_init(struct hostio *h, const struct hostio_ops *ops, void *priv)
 	memset(h, 0, sizeof(*h));
 	h->ops = ops;
 	h->priv = priv;
+	for (unsigned t = 0; t < HOSTIO_TIMERS; t++)
+		h->armed[t] = HOSTIO_TIMER_OFF;
 }
 
 int hostio_subscribe(struct hostio *h, enum hostio_event_kind kind, unsigned source,

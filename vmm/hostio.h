@@ -87,6 +87,8 @@ struct hostio {
 	void *priv;		/* the implementation's state */
 	struct hostio_subscriber subs[HOSTIO_EV_KINDS][HOSTIO_MAX_SOURCES];
 	uint64_t undelivered;	/* events nobody subscribed to */
+	/* What the devices last asked of each timer, so a snapshot can re-arm them. */
+	uint64_t armed[HOSTIO_TIMERS];
 };
 
 void hostio_init(struct hostio *h, const struct hostio_ops *ops, void *priv);
@@ -108,6 +110,8 @@ static inline int64_t hostio_wallclock_ns(struct hostio *h)
 
 static inline void hostio_timer_arm(struct hostio *h, unsigned timer, uint64_t deadline_ns)
 {
+	if (timer < HOSTIO_TIMERS)
+		h->armed[timer] = deadline_ns;
 	h->ops->timer_arm(h, timer, deadline_ns);
 }
 

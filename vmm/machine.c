@@ -282,7 +282,7 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		r = kvm_vcpu_set_boot_state(&m->kvm, &bs);
 	/* after CPUID: which MSRs KVM lets the guest have depends on it */
 	m->nstate_msrs = VCPU_STATE_MAX_MSRS;
-	if (!r && m->track_state)
+	if (!r)
 		r = vcpu_state_msr_list(&m->kvm, m->state_msrs, &m->nstate_msrs);
 	/* every exit then brings the registers along: RIP and CPL checks cost no ioctl */
 	m->kvm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;

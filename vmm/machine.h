@@ -86,6 +86,15 @@ struct machine_stats {
 	uint64_t step_points;	/* `step` delivery points (they count as exits: positions) */
 };
 
+/* Work the host side wants done on the vCPU thread at the next delivery point, where the
+ * machine is whole (a snapshot): the host sets pending, then kicks the vCPU; fn clears it. */
+struct machine;
+struct machine_request {
+	void (*fn)(void *ctx, struct machine *m);
+	void *ctx;
+	volatile int pending;
+};
+
 struct machine {
 	struct guest_mem mem;
 	struct kvm_vm kvm;
@@ -125,7 +134,7 @@ struct machine {
 	uint64_t step_exits_at_kick;	/* exit count at the previous host exit */
 	struct mem_digest digest;	/* with track_state */
 	int track_state;
-	/* record: what a step point carries (see struct step_landmark) */
+	/* what a step point and a snapshot carry (see struct step_landmark) */
 	uint32_t state_msrs[VCPU_STATE_MAX_MSRS];
 	unsigned nstate_msrs;
 	struct vcpu_state step_state;
@@ -133,6 +142,9 @@ struct machine {
 	size_t step_pages_cap;
 	char cmdline[4096];		/* what the guest was given */
 	volatile int *stop;		/* set from a signal handler: 1 interrupt, 2 timeout */
+	struct machine_request *request;	/* NULL: none */
+	/* waiting in HLT for an interrupt: a snapshot taken there resumes waiting */
+	int halted;
 };
 
 /* Guest RAM detvm builds (16 MiB to 64 GiB, whole pages): NULL for a size it can build,

@@ -125,6 +125,12 @@ static int deliver(struct machine *m)
 	return -1;
 }
 
+static void serve_request(struct machine *m)
+{
+	if (m->request && __atomic_load_n(&m->request->pending, __ATOMIC_ACQUIRE))
+		m->request->fn(m->request->ctx, m);
+}
+
 /* HLT with interrupts on: sleep until a device raises a line. */
 static int halt(struct machine *m)
 {
@@ -132,21 +138,22 @@ static int halt(struct machine *m)
 		report(m, "guest halted with interrupts disabled: it can never wake");
 		return DETVM_EXIT_HALTED;
 	}
-	while (!pic_has_interrupt(&m->pic)) {
-		if (*m->stop)
-			return -1;
+	m->halted = 1;
+	int code = -1;
+	while (code < 0 && !pic_has_interrupt(&m->pic) && !*m->stop) {
+		serve_request(m);
 		int r = m->io->ops->idle_wait(m->io, m->stats.exits);
 		if (r == -ENOENT) {
 			report(m, "guest halted with no interrupt source armed: it can never wake");
-			return DETVM_EXIT_HALTED;
+			code = DETVM_EXIT_HALTED;
+		} else if (r < 0 && r != -EINTR) {
+			code = host_failure(m, r, "waiting for host events");
+		} else {
+			code = deliver(m);
 		}
-		if (r < 0 && r != -EINTR)
-			return host_failure(m, r, "waiting for host events");
-		int code = deliver(m);
-		if (code >= 0)
-			return code;
 	}
-	return -1;
+	m->halted = 0;
+	return code;
 }
 
 static int stopped(struct machine *m)
@@ -249,6 +256,7 @@ static int delivery_point(struct machine *m, int deliver_now)
 	}
 	if (m->obs && m->obs->ops->should_stop(m->obs->self, m->stats.exits, &code))
 		return code;
+	serve_request(m);
 	if (m->max_exits && m->stats.exits >= m->max_exits) {
 		log_error("stopped at the exit limit (%" PRIu64 " exits)", m->max_exits);
 		return DETVM_EXIT_TIMEOUT;
@@ -339,6 +347,11 @@ static int run_until_end(struct machine *m)
 {
 	struct kvm_run *run = m->kvm.run;
 	int guest_exit = 1;	/* the start is a delivery point too */
+	if (m->halted) {	/* restored where it waited in HLT */
+		int code = halt(m);
+		if (code >= 0)
+			return code;
+	}
 	for (;;) {
 		if (*m->stop)
 			return stopped(m);

@@ -101,20 +101,27 @@ static int set_msrs(struct kvm_vm *k, const struct vcpu_state *st)
 	return (unsigned)r == set.h.nmsrs ? 0 : -EINVAL;
 }
 
+int vcpu_complete_exit(struct kvm_vm *k)
+{
+	/* with immediate_exit KVM finishes the exit and returns without entering the guest */
+	k->run->immediate_exit = 1;
+	int r = ioctl(k->vcpu_fd, KVM_RUN, 0);
+	k->run->immediate_exit = 0;
+	if (r == 0 || errno != EINTR)
+		return r == 0 ? -EPROTO : -errno;
+	return 0;
+}
+
 int vcpu_state_set(struct kvm_vm *k, const struct vcpu_state *st, const char **what)
 {
 	if (st->nmsrs > VCPU_STATE_MAX_MSRS) {
 		*what = "MSRs";
 		return -E2BIG;
 	}
-	/* KVM completes a PIO, MMIO or MSR exit on the next KVM_RUN, writing registers;
-	 * with immediate_exit it does that and returns without entering the guest */
 	*what = "the completion of the last exit";
-	k->run->immediate_exit = 1;
-	int r = ioctl(k->vcpu_fd, KVM_RUN, 0);
-	k->run->immediate_exit = 0;
-	if (r == 0 || errno != EINTR)
-		return r == 0 ? -EPROTO : -errno;
+	int r = vcpu_complete_exit(k);
+	if (r)
+		return r;
 	struct kvm_vcpu_events ev = st->events;
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
 	ev.flags &= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM;

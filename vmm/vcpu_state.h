@@ -32,6 +32,10 @@ int vcpu_state_msr_list(struct kvm_vm *k, uint32_t *index, unsigned *n);
 
 /* Reads the state (msrs: the indexes in index[0..n)); 0 or -errno. */
 int vcpu_state_get(struct kvm_vm *k, const uint32_t *index, unsigned n, struct vcpu_state *st);
+/* KVM completes a PIO, MMIO or MSR exit on the next KVM_RUN, writing registers (an IN's
+ * value into RAX): this has it done now, without entering the guest, so that what
+ * vcpu_state_get() reads is the state after the exit. 0 or -errno. */
+int vcpu_complete_exit(struct kvm_vm *k);
 /*
  * Loads the state, system registers first (they decide the mode), events last. An exit
  * whose I/O KVM completes on the next KVM_RUN is completed first, so it cannot write

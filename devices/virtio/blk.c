@@ -191,3 +191,20 @@ int virtio_blk_attach(struct virtio_blk *b, struct bus *mmio, uint64_t base)
 {
 	return virtio_mmio_attach(&b->mmio, mmio, base);
 }
+
+/* The config space follows from the disk's size, which the restoring host knows. */
+#define BLK_STATE_FIELDS(X) X(requests) X(io_errors) X(unsupported) X(bad_requests)
+
+void virtio_blk_save(const struct virtio_blk *b, struct state_out *o)
+{
+	virtio_mmio_save(&b->mmio, o);
+#define BLK_PUT(f) state_put(o, &b->f, sizeof(b->f));
+	BLK_STATE_FIELDS(BLK_PUT)
+}
+
+void virtio_blk_load(struct virtio_blk *b, struct state_in *in)
+{
+	virtio_mmio_load(&b->mmio, in);
+#define BLK_GET(f) state_get(in, &b->f, sizeof(b->f));
+	BLK_STATE_FIELDS(BLK_GET)
+}

@@ -10,6 +10,7 @@
 
 #include "devices/virtio/mmio.h"
 #include "vmm/hostio.h"
+#include "vmm/state_io.h"
 
 #define VIRTIO_ID_BLOCK 2
 
@@ -56,5 +57,9 @@ int virtio_blk_init(struct virtio_blk *b, struct guest_mem *mem, struct hostio *
 		    const struct irq_sink *irq, unsigned irq_line, unsigned disk_index,
 		    uint64_t capacity_bytes, int read_only);
 int virtio_blk_attach(struct virtio_blk *b, struct bus *mmio, uint64_t base);
+
+/* Device state for snapshots (vmm/state_io.h): the transport, the config, the counters. */
+void virtio_blk_save(const struct virtio_blk *b, struct state_out *o);
+void virtio_blk_load(struct virtio_blk *b, struct state_in *in);
 
 #endif

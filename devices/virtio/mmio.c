@@ -359,3 +359,38 @@ void virtio_mmio_config_changed(struct virtio_mmio *t)
 	t->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
 	update_irq(t);
 }
+
+/* The transport's fields after the wiring (ops, dev, mem, irq, irq_line). */
+#define MMIO_STATE_FIELDS(X) X(device_features) X(driver_features) X(device_features_sel) \
+	X(driver_features_sel) X(queue_sel) X(status) X(interrupt_status) X(config_generation) \
+	X(irq_level) X(bad_accesses)
+/* A queue's registers and device state; its name is wiring. */
+#define VIRTQ_STATE_FIELDS(X) X(num) X(ready) X(indirect) X(desc_gpa) X(avail_gpa) X(used_gpa) \
+	X(last_avail) X(used_idx) X(pushed) X(bad_chains) X(bad_rings)
+
+void virtio_mmio_save(const struct virtio_mmio *t, struct state_out *o)
+{
+#define MMIO_PUT(f) state_put(o, &t->f, sizeof(t->f));
+	MMIO_STATE_FIELDS(MMIO_PUT)
+	for (unsigned i = 0; i < t->ops->num_queues; i++) {
+		const struct virtq *q = &t->queues[i];
+#define VIRTQ_PUT(f) state_put(o, &q->f, sizeof(q->f));
+		VIRTQ_STATE_FIELDS(VIRTQ_PUT)
+	}
+}
+
+void virtio_mmio_load(struct virtio_mmio *t, struct state_in *in)
+{
+	struct virtio_mmio n = *t;
+#define MMIO_GET(f) state_get(in, &n.f, sizeof(n.f));
+	MMIO_STATE_FIELDS(MMIO_GET)
+	state_check(in, n.irq_level == 0 || n.irq_level == 1, "a virtio interrupt level");
+	for (unsigned i = 0; i < t->ops->num_queues; i++) {
+		struct virtq *q = &n.queues[i];
+#define VIRTQ_GET(f) state_get(in, &q->f, sizeof(q->f));
+		VIRTQ_STATE_FIELDS(VIRTQ_GET)
+		state_check(in, q->num <= t->ops->queue_max && !(q->num & (q->num - 1)), "a virtqueue size");
+	}
+	if (!in->err)
+		*t = n;
+}

@@ -13,6 +13,7 @@
 #include "vmm/bus.h"
 #include "vmm/guest_mem.h"
 #include "vmm/irq.h"
+#include "vmm/state_io.h"
 
 #define VIRTIO_MMIO_SIZE 0x1000
 #define VIRTIO_MMIO_MAGIC 0x74726976		/* "virt" */
@@ -113,5 +114,10 @@ int virtio_mmio_driver_ok(const struct virtio_mmio *t);
 void virtio_mmio_notify_used(struct virtio_mmio *t, unsigned q);
 /* The device changed its config space: bump ConfigGeneration and interrupt. */
 void virtio_mmio_config_changed(struct virtio_mmio *t);
+
+/* Transport and queue state for snapshots (vmm/state_io.h); load checks each queue's
+ * size against what the device offers. */
+void virtio_mmio_save(const struct virtio_mmio *t, struct state_out *o);
+void virtio_mmio_load(struct virtio_mmio *t, struct state_in *in);
 
 #endif

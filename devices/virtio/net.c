@@ -203,3 +203,42 @@ void virtio_net_destroy(struct virtio_net *n)
 {
 	rx_drop_all(n);
 }
+
+#define NET_STATE_FIELDS(X) X(config) X(tx_frames) X(tx_errors) X(tx_bad) X(rx_frames) \
+	X(rx_dropped) X(rx_dropped_down) X(rx_too_big)
+
+void virtio_net_save(const struct virtio_net *n, struct state_out *o)
+{
+	virtio_mmio_save(&n->mmio, o);
+#define NET_PUT(f) state_put(o, &n->f, sizeof(n->f));
+	NET_STATE_FIELDS(NET_PUT)
+	state_put_u32(o, n->rx_count);
+	for (unsigned i = 0; i < n->rx_count; i++) {
+		const struct virtio_net_frame *f = &n->rx_pending[(n->rx_head + i) % VIRTIO_NET_RX_PENDING];
+		state_put_u32(o, f->len);
+		state_put(o, f->data, f->len);
+	}
+}
+
+void virtio_net_load(struct virtio_net *n, struct state_in *in)
+{
+	virtio_mmio_load(&n->mmio, in);
+#define NET_GET(f) state_get(in, &n->f, sizeof(n->f));
+	NET_STATE_FIELDS(NET_GET)
+	rx_drop_all(n);
+	uint32_t count = state_get_u32(in);
+	if (!state_check(in, count <= VIRTIO_NET_RX_PENDING, "the frames waiting for rx buffers"))
+		return;
+	for (uint32_t i = 0; i < count && !in->err; i++) {
+		uint32_t len = state_get_u32(in);
+		if (!state_check(in, len <= VIRTIO_NET_MAX_FRAME && len <= in->len - in->pos, "a waiting frame"))
+			return;
+		struct virtio_net_frame *f = &n->rx_pending[n->rx_count];
+		f->data = malloc(len ? len : 1);
+		if (!state_check(in, f->data != NULL, "memory for a waiting frame"))
+			return;
+		state_get(in, f->data, len);
+		f->len = len;
+		n->rx_count++;
+	}
+}

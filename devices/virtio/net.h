@@ -14,6 +14,7 @@
 
 #include "devices/virtio/mmio.h"
 #include "vmm/hostio.h"
+#include "vmm/state_io.h"
 
 #define VIRTIO_ID_NET 1
 
@@ -59,5 +60,10 @@ int virtio_net_attach(struct virtio_net *n, struct bus *mmio, uint64_t base);
 /* Frees frames still waiting. The hostio subscription stays (hostio has no unsubscribe),
  * so destroy the hostio no later than the device. */
 void virtio_net_destroy(struct virtio_net *n);
+
+/* Device state for snapshots (vmm/state_io.h): the transport, the config, frames that wait
+ * for rx buffers, the counters. */
+void virtio_net_save(const struct virtio_net *n, struct state_out *o);
+void virtio_net_load(struct virtio_net *n, struct state_in *in);
 
 #endif

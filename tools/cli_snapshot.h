@@ -1,0 +1,47 @@
+/*
+ * Snapshots from the command line: the control socket a running VM listens on
+ * (`--control PATH` on run and record), the `detvm snapshot` command that asks it for one,
+ * and `--restore SNAPSHOT`, which builds the machine from a snapshot instead of booting.
+ */
+#ifndef DETVM_TOOLS_CLI_SNAPSHOT_H
+#define DETVM_TOOLS_CLI_SNAPSHOT_H
+
+#include <pthread.h>
+
+#include "replay/snapshot.h"
+#include "replay/trace_header.h"
+#include "tools/cli.h"
+
+struct host_run;
+
+struct cli_control {
+	int listen_fd;
+	char path[108];
+	pthread_t thread, vcpu;
+	int running;
+	struct machine *m;
+	const struct machine_config *cfg;
+	struct host_run *live;
+	struct machine_request req;
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	char snap_path[4096];		/* the request being served */
+	char reply[1024];		/* its answer, "" until served */
+};
+
+/* Listens on the unix socket path for the VM m (built from cfg; the calling thread is its
+ * vCPU thread; live is the host whose clock a snapshot keeps). 0, or DETVM_EXIT_USAGE after saying why. */
+int cli_control_start(struct cli_control *c, const char *path, struct machine *m, const struct machine_config *cfg,
+		      struct host_run *live);
+void cli_control_stop(struct cli_control *c);
+
+/* --restore: opens the snapshot and puts its machine into o->cfg (its disks are the
+ * snapshot's copies unless o names --disk for each). 0, or an exit code after saying why. */
+int cli_restore_open(struct run_opts *o, struct snapshot *s, struct replay_setup *setup);
+/* After machine_create: loads the snapshot into m; the clock of the live host h (NULL in
+ * replay) resumes where the snapshot's stopped and its timers are armed again. */
+int cli_restore_apply(const struct snapshot *s, struct machine *m, struct host_run *h);
+
+int cli_snapshot(int argc, char **argv);
+
+#endif
