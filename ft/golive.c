@@ -107,7 +107,7 @@ static uint64_t gl_clock_ns(struct hostio *h)
 {
 	struct ft_golive *g = self(h);
 	if (live(g))
-		return hostio_clock_ns(&g->live->io);
+		return hostio_clock_ns(g->out);
 	uint64_t v = hostio_clock_ns(rp_io(g));
 	if (!g->rp->failed && v > g->guest_ns)
 		g->guest_ns = v;
@@ -117,7 +117,7 @@ static uint64_t gl_clock_ns(struct hostio *h)
 static int64_t gl_wallclock_ns(struct hostio *h)
 {
 	struct ft_golive *g = self(h);
-	return live(g) ? hostio_wallclock_ns(&g->live->io) : hostio_wallclock_ns(rp_io(g));
+	return live(g) ? hostio_wallclock_ns(g->out) : hostio_wallclock_ns(rp_io(g));
 }
 
 static void gl_timer_arm(struct hostio *h, unsigned timer, uint64_t deadline)
@@ -125,30 +125,31 @@ static void gl_timer_arm(struct hostio *h, unsigned timer, uint64_t deadline)
 	struct ft_golive *g = self(h);
 	if (timer < HOSTIO_TIMERS)
 		g->armed[timer] = deadline;
-	hostio_timer_arm(live(g) ? &g->live->io : rp_io(g), timer, deadline);
+	hostio_timer_arm(live(g) ? g->out : rp_io(g), timer, deadline);
 }
 
 static void gl_console_out(struct hostio *h, unsigned con, const uint8_t *buf, size_t len)
 {
 	struct ft_golive *g = self(h);
-	struct hostio *to = live(g) ? &g->live->io : rp_io(g);
-	ft_console_seq(g->seq_fd, &g->console_off, len);
+	struct hostio *to = live(g) ? g->out : rp_io(g);
+	if (to != g->out || to == &g->live->io)	/* a primary again: the output rule says them */
+		ft_console_seq(g->seq_fd, &g->console_off, len);
 	hostio_console_out(to, con, buf, len);
-	if (g->live_now)	/* the bytes at once, as the side channel already says them */
+	if (to == &g->live->io)	/* the bytes at once, as the side channel already says them */
 		host_run_flush(g->live);
 }
 
 static int gl_disk_read(struct hostio *h, unsigned disk, uint64_t off, void *buf, size_t len)
 {
 	struct ft_golive *g = self(h);
-	return hostio_disk_read(live(g) ? &g->live->io : rp_io(g), disk, off, buf, len);
+	return hostio_disk_read(live(g) ? g->out : rp_io(g), disk, off, buf, len);
 }
 
 static int gl_disk_write(struct hostio *h, unsigned disk, uint64_t off, const void *buf, size_t len)
 {
 	struct ft_golive *g = self(h);
 	if (live(g))
-		return hostio_disk_write(&g->live->io, disk, off, buf, len);
+		return hostio_disk_write(g->out, disk, off, buf, len);
 	int r = hostio_disk_write(rp_io(g), disk, off, buf, len);
 	if (!r && len && disk < REPLAY_MAX_DISKS && g->dirty[disk])
 		for (uint64_t b = off / BLOCK; b <= (off + len - 1) / BLOCK && b < g->nblocks[disk]; b++)
@@ -159,20 +160,20 @@ static int gl_disk_write(struct hostio *h, unsigned disk, uint64_t off, const vo
 static int gl_disk_flush(struct hostio *h, unsigned disk)
 {
 	struct ft_golive *g = self(h);
-	return hostio_disk_flush(live(g) ? &g->live->io : rp_io(g), disk);
+	return hostio_disk_flush(live(g) ? g->out : rp_io(g), disk);
 }
 
 static int gl_net_send(struct hostio *h, unsigned nic, const uint8_t *frame, size_t len)
 {
 	struct ft_golive *g = self(h);
-	return hostio_net_send(live(g) ? &g->live->io : rp_io(g), nic, frame, len);
+	return hostio_net_send(live(g) ? g->out : rp_io(g), nic, frame, len);
 }
 
 static int gl_deliver_due(struct hostio *h, uint64_t position)
 {
 	struct ft_golive *g = self(h);
 	g->rp->position = position;
-	struct hostio *to = live(g) ? &g->live->io : rp_io(g);
+	struct hostio *to = live(g) ? g->out : rp_io(g);
 	return to->ops->deliver_due(to, position);
 }
 
@@ -180,14 +181,14 @@ static int gl_idle_wait(struct hostio *h, uint64_t position)
 {
 	struct ft_golive *g = self(h);
 	g->rp->position = position;
-	struct hostio *to = live(g) ? &g->live->io : rp_io(g);
+	struct hostio *to = live(g) ? g->out : rp_io(g);
 	return to->ops->idle_wait(to, position);
 }
 
 static int gl_due(struct hostio *h)
 {
 	struct ft_golive *g = self(h);
-	return g->live_now && g->live->io.ops->due(&g->live->io);
+	return g->live_now && g->out->ops->due && g->out->ops->due(g->out);
 }
 
 static const struct hostio_ops golive_ops = {
@@ -205,90 +206,166 @@ static const struct hostio_ops golive_ops = {
 	.due = gl_due,
 };
 
-/* The run observer: the replayer's while the log lasts, none once live. */
+/* A live VM nobody records: nothing to check, nothing to say. */
+static int none_exit(void *s, uint64_t p, const struct kvm_run *r, const uint8_t *m)
+{
+	(void)s, (void)p, (void)r, (void)m;
+	return 0;
+}
+static int none_interrupt(void *s, uint64_t p, unsigned v, uint64_t rip)
+{
+	(void)s, (void)p, (void)v, (void)rip;
+	return 0;
+}
+static int none_no_interrupt(void *s, uint64_t p, uint64_t rip, int pending)
+{
+	(void)s, (void)p, (void)rip, (void)pending;
+	return 0;
+}
+static int none_position(void *s, uint64_t p)
+{
+	(void)s, (void)p;
+	return 0;
+}
+static int none_checkpoint(void *s, uint64_t p, uint64_t rip, const struct run_digest *d)
+{
+	(void)s, (void)p, (void)rip, (void)d;
+	return 0;
+}
+static int none_should_stop(void *s, uint64_t p, int *code)
+{
+	(void)s, (void)p, (void)code;
+	return 0;
+}
+static int none_window(void *s, uint64_t p, struct step_landmark *lm)
+{
+	(void)s, (void)p, (void)lm;
+	return OBSERVER_WINDOW_ASK;
+}
+static int none_step_point(void *s, const struct step_landmark *lm)
+{
+	(void)s, (void)lm;
+	return 0;
+}
+static int none_step_target(void *s, uint64_t p, struct step_landmark *lm)
+{
+	(void)s, (void)p, (void)lm;
+	return 0;
+}
+static int none_host_exit(void *s)
+{
+	(void)s;
+	return 0;
+}
+static int none_end(void *s, uint64_t p, int code, const char *why, const struct run_digest *d)
+{
+	(void)s, (void)p, (void)code, (void)why, (void)d;
+	return 0;
+}
+static int none_failure(void *s, char *msg, unsigned len)
+{
+	(void)s;
+	if (len) msg[0] = 0;
+	return 0;
+}
 
-#define RP(g) ((g)->rp->obs)
+static const struct run_observer_ops none_ops = {
+	none_exit, none_interrupt, none_no_interrupt, none_position, none_checkpoint, none_should_stop,
+	none_window, none_step_point, none_step_target, none_host_exit, none_end, none_failure,
+};
+static struct run_observer none = { &none_ops, NULL };
+
+/* The run observer: the replayer's while the log lasts; once live none, or the recorder's
+ * of a re-protected VM. */
+static struct run_observer *target(struct ft_golive *g)
+{
+	return !live(g) ? &g->rp->obs : g->live_obs ? g->live_obs : &none;
+}
+
+#define FORWARD(g, fn, ...) (target(g)->ops->fn(target(g)->self, __VA_ARGS__))
 
 static int ob_exit(void *s, uint64_t position, const struct kvm_run *run, const uint8_t *mem)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return live(g) ? 0 : RP(g).ops->exit(RP(g).self, position, run, mem);
+	return FORWARD(g, exit, position, run, mem);
 }
 
 static int ob_interrupt(void *s, uint64_t position, unsigned vector, uint64_t rip)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return live(g) ? 0 : RP(g).ops->interrupt(RP(g).self, position, vector, rip);
+	return FORWARD(g, interrupt, position, vector, rip);
 }
 
 static int ob_no_interrupt(void *s, uint64_t position, uint64_t rip, int pending)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return live(g) ? 0 : RP(g).ops->no_interrupt(RP(g).self, position, rip, pending);
+	return FORWARD(g, no_interrupt, position, rip, pending);
 }
 
 static int ob_want_checkpoint(void *s, uint64_t position)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return live(g) ? 0 : RP(g).ops->want_checkpoint(RP(g).self, position);
+	return FORWARD(g, want_checkpoint, position);
 }
 
 static int ob_checkpoint(void *s, uint64_t position, uint64_t rip, const struct run_digest *d)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return live(g) ? 0 : RP(g).ops->checkpoint(RP(g).self, position, rip, d);
+	return FORWARD(g, checkpoint, position, rip, d);
 }
 
 static int ob_should_stop(void *s, uint64_t position, int *code)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return live(g) ? 0 : RP(g).ops->should_stop(RP(g).self, position, code);
+	return FORWARD(g, should_stop, position, code);
 }
 
 static int ob_window(void *s, uint64_t position, struct step_landmark *lm)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return live(g) ? OBSERVER_WINDOW_ASK : RP(g).ops->window(RP(g).self, position, lm);
+	return FORWARD(g, window, position, lm);
 }
 
 static int ob_step_point(void *s, const struct step_landmark *lm)
 {
 	struct ft_golive *g = s;
 	g->rp->position = lm->last_exit + 1;
-	return live(g) ? 0 : RP(g).ops->step_point(RP(g).self, lm);
+	return FORWARD(g, step_point, lm);
 }
 
 static int ob_step_target(void *s, uint64_t position, struct step_landmark *lm)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return live(g) ? 0 : RP(g).ops->step_target(RP(g).self, position, lm);
+	return FORWARD(g, step_target, position, lm);
 }
 
 static int ob_host_exit(void *s)
 {
 	struct ft_golive *g = s;
-	return live(g) ? 0 : RP(g).ops->host_exit(RP(g).self);
+	return target(g)->ops->host_exit(target(g)->self);
 }
 
 static int ob_end(void *s, uint64_t position, int code, const char *why, const struct run_digest *d)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return live(g) ? 0 : RP(g).ops->end(RP(g).self, position, code, why, d);
+	return FORWARD(g, end, position, code, why, d);
 }
 
 static int ob_failure(void *s, char *msg, unsigned len)
 {
 	struct ft_golive *g = s;
-	return RP(g).ops->failure(RP(g).self, msg, len);
+	/* after a failed switch the replayer holds the reason */
+	struct run_observer *o = g->live_now ? target(g) : &g->rp->obs;
+	return o->ops->failure(o->self, msg, len);
 }
 
 static const struct run_observer_ops golive_observer = {
@@ -322,6 +399,7 @@ int ft_golive_init(struct ft_golive *g, struct replayer *rp, struct host_run *li
 	g->obs = (struct run_observer){ &golive_observer, g };
 	g->rp = rp;
 	g->live = live;
+	g->out = &live->io;
 	g->seq_fd = seq_fd;
 	g->may_go_live = may_go_live;
 	g->ctx = ctx;
@@ -341,6 +419,21 @@ int ft_golive_init(struct ft_golive *g, struct replayer *rp, struct host_run *li
 			hostio_subscribe(&live->io, k, s, forward, g);
 		}
 	return 0;
+}
+
+void ft_golive_protected(struct ft_golive *g, struct hostio *out, struct run_observer *obs)
+{
+	g->out = out;
+	g->live_obs = obs;
+	for (unsigned k = 0; k < HOSTIO_EV_KINDS; k++)
+		for (unsigned s = 0; s < HOSTIO_MAX_SOURCES; s++)
+			hostio_subscribe(out, k, s, forward, g);
+}
+
+void ft_golive_restored(struct ft_golive *g, uint64_t guest_ns, uint64_t console_off)
+{
+	g->guest_ns = guest_ns;
+	g->console_off = console_off;
 }
 
 void ft_golive_set_machine(struct ft_golive *g, struct machine *m)

@@ -38,6 +38,8 @@ struct ft_golive {
 	struct run_observer obs;	/* what the run loop sees */
 	struct replayer *rp;
 	struct host_run *live;		/* disks and nics open; started at the switch */
+	struct hostio *out;		/* once live: the live host, or what protects it */
+	struct run_observer *live_obs;	/* once live: NULL, or the re-protected VM's recorder */
 	struct machine *m;
 	/* The log ended: may this backup go live? 1 yes; 0 no (the replay then ends as a
 	 * trace that stopped, exit 7). Called once. */
@@ -62,6 +64,11 @@ struct ft_golive {
 int ft_golive_init(struct ft_golive *g, struct replayer *rp, struct host_run *live, int seq_fd,
 		   int (*may_go_live)(void *ctx, uint64_t position), void *ctx);
 void ft_golive_set_machine(struct ft_golive *g, struct machine *m);
+/* Live and re-protected: the devices' host calls go to out (the recorder in front of the
+ * output rule in front of the live host) and the run loop's observations to obs. */
+void ft_golive_protected(struct ft_golive *g, struct hostio *out, struct run_observer *obs);
+/* A backup that started from a transferred state: the clock and console offset it had. */
+void ft_golive_restored(struct ft_golive *g, uint64_t guest_ns, uint64_t console_off);
 void ft_golive_destroy(struct ft_golive *g);
 
 #endif

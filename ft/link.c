@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MSG_PIECE = 1, MSG_ACK = 2, MSG_BEAT = 3, MSG_BYE = 4 };
+enum { MSG_PIECE = 1, MSG_ACK = 2, MSG_BEAT = 3, MSG_BYE = 4, MSG_STATE = 5 };
 
 /* The primary queues at most this much for the backup; past it the guest waits. */
 #define QUEUE_MAX_BYTES (64u << 20)
@@ -16,6 +16,7 @@ enum { MSG_PIECE = 1, MSG_ACK = 2, MSG_BEAT = 3, MSG_BYE = 4 };
 
 struct ft_piece {
 	struct ft_piece *next;
+	int piece;		/* counts for ACKs (a STATE message does not) */
 	size_t len;		/* bytes in msg: the type byte and the piece */
 	uint8_t msg[];
 };
@@ -42,6 +43,25 @@ static int send_small(struct ft_link *l, uint8_t type, uint64_t v, int with_valu
 	uint8_t m[9] = { type };
 	memcpy(m + 1, &v, 8);
 	return transport_send(l->t, m, with_value ? 9 : 1);
+}
+
+/* ACKs what the backup holds, unless a state transfer gates them. Called with mu held
+ * (dropped while sending); 0, or 1 when the primary is gone. */
+static int send_acks(struct ft_link *l)
+{
+	if (l->acks_gated || l->held == l->acks_said)
+		return 0;
+	uint64_t held = l->held;
+	pthread_mutex_unlock(&l->mu);
+	int r = send_small(l, MSG_ACK, held, 1);
+	pthread_mutex_lock(&l->mu);
+	if (r) {
+		peer_ended(l, FT_PEER_DEAD, l->t->error[0] ? l->t->error : "the primary is gone");
+		return 1;
+	}
+	if (held > l->acks_said)
+		l->acks_said = held;
+	return 0;
 }
 
 /* One message from the peer; 0 handled, 1 the link ended. Called without mu. */
@@ -84,15 +104,19 @@ static int handle(struct ft_link *l, const uint8_t *m, ssize_t n, int primary)
 		} else {
 			l->held++;
 			pthread_cond_broadcast(&l->cv);
-			uint64_t held = l->held;
-			pthread_mutex_unlock(&l->mu);
-			if (send_small(l, MSG_ACK, held, 1)) {
-				pthread_mutex_lock(&l->mu);
-				peer_ended(l, FT_PEER_DEAD, l->t->error[0] ? l->t->error : "the primary is gone");
-				ended = 1;
-			} else {
-				pthread_mutex_lock(&l->mu);
-			}
+			ended = send_acks(l);
+		}
+	} else if (!primary && n >= 2 && m[0] == MSG_STATE && l->on_state && !l->held) {
+		l->acks_gated = 1;
+		pthread_mutex_unlock(&l->mu);
+		int r = l->on_state(l->state_ctx, m + 1, (size_t)n - 1);
+		pthread_mutex_lock(&l->mu);
+		if (r) {
+			char why[160];
+			snprintf(why, sizeof(why), "the primary sent a state the backup cannot take: %s", strerror(-r));
+			l->fault = r == -EINVAL;
+			peer_ended(l, FT_PEER_DEAD, why);
+			ended = 1;
 		}
 	} else if (!primary && n == 1 && m[0] == MSG_BYE) {
 		peer_ended(l, FT_PEER_DONE, "the primary finished its trace");
@@ -130,7 +154,7 @@ static int send_queued(struct ft_link *l, uint64_t *last_sent)
 		pthread_mutex_lock(&l->mu);
 		if (p) {
 			l->queued_bytes -= p->len;
-			l->sent++;
+			l->sent += (uint64_t)p->piece;
 			free(p);
 		}
 		if (r)
@@ -155,6 +179,13 @@ static void *run(struct ft_link *l, int primary)
 			break;
 		if (primary && send_queued(l, &sent))
 			break;
+		if (!primary) {
+			pthread_mutex_lock(&l->mu);
+			int gone = send_acks(l);
+			pthread_mutex_unlock(&l->mu);
+			if (gone)
+				break;
+		}
 		if (now_ms() - sent >= (uint64_t)l->beat_ms) {
 			if (send_small(l, MSG_BEAT, 0, 0)) {
 				pthread_mutex_lock(&l->mu);
@@ -242,22 +273,26 @@ int ft_primary_start(struct ft_link *l, struct transport *t, int beat_ms, int de
 
 int ft_backup_start(struct ft_link *l, struct transport *t, int fd, int beat_ms, int dead_ms)
 {
+	int (*on_state)(void *, const uint8_t *, size_t) = l->on_state;
+	void *state_ctx = l->state_ctx;
 	memset(l, 0, sizeof(*l));
+	l->on_state = on_state;
+	l->state_ctx = state_ctx;
 	l->fd = fd;
 	return start(l, t, beat_ms, dead_ms, run_backup);
 }
 
-int ft_primary_sink(void *link, const void *data, size_t len)
+static int queue(struct ft_link *l, uint8_t type, const void *data, size_t len)
 {
-	struct ft_link *l = link;
 	if (len > TRANSPORT_MAX_MSG - 1)
 		return -EMSGSIZE;
 	struct ft_piece *p = malloc(sizeof(*p) + len + 1);
 	if (!p)
 		return -ENOMEM;
 	p->next = NULL;
+	p->piece = type == MSG_PIECE;
 	p->len = len + 1;
-	p->msg[0] = MSG_PIECE;
+	p->msg[0] = type;
 	memcpy(p->msg + 1, data, len);
 	pthread_mutex_lock(&l->mu);
 	while (l->peer == FT_PEER_UP && l->queued_bytes > QUEUE_MAX_BYTES)
@@ -269,13 +304,30 @@ int ft_primary_sink(void *link, const void *data, size_t len)
 		else
 			l->head = p;
 		l->tail = p;
-		l->queued++;
+		l->queued += (uint64_t)p->piece;
 		l->queued_bytes += p->len;
 	}
 	pthread_mutex_unlock(&l->mu);
 	if (r)
 		free(p);
 	return r;
+}
+
+int ft_primary_sink(void *link, const void *data, size_t len)
+{
+	return queue(link, MSG_PIECE, data, len);
+}
+
+int ft_primary_state(struct ft_link *l, const void *data, size_t len)
+{
+	return queue(l, MSG_STATE, data, len);
+}
+
+void ft_backup_open_acks(struct ft_link *l)
+{
+	pthread_mutex_lock(&l->mu);
+	l->acks_gated = 0;
+	pthread_mutex_unlock(&l->mu);
 }
 
 static struct timespec deadline(int timeout_ms)

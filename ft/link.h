@@ -14,6 +14,10 @@
  *   ACK    u64: pieces the backup holds            backup -> primary
  *   BEAT   nothing (I am alive)                    both ways
  *   BYE    nothing: the trace is complete          primary -> backup
+ *   STATE  a part of a running VM's state (ft/protect.h), before the trace of a
+ *          re-protected VM: the backup hands it to on_state and, from the first one
+ *          on, acknowledges pieces only once ft_backup_open_acks() says it holds a
+ *          private copy of the disks (outputs wait for that)   primary -> backup
  */
 #ifndef DETVM_FT_LINK_H
 #define DETVM_FT_LINK_H
@@ -50,6 +54,10 @@ struct ft_link {
 	/* backup */
 	int fd;				/* the local trace */
 	uint64_t held;			/* pieces written to it */
+	uint64_t acks_said;		/* the last ACK sent */
+	int acks_gated;			/* a state came first: ACKs wait for ft_backup_open_acks */
+	int (*on_state)(void *ctx, const uint8_t *data, size_t len);	/* 0 or -errno: garbage */
+	void *state_ctx;
 	uint64_t seen;			/* pieces ft_backup_more() has let the reader see */
 };
 
@@ -68,8 +76,14 @@ uint64_t ft_primary_queued(struct ft_link *l);
  * (it is dead or gone), -ETIMEDOUT. */
 int ft_primary_wait_acked(struct ft_link *l, uint64_t n, int timeout_ms);
 
-/* Starts the backup's side: pieces go to fd (the local trace, open for writing). */
+/* Queues a STATE message (not a piece: ACKs do not count it); 0 or -EPIPE. */
+int ft_primary_state(struct ft_link *l, const void *data, size_t len);
+
+/* Starts the backup's side: pieces go to fd (the local trace, open for writing). STATE
+ * messages go to l->on_state (set it, and state_ctx, before; NULL: STATE is garbage). */
 int ft_backup_start(struct ft_link *l, struct transport *t, int fd, int beat_ms, int dead_ms);
+/* The pieces held so far may be acknowledged (after a STATE, once the disks are copied). */
+void ft_backup_open_acks(struct ft_link *l);
 /* trace_reader_open_follow's more(): waits for another piece; 1 once none will come (the
  * primary said BYE, or died: l->peer tells which). */
 int ft_backup_more(void *link);

@@ -134,6 +134,14 @@ int trace_header_set_start(struct trace_header_buf *b, const char *path, char *e
 	return 0;
 }
 
+void trace_header_set_start_link(struct trace_header_buf *b)
+{
+	detvm__image_ref__init(&b->start);
+	snprintf(b->start_path, sizeof(b->start_path), "%s", TRACE_START_FT_LINK);
+	b->start.path = b->start_path;
+	b->cfg.start_state = &b->start;
+}
+
 static int check_file(const char *what, const char *path, const ProtobufCBinaryData *want, char *err,
 		      size_t errlen)
 {
@@ -199,8 +207,14 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s", trace_path);
 	const char *tdir = dirname(dir);
+	s->start_from_link = c->start_state && c->start_state->path && !strcmp(c->start_state->path, TRACE_START_FT_LINK);
 	for (size_t i = 0; i < c->n_disks; i++) {
 		const Detvm__DiskConfig *d = c->disks[i];
+		if (s->start_from_link && d->path && d->path[0] == '/') {
+			snprintf(s->disk_snapshot[i], sizeof(s->disk_snapshot[i]), "%s", d->path);
+			s->cfg.disks[i] = (struct machine_disk){ s->disk_snapshot[i], d->read_only };
+			continue;
+		}
 		if (!d->overlay_path || !*d->overlay_path || strchr(d->overlay_path, '/')) {
 			snprintf(err, errlen, "the trace names no usable snapshot for disk %zu", i);
 			return DETVM_EXIT_TRACE;
@@ -212,7 +226,7 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 		s->cfg.disks[i] = (struct machine_disk){ s->disk_snapshot[i], d->read_only };
 	}
 	s->cfg.ndisks = c->n_disks;
-	if (c->start_state && c->start_state->path && *c->start_state->path) {
+	if (!s->start_from_link && c->start_state && c->start_state->path && *c->start_state->path) {
 		const char *p = c->start_state->path;
 		snprintf(s->start_state, sizeof(s->start_state), "%s%s%s", p[0] == '/' ? "" : tdir, p[0] == '/' ? "" : "/", p);
 		r = check_file("snapshot", s->start_state, &c->start_state->sha256, err, errlen);

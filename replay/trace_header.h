@@ -42,6 +42,12 @@ int trace_header_build(struct trace_header_buf *b, const struct machine_config *
 		       const struct machine *m, const struct record_disk *disks, uint64_t checkpoint_exits,
 		       char *err, size_t errlen);
 
+/* A start state that came over the FT link before the trace (ft/protect.h): the backup
+ * holds it, and the disks' snapshots are the shared disks themselves, which the backup
+ * copies before it acknowledges anything (no output of the trace's reached them yet). */
+#define TRACE_START_FT_LINK "ft-link"
+void trace_header_set_start_link(struct trace_header_buf *b);
+
 /* The run starts from the snapshot at path, not from a boot: the header names it (by
  * absolute path) with its SHA-256. 0, or -errno with err holding one line. */
 int trace_header_set_start(struct trace_header_buf *b, const char *path, char *err, size_t errlen);
@@ -54,6 +60,7 @@ struct replay_setup {
 	const char *nic_spec[MACHINE_MAX_NICS];
 	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];
 	char start_state[4096];		/* the snapshot to load first; "" to boot */
+	int start_from_link;		/* the state came over the FT link (TRACE_START_FT_LINK) */
 };
 
 /* Checks the header and the files it names. Returns 0, or a detvm exit code after

@@ -68,6 +68,8 @@ struct run_observer;
 struct cli_replay_wrap {
 	int (*wrap)(void *ctx, struct replayer *rp, struct hostio **io, struct run_observer **obs);
 	void (*created)(void *ctx, struct machine *m);
+	/* a trace that starts from a state the FT link brought: load it into m; 0 or a code */
+	int (*restore)(void *ctx, struct machine *m);
 	void *ctx;
 };
 /* detvm replay of an open trace (owned from here); path locates the disk snapshots;

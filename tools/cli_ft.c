@@ -19,6 +19,7 @@
 #include "replay/record.h"
 #include "logs/trace.h"
 #include "tools/cli.h"
+#include "tools/cli_ft.h"
 #include "vmm/exitcode.h"
 #include "vmm/log.h"
 
@@ -26,6 +27,7 @@ const char cli_ft_help[] =
 	"usage: detvm ft primary --peer HOST:PORT -o TRACE [--arbiter URL] [link options] [run options] IMAGE\n"
 	"       detvm ft backup --listen HOST:PORT --trace TRACE [--arbiter URL] [link options]\n"
 	"                       [--serial S] [--console-seq PATH] [--net SPEC] [--stats]\n"
+	"                       [--control SOCKET] [--protect SOCKET]\n"
 	"\n"
 	"Runs a guest on the primary while the backup replays it in near lockstep. The primary\n"
 	"records as `detvm record` does (TRACE, and the disk snapshots TRACE.diskN beside it)\n"
@@ -50,6 +52,8 @@ const char cli_ft_help[] =
 	"  --accept-timeout S   give up waiting for the primary after S seconds (default: wait)\n"
 	"  -s, --serial stdio|file:PATH   the console: replayed, then live (default stdio)\n"
 	"  --net SPEC           the network backend to open on going live (default: the primary's)\n"
+	"  --control SOCKET     once live, take `protect` requests (a new backup) on this socket\n"
+	"  --protect SOCKET     be the new backup of the live VM whose control socket this is\n"
 	"  --stats, -v, -q      as for replay\n"
 	"\n"
 	"The output rule: the guest's console bytes, frames and disk writes leave the primary\n"
@@ -62,7 +66,12 @@ const char cli_ft_help[] =
 	"live. A primary whose backup died goes on alone once it wins the arbiter. The loser,\n"
 	"or a side that cannot reach the arbiter, halts (exit 13).\n"
 	"\n"
-	"Not built yet: re-protection (a new backup for a running VM) and `detvm snapshot`.\n"
+	"Re-protection: a backup started with --control SOCKET that went live takes a new\n"
+	"backup without stopping: `detvm ft backup --listen HOST:PORT --protect SOCKET ...` on\n"
+	"the new backup's side asks it (SOCKET is the live VM's; run it where that is\n"
+	"reachable). The VM sends its memory while it runs (pre-copy rounds with KVM's dirty\n"
+	"log), pauses at one delivery point for the last pages, vCPU and devices, and goes on as\n"
+	"the new backup's primary: the output rule again, then failover again.\n"
 	"\n"
 	"Exit status: as record (primary) and replay (backup), the live guest's once a backup\n"
 	"went live; 2 bad options, or an RDMA wire with no RDMA device; 7 a backup that stopped\n"
@@ -89,68 +98,6 @@ int cli_ft_check_wire(const char *cmd, const char *wire)
 	return 0;
 }
 
-struct primary_side {
-	struct ft_link link;
-	struct ft_hold hold;
-	struct arbiter *arb;	/* NULL: none, so never alone */
-	uint64_t gen;		/* the arbiter's generation when the pair formed */
-	const char *peer;
-	int seq_fd;
-};
-
-/* The backup is gone: go on alone only after winning the arbiter. */
-static int backup_lost(void *ctx)
-{
-	struct primary_side *p = ctx;
-	log_error("the backup at %s is gone: %s", p->peer, p->link.why);
-	if (!p->arb) {
-		log_error("no --arbiter: the primary does not go on alone; halting");
-		return 0;
-	}
-	return arbiter_decide(p->arb, p->gen, "going on alone");
-}
-
-/* After the footer: the backup acknowledges every piece, then what the guest output last
- * goes out. */
-static int finish_stream(void *ctx)
-{
-	struct primary_side *p = ctx;
-	int r = p->hold.alone ? 0 : ft_primary_finish(&p->link, 60000);
-	if (r == -EPIPE)	/* the backup died at the very end: alone, or halted */
-		r = ft_hold_lost(&p->hold);
-	int d = ft_hold_drain(&p->hold, 60000);
-	return r ? r : d;
-}
-
-static int sink(void *ctx, const void *data, size_t len)
-{
-	struct primary_side *p = ctx;
-	if (p->hold.alone)
-		return 0;
-	int r = ft_primary_sink(&p->link, data, len);
-	return r == -EPIPE ? ft_hold_lost(&p->hold) : r;
-}
-
-static struct hostio *wrap(void *ctx, struct hostio *live)
-{
-	struct primary_side *p = ctx;
-	ft_hold_init(&p->hold, live, &p->link);
-	p->hold.lost = backup_lost;
-	p->hold.lost_ctx = p;
-	p->hold.seq_fd = p->seq_fd;
-	return &p->hold.io;
-}
-
-static int flush_recorder(void *rec)
-{
-	return recorder_flush(rec);
-}
-
-static void recording(void *ctx, struct recorder *rec)
-{
-	ft_hold_set_flush(&((struct primary_side *)ctx)->hold, flush_recorder, rec);
-}
-
 static int primary(int argc, char **argv)
 {
 	struct run_opts o;
@@ -160,7 +107,7 @@ static int primary(int argc, char **argv)
 	if ((r = cli_ft_check_wire("ft primary", o.wire)))
 		return r;
 	char err[512];
-	static struct primary_side side;
+	static struct cli_ft_side side;
 	side.peer = o.peer;
 	side.seq_fd = -1;
 	if (o.arbiter) {
@@ -190,7 +137,7 @@ static int primary(int argc, char **argv)
 		return DETVM_EXIT_HOST;
 	}
 	log_info("streaming the trace to the backup at %s over %s", o.peer, o.wire);
-	const struct cli_stream stream = { sink, finish_stream, wrap, recording, &side };
+	const struct cli_stream stream = { cli_ft_side_sink, cli_ft_side_finish, cli_ft_side_wrap, cli_ft_side_recording, &side };
 	int code = cli_record_session(&o, &stream);
 	if (side.hold.halted)
 		code = DETVM_EXIT_FT_HALTED;

@@ -16,11 +16,12 @@
 #include "ft/link.h"
 #include "logs/trace.h"
 #include "tools/cli.h"
+#include "tools/cli_ft_protect.h"
 #include "vmm/exitcode.h"
 #include "vmm/log.h"
 
 struct backup_opts {
-	const char *listen, *trace, *wire, *serial, *arbiter, *console_seq, *net;
+	const char *listen, *trace, *wire, *serial, *arbiter, *console_seq, *net, *control, *protect;
 	int beat_ms, dead_ms, stats;
 	double accept_timeout;
 };
@@ -34,7 +35,8 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		{ "stats", no_argument, NULL, 'S' }, { "accept-timeout", required_argument, NULL, 'A' },
 		{ "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 'q' },
 		{ "arbiter", required_argument, NULL, 'R' }, { "console-seq", required_argument, NULL, 'Q' },
-		{ "net", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' }, { 0 },
+		{ "net", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+		{ "control", required_argument, NULL, 'C' }, { "protect", required_argument, NULL, 'P' }, { 0 },
 	};
 	const char *cmd = "ft backup";
 	memset(b, 0, sizeof(*b));
@@ -53,6 +55,8 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		case 'R': b->arbiter = optarg; break;
 		case 'Q': b->console_seq = optarg; break;
 		case 'n': b->net = optarg; break;
+		case 'C': b->control = optarg; break;
+		case 'P': b->protect = optarg; break;
 		case 'B':
 			if (cli_parse_ms(cmd, "beat-ms", optarg, &b->beat_ms))
 				return DETVM_EXIT_USAGE;
@@ -104,6 +108,9 @@ struct backup_side {
 	int golive_made;
 	int seq_fd;
 	int halted;		/* lost the arbiter or could not reach it */
+	struct ft_incoming incoming;	/* the state a re-protected primary sends first */
+	struct cli_control control;	/* --control: re-protection once live */
+	struct cli_protect protect;
 };
 
 /* The log ended: go live only if the primary died (not one that sent garbage, not one
@@ -170,7 +177,40 @@ static int wrap(void *ctx, struct replayer *rp, struct hostio **io, struct run_o
 
 static void created(void *ctx, struct machine *m)
 {
-	ft_golive_set_machine(&((struct backup_side *)ctx)->g, m);
+	struct backup_side *s = ctx;
+	ft_golive_set_machine(&s->g, m);
+	if (!s->b->control)
+		return;
+	s->protect = (struct cli_protect){ .g = &s->g, .hdr = s->hdr, .m = m, .trace_base = s->b->trace,
+					   .beat_ms = s->b->beat_ms, .dead_ms = s->b->dead_ms };
+	s->protect.side.arb = s->arb;
+	s->control.protect = cli_protect_request;
+	s->control.protect_ctx = &s->protect;
+	if (cli_control_start(&s->control, s->b->control, m, NULL, &s->live))
+		log_warn("going on without the control socket: this VM cannot be re-protected");
+}
+
+/* A re-protected primary's trace starts from the state it sent first. */
+static int restore(void *ctx, struct machine *m)
+{
+	struct backup_side *s = ctx;
+	struct machine_saved saved;
+	char err[512];
+	if (ft_incoming_apply(&s->incoming, m, &saved, err, sizeof(err))) {
+		log_error("cannot take the primary's state: %s", err);
+		return DETVM_EXIT_TRACE;
+	}
+	ft_golive_restored(&s->g, saved.clock_ns, s->incoming.console_off);
+	machine_state_rearm(m, &saved);
+	/* the private disk copies are made: what the primary holds back may go now */
+	ft_backup_open_acks(&s->link);
+	uint64_t pages = 0;
+	for (uint64_t w = 0; w < (s->incoming.pages + 63) / 64; w++)
+		pages += (uint64_t)__builtin_popcountll(s->incoming.have[w]);
+	log_info("took the primary's running state at exit %llu (%llu pages)", (unsigned long long)saved.exits,
+		 (unsigned long long)pages);
+	ft_incoming_destroy(&s->incoming);
+	return 0;
 }
 
 int cli_ft_backup(int argc, char **argv)
@@ -199,6 +239,11 @@ int cli_ft_backup(int argc, char **argv)
 		goto out;
 	}
 	log_info("waiting for the primary on %s", lst.addr);
+	if (b.protect && (code = cli_protect_ask(b.protect, lst.addr, b.wire, b.beat_ms, b.dead_ms))) {
+		transport_listener_close(&lst);
+		goto out;
+	}
+	code = DETVM_EXIT_HOST;
 	struct transport *t;
 	r = transport_accept(&t, &lst, b.wire, b.accept_timeout < 0 ? -1 : (int)(b.accept_timeout * 1000),
 			     err, sizeof(err));
@@ -223,6 +268,8 @@ int cli_ft_backup(int argc, char **argv)
 		code = DETVM_EXIT_USAGE;
 		goto out;
 	}
+	s.link.on_state = ft_incoming_take;
+	s.link.state_ctx = &s.incoming;
 	r = ft_backup_start(&s.link, t, wfd, b.beat_ms, b.dead_ms);
 	if (r) {
 		log_error("cannot start the FT link: %s", strerror(-r));
@@ -240,8 +287,10 @@ int cli_ft_backup(int argc, char **argv)
 		code = DETVM_EXIT_TRACE;
 	} else {
 		s.hdr = trace_reader_header(reader);
-		const struct cli_replay_wrap w = { wrap, created, &s };
+		const struct cli_replay_wrap w = { wrap, created, restore, &s };
 		code = cli_replay_session(reader, b.trace, b.serial, b.stats, &w);
+		cli_control_stop(&s.control);
+		code = cli_protect_finish(&s.protect, code);
 		if (s.halted)
 			code = DETVM_EXIT_FT_HALTED;
 		else if (s.g.live_now)
@@ -253,6 +302,7 @@ int cli_ft_backup(int argc, char **argv)
 	ft_link_destroy(&s.link);
 	close(wfd);
 out:
+	ft_incoming_destroy(&s.incoming);
 	if (s.golive_made)
 		ft_golive_destroy(&s.g);
 	if (s.live_made)

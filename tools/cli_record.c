@@ -299,7 +299,19 @@ int cli_replay_session(struct trace_reader *reader, const char *path, const char
 	}
 	if (wrap)
 		wrap->created(wrap->ctx, &m);
-	if (setup.start_state[0]) {
+	if (setup.start_from_link) {
+		if (wrap && wrap->restore) {
+			code = wrap->restore(wrap->ctx, &m);
+		} else {
+			log_error("replay: the trace starts from a state an FT backup received over its link, which "
+				  "is not in any file: replay it from the start of the primary's trace");
+			code = DETVM_EXIT_TRACE;
+		}
+		if (code) {
+			machine_destroy(&m);
+			goto out;
+		}
+	} else if (setup.start_state[0]) {
 		static struct snapshot snap;
 		int r = snapshot_open(&snap, setup.start_state, err, sizeof(err));
 		if (r) {

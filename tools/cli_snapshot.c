@@ -39,28 +39,53 @@ static const char snapshot_help[] =
 static void serve(void *ctx, struct machine *m)
 {
 	struct cli_control *c = ctx;
-	struct snapshot_info info;
-	char err[768] = "";
-	uint64_t clock = hostio_clock_ns(&c->live->io);
-	int r = snapshot_save(c->snap_path, m, c->cfg, clock, &info, err, sizeof(err));
+	c->work(c, m);
+}
+
+void cli_control_done(struct cli_control *c, const char *reply)
+{
 	pthread_mutex_lock(&c->lock);
-	if (r)
-		snprintf(c->reply, sizeof(c->reply), "error %s\n", err);
-	else
-		snprintf(c->reply, sizeof(c->reply), "ok %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", info.exits,
-			 info.bytes, info.pages);
+	snprintf(c->reply, sizeof(c->reply), "%s", reply);
 	__atomic_store_n(&c->req.pending, 0, __ATOMIC_RELEASE);
 	pthread_cond_signal(&c->done);
 	pthread_mutex_unlock(&c->lock);
-	if (!r)
-		log_info("snapshot at exit %" PRIu64 " written to '%s' (%" PRIu64 " bytes, %" PRIu64 " pages)",
-			 info.exits, c->snap_path, info.bytes, info.pages);
 }
 
-/* One request on a connection: "snapshot PATH\n". */
+void cli_control_run(struct cli_control *c, void (*work)(struct cli_control *, struct machine *), char *reply,
+		     size_t len)
+{
+	pthread_mutex_lock(&c->lock);
+	c->reply[0] = 0;
+	c->work = work;
+	__atomic_store_n(&c->req.pending, 1, __ATOMIC_RELEASE);
+	/* out of KVM_RUN or a halt's wait, to the next delivery point */
+	pthread_kill(c->vcpu, SIGRTMIN);
+	while (!c->reply[0] && c->running)
+		pthread_cond_wait(&c->done, &c->lock);
+	snprintf(reply, len, "%s", c->reply[0] ? c->reply : "error the VM ended before it was done\n");
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void snapshot_work(struct cli_control *c, struct machine *m)
+{
+	struct snapshot_info info;
+	char err[768] = "", reply[1024];
+	uint64_t clock = hostio_clock_ns(&c->live->io);
+	int r = snapshot_save(c->args, m, c->cfg, clock, &info, err, sizeof(err));
+	if (r)
+		snprintf(reply, sizeof(reply), "error %s\n", err);
+	else
+		snprintf(reply, sizeof(reply), "ok %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", info.exits, info.bytes, info.pages);
+	if (!r)
+		log_info("snapshot at exit %" PRIu64 " written to '%s' (%" PRIu64 " bytes, %" PRIu64 " pages)",
+			 info.exits, c->args, info.bytes, info.pages);
+	cli_control_done(c, reply);
+}
+
+/* One request on a connection: "snapshot PATH\n" or "protect ARGS\n". */
 static void handle(struct cli_control *c, int fd)
 {
-	char line[4200];
+	char line[4200], reply[1100];
 	size_t n = 0;
 	while (n < sizeof(line) - 1) {
 		ssize_t k = read(fd, line + n, 1);
@@ -69,18 +94,18 @@ static void handle(struct cli_control *c, int fd)
 		n++;
 	}
 	line[n] = 0;
-	const char *reply = "error unknown request (want: snapshot PATH)\n";
+	snprintf(reply, sizeof(reply), "error unknown request (want: snapshot PATH, or protect HOST:PORT ...)\n");
 	if (!strncmp(line, "snapshot ", 9) && line[9]) {
-		pthread_mutex_lock(&c->lock);
-		snprintf(c->snap_path, sizeof(c->snap_path), "%s", line + 9);
-		c->reply[0] = 0;
-		__atomic_store_n(&c->req.pending, 1, __ATOMIC_RELEASE);
-		/* out of KVM_RUN or a halt's wait, to the next delivery point */
-		pthread_kill(c->vcpu, SIGRTMIN);
-		while (!c->reply[0] && c->running)
-			pthread_cond_wait(&c->done, &c->lock);
-		reply = c->reply[0] ? c->reply : "error the VM ended before it could save\n";
-		pthread_mutex_unlock(&c->lock);
+		snprintf(c->args, sizeof(c->args), "%s", line + 9);
+		if (c->cfg && c->live)
+			cli_control_run(c, snapshot_work, reply, sizeof(reply));
+		else
+			snprintf(reply, sizeof(reply), "error this VM does not take snapshots (run and record VMs do)\n");
+	} else if (!strncmp(line, "protect ", 8)) {
+		if (c->protect)
+			c->protect(c->protect_ctx, c, line + 8, reply, sizeof(reply));
+		else
+			snprintf(reply, sizeof(reply), "error this VM cannot be protected (an FT backup that went live can)\n");
 	}
 	file_write_full(fd, reply, strlen(reply));
 }
@@ -103,7 +128,10 @@ static void *control_thread(void *arg)
 int cli_control_start(struct cli_control *c, const char *path, struct machine *m, const struct machine_config *cfg,
 		      struct host_run *live)
 {
+	struct cli_control keep = *c;	/* what the caller set: the protect handler */
 	memset(c, 0, sizeof(*c));
+	c->protect = keep.protect;
+	c->protect_ctx = keep.protect_ctx;
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(a.sun_path)) {
 		log_error("control socket path '%s' is too long (at most %zu bytes)", path, sizeof(a.sun_path) - 1);

@@ -24,6 +24,11 @@ int hostio_subscribe(struct hostio *h, enum hostio_event_kind kind, unsigned sou
 	return 0;
 }
 
+void hostio_unsubscribe_all(struct hostio *h)
+{
+	memset(h->subs, 0, sizeof(h->subs));
+}
+
 int hostio_deliver(struct hostio *h, const struct hostio_event *ev)
 {
 	if (ev->kind >= HOSTIO_EV_KINDS || ev->source >= HOSTIO_MAX_SOURCES ||

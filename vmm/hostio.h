@@ -95,6 +95,8 @@ void hostio_init(struct hostio *h, const struct hostio_ops *ops, void *priv);
 /* A device asks for the events of one kind and source; -EINVAL, -EBUSY if taken. */
 int hostio_subscribe(struct hostio *h, enum hostio_event_kind kind, unsigned source,
 		     hostio_event_fn fn, void *opaque);
+/* Drops every subscription (a wrapper is put between the host and its subscribers). */
+void hostio_unsubscribe_all(struct hostio *h);
 /* Hand one event to its subscriber; vCPU thread, delivery points only. -ENOENT if none. */
 int hostio_deliver(struct hostio *h, const struct hostio_event *ev);
 

@@ -168,6 +168,7 @@ int machine_state_load(struct machine *m, struct state_in *in, struct machine_sa
 	}
 	m->exception_queued = 0;
 	m->halted = (int)halted;
+	m->stats.exits = saved->exits;	/* positions go on: a trace from here counts on */
 	return 0;
 }
 

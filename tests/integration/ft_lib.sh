@@ -48,7 +48,8 @@ plain_journal() {
 
 # start_pair DIR PORT ARBITER GUEST_ARGS...: backup then primary, on loopback, each
 # with its console, side channel and log in DIR; sets bpid and ppid. The backup needs
-# -v (its "waiting for the primary" line tells it listens).
+# -v (its "waiting for the primary" line tells it listens); it also gets the array
+# backup_args (e.g. --control), if set.
 start_pair() {
 	local d=$1 port=$2 arb=$3 try
 	shift 3
@@ -57,7 +58,8 @@ start_pair() {
 	# a port another run still holds: the backup says so at once, and takes the next
 	for try in 1 2 3 4 5; do
 		"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$d/b.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
-			--console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 60 -v 2>"$d/b.err" </dev/null &
+			--console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 60 -v ${backup_args[@]+"${backup_args[@]}"} \
+			2>"$d/b.err" </dev/null &
 		bpid=$!
 		for _ in $(seq 200); do
 			grep -q "waiting for the primary" "$d/b.err" 2>/dev/null && break

@@ -1,0 +1,31 @@
+/* The FT commands' shared parts: the primary's half of a pair (`ft primary`, and a
+ * backup that went live and is protected again), and re-protection on the control socket. */
+#ifndef DETVM_TOOLS_CLI_FT_H
+#define DETVM_TOOLS_CLI_FT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ft/link.h"
+#include "ft/output.h"
+#include "tools/cli.h"
+
+struct arbiter;
+struct recorder;
+
+struct cli_ft_side {
+	struct ft_link link;
+	struct ft_hold hold;
+	struct arbiter *arb;	/* NULL: none, so never alone */
+	uint64_t gen;		/* the arbiter's generation when the pair formed */
+	const char *peer;
+	int seq_fd;
+};
+
+/* The cli_stream of a primary (ctx: the side). */
+int cli_ft_side_sink(void *ctx, const void *data, size_t len);
+int cli_ft_side_finish(void *ctx);
+struct hostio *cli_ft_side_wrap(void *ctx, struct hostio *live);
+void cli_ft_side_recording(void *ctx, struct recorder *rec);
+
+#endif

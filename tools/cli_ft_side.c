@@ -1,0 +1,63 @@
+/* The primary's half of an FT pair, shared by `ft primary` and a re-protected VM: the
+ * output rule's hold in front of the live host, the link as the trace's sink, and what
+ * happens when the backup is lost. */
+#include <errno.h>
+
+#include "ft/arbiter.h"
+#include "replay/record.h"
+#include "tools/cli_ft.h"
+#include "vmm/log.h"
+
+/* The backup is gone: go on alone only after winning the arbiter. */
+static int backup_lost(void *ctx)
+{
+	struct cli_ft_side *p = ctx;
+	log_error("the backup at %s is gone: %s", p->peer, p->link.why);
+	if (!p->arb) {
+		log_error("no --arbiter: the primary does not go on alone; halting");
+		return 0;
+	}
+	return arbiter_decide(p->arb, p->gen, "going on alone");
+}
+
+/* After the footer: the backup acknowledges every piece, then what the guest output last
+ * goes out. */
+int cli_ft_side_finish(void *ctx)
+{
+	struct cli_ft_side *p = ctx;
+	int r = p->hold.alone ? 0 : ft_primary_finish(&p->link, 60000);
+	if (r == -EPIPE)	/* the backup died at the very end: alone, or halted */
+		r = ft_hold_lost(&p->hold);
+	int d = ft_hold_drain(&p->hold, 60000);
+	return r ? r : d;
+}
+
+int cli_ft_side_sink(void *ctx, const void *data, size_t len)
+{
+	struct cli_ft_side *p = ctx;
+	if (p->hold.alone)
+		return 0;
+	int r = ft_primary_sink(&p->link, data, len);
+	return r == -EPIPE ? ft_hold_lost(&p->hold) : r;
+}
+
+struct hostio *cli_ft_side_wrap(void *ctx, struct hostio *live)
+{
+	struct cli_ft_side *p = ctx;
+	ft_hold_init(&p->hold, live, &p->link);
+	p->hold.lost = backup_lost;
+	p->hold.lost_ctx = p;
+	p->hold.seq_fd = p->seq_fd;
+	return &p->hold.io;
+}
+
+static int flush_recorder(void *rec)
+{
+	return recorder_flush(rec);
+}
+
+void cli_ft_side_recording(void *ctx, struct recorder *rec)
+{
+	ft_hold_set_flush(&((struct cli_ft_side *)ctx)->hold, flush_recorder, rec);
+}
+
