@@ -28,12 +28,16 @@ struct trace_header_buf {
 	uint8_t kernel_sha[TRACE_HEADER_SHA_LEN], initrd_sha[TRACE_HEADER_SHA_LEN];
 	char kernel_path[4096], initrd_path[4096], disk_path[MACHINE_MAX_DISKS][4096];
 	char version[64], host[256];
+	Detvm__ChaosConfig chaos;
 };
 
 /* Fills b from the configuration and the machine built from it. err gets one line. */
 int trace_header_build(struct trace_header_buf *b, const struct machine_config *cfg,
 		       const struct machine *m, const struct record_disk *disks, uint64_t checkpoint_exits,
 		       char *err, size_t errlen);
+
+/* Marks the trace a chaos recording (after trace_header_build). */
+void trace_header_set_chaos(struct trace_header_buf *b, uint64_t seed, uint32_t max_delay, uint32_t max_pause_us);
 
 /* What replay needs from a header, with file paths resolved and checked. */
 struct replay_setup {
@@ -42,6 +46,9 @@ struct replay_setup {
 	char disk_snapshot[MACHINE_MAX_DISKS][4096];
 	const char *nic_spec[MACHINE_MAX_NICS];
 	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];
+	int chaos;			/* a chaos recording: follow its Interrupt events */
+	uint64_t chaos_seed;
+	uint32_t chaos_max;
 };
 
 /* Checks the header and the files it names. Returns 0, or a detvm exit code after

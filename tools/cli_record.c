@@ -15,6 +15,7 @@
 #include "replay/replay.h"
 #include "replay/sha256.h"
 #include "tools/cli.h"
+#include "vmm/chaos.h"
 #include "vmm/exitcode.h"
 #include "vmm/host_run.h"
 #include "vmm/log.h"
@@ -39,6 +40,8 @@ static const char record_help[] =
 	"      --checkpoint-every N    a register and memory checkpoint every N exits\n"
 	"                              (default " XSTR(RECORD_CHECKPOINT_EXITS) "; there is also one per guest second):\n"
 	"                              a smaller N finds where a replay diverged more exactly\n"
+	"      --chaos SEED            chaos recording (see `detvm run --help`): the seed and\n"
+	"                              --chaos-max go into the trace header; replay needs no flag\n"
 	"  and every option of `detvm run --help`.\n"
 	"exit status: as `detvm run`; 10 also when the trace cannot be written.\n";
 
@@ -167,6 +170,7 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 	static struct machine m;
 	static struct record_disk disks[MACHINE_MAX_DISKS];
 	static struct trace_header_buf hb;
+	static struct chaos chaos;
 	char err[768] = "";
 	int code = DETVM_EXIT_HOST, have_machine = 0, trace_open = 0;
 	if (host_run_init(&host, out_fd, STDIN_FILENO)) {
@@ -202,6 +206,8 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 		code = DETVM_EXIT_USAGE;
 		goto out_rec;
 	}
+	if (o.chaos)
+		trace_header_set_chaos(&hb, o.chaos_seed, o.chaos_max, o.chaos_pause_us);
 	struct trace_writer_opts wo = { .sink = stream ? stream->sink : NULL, .sink_ctx = stream ? stream->ctx : NULL };
 	r = recorder_start(&rec, o.output, &hb.hdr, &wo);
 	if (r) {
@@ -212,6 +218,7 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 	if (stream && stream->recording)
 		stream->recording(stream->ctx, &rec);
 	m.obs = &rec.obs;
+	cli_chaos_start(&m, &o, &chaos);
 	cli_warn_cpuid(honoured);
 	/* the kick also flushes blocks while the guest runs without exits */
 	code = cli_run_machine(&m, &host, o.timeout, 1);
@@ -238,6 +245,8 @@ out_rec:
 	}
 	if (o.stats && have_machine)
 		machine_print_stats(&m, stderr);
+	if (have_machine)
+		cli_chaos_stats(&o, &chaos);
 	if (have_machine)
 		machine_destroy(&m);
 out_host:
@@ -365,6 +374,12 @@ int cli_replay_session(struct trace_reader *reader, const char *path, const char
 		wrap->created(wrap->ctx, &m);
 	m.stop = &cli_stop_flag;
 	m.obs = obs;
+	if (setup.chaos) {
+		replayer_follow_chaos(&rp, setup.chaos_max);
+		m.gate = &rp.gate;
+		log_info("a chaos recording (seed %" PRIu64 ", delays of 0..%" PRIu32 " exits): interrupts go in where the trace has them",
+			 setup.chaos_seed, setup.chaos_max);
+	}
 	cli_install_signals(0);
 	/* while replay looks for a landmark the guest may run freely: the kick lets the
 	 * loop check how long it has been looking */

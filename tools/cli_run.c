@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -15,11 +16,15 @@
 #include <unistd.h>
 
 #include "tools/cli.h"
+#include "vmm/chaos.h"
 #include "vmm/exitcode.h"
 #include "vmm/host_run.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/probe.h"
+
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
 static const char run_help[] =
 	"usage: detvm run [options] IMAGE\n"
@@ -41,6 +46,14 @@ static const char run_help[] =
 	"                          exits) or step (default: also stop a guest that runs\n"
 	"                          without exits for 10 ms while input is due, in the rings\n"
 	"                          this host's KVM single-steps; see `detvm doctor`)\n"
+	"      --chaos SEED        chaos delivery: hold each interrupt the guest could take\n"
+	"                          for k guest exits, k drawn from 0..N by a PRNG seeded\n"
+	"                          with SEED (0..2^64-1), so rare interleavings happen\n"
+	"      --chaos-max N       the bound N on a delay, in exits (default " XSTR(CHAOS_DEFAULT_MAX) ", 1.." XSTR(CHAOS_MAX_MAX) ")\n"
+	"      --chaos-pause-us U  also keep the vCPU off the CPU for 0..U microseconds at\n"
+	"                          one exit in " XSTR(CHAOS_PAUSE_ODDS) ", as a host descheduling it would, so\n"
+	"                          timer ticks land earlier in the guest's progress too\n"
+	"                          (default " XSTR(CHAOS_DEFAULT_PAUSE_US) "; 0: delays only)\n"
 	"      --stats             print exit and device counters to stderr at the end\n"
 	"  -v, --verbose           more messages (repeat for debug)\n"
 	"  -q, --quiet             errors only\n"
@@ -165,12 +178,17 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "peer", required_argument, NULL, 'P' },   { "transport", required_argument, NULL, 'T' },
 		{ "beat-ms", required_argument, NULL, 'B' }, { "dead-ms", required_argument, NULL, 'K' },
 		{ "arbiter", required_argument, NULL, 'A' }, { "console-seq", required_argument, NULL, 'Q' },
+		{ "chaos", required_argument, NULL, 'Z' },  { "chaos-max", required_argument, NULL, 'Y' },
+		{ "chaos-pause-us", required_argument, NULL, 'U' },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
 	o->cfg.mem_size = 256ULL << 20;
 	o->serial = "stdio";
 	o->step = 1;
+	o->chaos_max = CHAOS_DEFAULT_MAX;
+	o->chaos_pause_us = CHAOS_DEFAULT_PAUSE_US;
+	int chaos_max_given = 0;
 	optind = 1;
 	opterr = 0;
 	int c;
@@ -179,9 +197,38 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	o->wire = "tcp";
 	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
 				longopts, NULL)) != -1) {
-		if (((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q') && !ft))
+		if (((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q') && !ft) ||
+		    ((c == 'Z' || c == 'Y' || c == 'U') && ft))	/* a backup replays; it cannot follow chaos live */
 			c = '?';
 		switch (c) {
+		case 'Z':
+			errno = 0;
+			o->chaos_seed = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' || *optarg == '+' || *optarg == ' ')
+				return cli_usage_error(cmd, "bad --chaos '%s': want a seed, a number 0..18446744073709551615",
+						       optarg);
+			o->chaos = 1;
+			break;
+		case 'Y': {
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' || v < 1 || v > CHAOS_MAX_MAX)
+				return cli_usage_error(cmd, "bad --chaos-max '%s': want a number of exits, 1..%d", optarg,
+						       CHAOS_MAX_MAX);
+			o->chaos_max = (uint32_t)v;
+			chaos_max_given = 1;
+			break;
+		}
+		case 'U': {
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' || v > CHAOS_PAUSE_MAX_US)
+				return cli_usage_error(cmd, "bad --chaos-pause-us '%s': want microseconds, 0..%d", optarg,
+						       CHAOS_PAUSE_MAX_US);
+			o->chaos_pause_us = (uint32_t)v;
+			chaos_max_given = 1;
+			break;
+		}
 		case 'P': o->peer = optarg; break;
 		case 'A': o->arbiter = optarg; break;
 		case 'Q': o->console_seq = optarg; break;
@@ -253,6 +300,8 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	if (optind != argc - 1)
 		return cli_usage_error(cmd, optind >= argc ? "no IMAGE given" : "more than one IMAGE given");
 	o->cfg.image_path = argv[optind];
+	if (chaos_max_given && !o->chaos)
+		return cli_usage_error(cmd, "--chaos-max and --chaos-pause-us need --chaos SEED");
 	if (record && !o->output)
 		return cli_usage_error(cmd, "no trace file given: use -o TRACE");
 	if (ft && !o->peer)
@@ -422,6 +471,25 @@ int cli_run_machine(struct machine *m, struct host_run *h, double timeout, int k
 	return code;
 }
 
+void cli_chaos_start(struct machine *m, const struct run_opts *o, struct chaos *c)
+{
+	if (!o->chaos)
+		return;
+	chaos_init(c, o->chaos_seed, o->chaos_max, o->chaos_pause_us);
+	m->gate = &c->gate;
+	log_info("chaos delivery: seed %" PRIu64 ", delays of 0..%" PRIu32 " exits, pauses of 0..%" PRIu32 " us",
+		 c->seed, c->max, c->max_pause_us);
+}
+
+void cli_chaos_stats(const struct run_opts *o, const struct chaos *c)
+{
+	if (o->chaos && o->stats)
+		fprintf(stderr, "chaos: seed %" PRIu64 ", max delay %" PRIu32 " exits, max pause %" PRIu32
+				" us; %" PRIu64 " interrupts delayed by %" PRIu64 " exits in all, %" PRIu64
+				" pauses of %" PRIu64 " us in all\n",
+			c->seed, c->max, c->max_pause_us, c->delays, c->held_exits, c->pauses, c->paused_us);
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -452,9 +520,12 @@ int cli_run(int argc, char **argv)
 		goto out_host;
 	}
 	cli_warn_cpuid(honoured);
+	static struct chaos chaos;
+	cli_chaos_start(&m, &o, &chaos);
 	code = cli_run_machine(&m, &host, o.timeout, 0);
 	if (o.stats)
 		machine_print_stats(&m, stderr);
+	cli_chaos_stats(&o, &chaos);
 	machine_destroy(&m);
 out_host:
 	host_run_destroy(&host);
