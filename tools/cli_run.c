@@ -195,11 +195,14 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	char *end;
 	int ft = !strcmp(cmd, "ft primary"), record = ft || !strcmp(cmd, "record");
 	o->wire = "tcp";
+	int li = -1;
 	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
-				longopts, NULL)) != -1) {
-		if (((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q') && !ft) ||
-		    ((c == 'Z' || c == 'Y' || c == 'U') && ft))	/* a backup replays; it cannot follow chaos live */
-			c = '?';
+				longopts, &li)) != -1) {
+		/* a long option of another command: its value, if any, is consumed already */
+		if ((((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q') && !ft) ||
+		     ((c == 'Z' || c == 'Y' || c == 'U') && ft)) && li >= 0)	/* a backup replays; it cannot follow chaos live */
+			return cli_usage_error(cmd, "unknown option '--%s'", longopts[li].name);
+		li = -1;
 		switch (c) {
 		case 'Z':
 			errno = 0;
