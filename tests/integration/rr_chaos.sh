@@ -10,6 +10,7 @@
 #    the host's timing still picks where ticks fall);
 #  - a recording that held an interrupt (--stats: delays of more than 0 exits) replays
 #    only because its trace says so: with the chaos field stripped, replay diverges (6);
+#  - a chaos recording of kspin (ticks held through `step` delivery points) replays;
 #  - `detvm run --chaos` runs the guest to its end and --stats reports the perturbation.
 # usage: rr_chaos.sh DETVM GUEST_ELF TRACE_MUTATE ; fails without /dev/kvm.
 set -u
@@ -68,6 +69,17 @@ show=("$tmp/rec$held.err")
 	fail "trace_mutate chaos-max 0 failed: $(cat "$tmp/mutate.err")"
 rr_replay_refused "$tmp/plain.trace" stripped 6 "diverged at exit .*got interrupt vector" \
 	"the --chaos $held recording with its chaos field stripped"
+
+# held interrupts and `step` delivery points together: kspin waits for ticks in a ring-0
+# spin without exits, so a held tick is offered again at step points
+rr_record "$tmp/kspin.trace" kspin --chaos 5 --cmdline prog=kspin </dev/null
+rc=$?
+rr_no_crash $rc "$tmp/kspin.err" "record --chaos of kspin"
+[ $rc -eq 0 ] || fail "record --chaos 5 of kspin exited $rc"
+rr_replay "$tmp/kspin.trace" kspin-rep
+rc=$?
+[ $rc -eq 0 ] || fail "replay of the kspin chaos recording exited $rc"
+cmp -s "$tmp/kspin.out" "$tmp/kspin-rep.out" || fail "replay of the kspin chaos recording: the console differs"
 
 # detvm run --chaos
 show=("$tmp/run.out" "$tmp/run.err")
