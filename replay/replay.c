@@ -347,6 +347,37 @@ static const struct run_observer_ops replay_observer = {
 	.failure = obs_failure,
 };
 
+/*
+ * The gate of a chaos trace: the recording held deliverable interrupts by a seeded draw,
+ * so the guest's state cannot say where one went in; the trace can. Inject where it has
+ * the Interrupt next (obs_interrupt then compares the vector), hold elsewhere. Where the
+ * recording could not have held (a HLT, or max exits after the hold began) inject
+ * anyway, so the trace's missing Interrupt is reported as the divergence it is.
+ */
+static int gate_hold(void *s, uint64_t position, int halted)
+{
+	struct replayer *p = s;
+	p->position = position;
+	if (p->failed || halted || replay_next_is(p, DETVM__EVENT__PAYLOAD_INTERRUPT)) {
+		p->chaos_holding = 0;
+		return 0;
+	}
+	if (!p->chaos_holding) {
+		p->chaos_holding = 1;
+		p->chaos_from = position;
+	}
+	return position - p->chaos_from < p->chaos_max;
+}
+
+static const struct irq_gate_ops replay_gate_ops = { .hold = gate_hold };
+
+void replayer_follow_chaos(struct replayer *p, uint32_t max_delay)
+{
+	p->gate.ops = &replay_gate_ops;
+	p->gate.self = p;
+	p->chaos_max = max_delay;
+}
+
 void replayer_init(struct replayer *p, struct trace_reader *r, int out_fd)
 {
 	memset(p, 0, sizeof(*p));

@@ -11,6 +11,7 @@
 
 #include "logs/trace.h"
 #include "vmm/hostio.h"
+#include "vmm/irq_gate.h"
 #include "vmm/observer.h"
 
 #define REPLAY_MAX_DISKS 4
@@ -42,6 +43,10 @@ struct replayer {
 	struct vcpu_state step_state;	/* the next step point's, decoded */
 	struct page_image *step_pages;
 	size_t step_pages_cap;
+	struct irq_gate gate;		/* a chaos trace's: see replayer_follow_chaos */
+	uint32_t chaos_max;
+	int chaos_holding;		/* holding since exit chaos_from */
+	uint64_t chaos_from;
 };
 
 /* Takes ownership of r (positioned after the header). out_fd receives the console. */
@@ -49,5 +54,9 @@ void replayer_init(struct replayer *p, struct trace_reader *r, int out_fd);
 /* A disk for the guest: a private copy of the recorded snapshot (the fd is owned). */
 void replayer_add_disk(struct replayer *p, int fd, uint64_t size);
 void replayer_destroy(struct replayer *p);
+/* The trace is a chaos recording whose delays were at most max_delay exits: p->gate
+ * injects a deliverable interrupt only where the trace has one (install it as the
+ * machine's gate). */
+void replayer_follow_chaos(struct replayer *p, uint32_t max_delay);
 
 #endif

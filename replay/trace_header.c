@@ -163,6 +163,15 @@ static int check_file(const char *what, const char *path, const ProtobufCBinaryD
 	return 0;
 }
 
+void trace_header_set_chaos(struct trace_header_buf *b, uint64_t seed, uint32_t max_delay, uint32_t max_pause_us)
+{
+	detvm__chaos_config__init(&b->chaos);
+	b->chaos.seed = seed;
+	b->chaos.max_delay = max_delay;
+	b->chaos.max_pause_us = max_pause_us;
+	b->hdr.chaos = &b->chaos;
+}
+
 int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, struct replay_setup *s,
 			  char *err, size_t errlen)
 {
@@ -191,6 +200,11 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 	if (cannot) {
 		snprintf(err, errlen, "the trace header describes a VM this detvm cannot build: %s", cannot);
 		return DETVM_EXIT_TRACE;
+	}
+	if (h->chaos) {
+		s->chaos = 1;
+		s->chaos_seed = h->chaos->seed;
+		s->chaos_max = h->chaos->max_delay;
 	}
 	snprintf(s->image, sizeof(s->image), "%s", c->kernel->path);
 	int r = check_file("image", s->image, &c->kernel->sha256, err, errlen);

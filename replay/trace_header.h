@@ -35,6 +35,7 @@ struct trace_header_buf {
 	Detvm__ImageRef start;
 	char start_path[4096];
 	uint8_t start_sha[TRACE_HEADER_SHA_LEN];
+	Detvm__ChaosConfig chaos;
 };
 
 /* Fills b from the configuration and the machine built from it. err gets one line. */
@@ -51,6 +52,8 @@ void trace_header_set_start_link(struct trace_header_buf *b);
 /* The run starts from the snapshot at path, not from a boot: the header names it (by
  * absolute path) with its SHA-256. 0, or -errno with err holding one line. */
 int trace_header_set_start(struct trace_header_buf *b, const char *path, char *err, size_t errlen);
+/* Marks the trace a chaos recording (after trace_header_build). */
+void trace_header_set_chaos(struct trace_header_buf *b, uint64_t seed, uint32_t max_delay, uint32_t max_pause_us);
 
 /* What replay needs from a header, with file paths resolved and checked. */
 struct replay_setup {
@@ -61,6 +64,9 @@ struct replay_setup {
 	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];
 	char start_state[4096];		/* the snapshot to load first; "" to boot */
 	int start_from_link;		/* the state came over the FT link (TRACE_START_FT_LINK) */
+	int chaos;			/* a chaos recording: follow its Interrupt events */
+	uint64_t chaos_seed;
+	uint32_t chaos_max;
 };
 
 /* Checks the header and the files it names. Returns 0, or a detvm exit code after

@@ -40,6 +40,10 @@ struct run_opts {
 	const char *restore;		/* --restore: start from this snapshot, not a boot */
 	const char *control;		/* --control: the socket `detvm snapshot` talks to */
 	int step;			/* --delivery step (the default) */
+	int chaos;			/* run, record: --chaos SEED given */
+	uint64_t chaos_seed;
+	uint32_t chaos_max;		/* --chaos-max, or CHAOS_DEFAULT_MAX */
+	uint32_t chaos_pause_us;	/* --chaos-pause-us, or CHAOS_DEFAULT_PAUSE_US */
 	double timeout;
 	int stats;
 };
@@ -108,6 +112,12 @@ int cli_start_kick(timer_t *t);
 int cli_run_machine(struct machine *m, struct host_run *h, double timeout, int kick);
 void cli_console_raw(void);
 void cli_console_restore(void);
+
+struct chaos;
+/* With --chaos, the seeded delivery delays on m (after machine_create); says so at -v. */
+void cli_chaos_start(struct machine *m, const struct run_opts *o, struct chaos *c);
+/* With --chaos and --stats, one line of what the delays did. */
+void cli_chaos_stats(const struct run_opts *o, const struct chaos *c);
 
 /* "256M", "1G", "4096" -> bytes; -EINVAL on garbage or overflow. */
 int cli_parse_size(const char *s, uint64_t *out);

@@ -16,6 +16,7 @@
 #include "replay/sha256.h"
 #include "tools/cli.h"
 #include "tools/cli_snapshot.h"
+#include "vmm/chaos.h"
 #include "vmm/exitcode.h"
 #include "vmm/file_io.h"
 #include "vmm/host_run.h"
@@ -41,6 +42,8 @@ static const char record_help[] =
 	"      --checkpoint-every N    a register and memory checkpoint every N exits\n"
 	"                              (default " XSTR(RECORD_CHECKPOINT_EXITS) "; there is also one per guest second):\n"
 	"                              a smaller N finds where a replay diverged more exactly\n"
+	"      --chaos SEED            chaos recording (see `detvm run --help`): the seed and\n"
+	"                              --chaos-max go into the trace header; replay needs no flag\n"
 	"  and every option of `detvm run --help`.\n"
 	"exit status: as `detvm run`; 10 also when the trace cannot be written.\n";
 
@@ -94,6 +97,7 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 	static struct snapshot snap;
 	static struct replay_setup setup;
 	static struct cli_control control;
+	static struct chaos chaos;
 	char err[768] = "";
 	int code = DETVM_EXIT_HOST, have_machine = 0, trace_open = 0;
 	if (o.restore && (code = cli_restore_open(&o, &snap, &setup)))
@@ -133,6 +137,8 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 		code = DETVM_EXIT_USAGE;
 		goto out_rec;
 	}
+	if (o.chaos)
+		trace_header_set_chaos(&hb, o.chaos_seed, o.chaos_max, o.chaos_pause_us);
 	struct trace_writer_opts wo = { .sink = stream ? stream->sink : NULL, .sink_ctx = stream ? stream->ctx : NULL };
 	r = recorder_start(&rec, o.output, &hb.hdr, &wo);
 	if (r) {
@@ -143,6 +149,7 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 	if (stream && stream->recording)
 		stream->recording(stream->ctx, &rec);
 	m.obs = &rec.obs;
+	cli_chaos_start(&m, &o, &chaos);
 	cli_warn_cpuid(honoured);
 	if ((o.restore && (code = cli_restore_apply(&snap, &m, &host))) ||
 	    (o.control && (code = cli_control_start(&control, o.control, &m, &o.cfg, &host))))
@@ -173,6 +180,8 @@ out_rec:
 	}
 	if (o.stats && have_machine)
 		machine_print_stats(&m, stderr);
+	if (have_machine)
+		cli_chaos_stats(&o, &chaos);
 	if (have_machine)
 		machine_destroy(&m);
 out_host:
@@ -328,6 +337,12 @@ int cli_replay_session(struct trace_reader *reader, const char *path, const char
 	}
 	m.stop = &cli_stop_flag;
 	m.obs = obs;
+	if (setup.chaos) {
+		replayer_follow_chaos(&rp, setup.chaos_max);
+		m.gate = &rp.gate;
+		log_info("a chaos recording (seed %" PRIu64 ", delays of 0..%" PRIu32 " exits): interrupts go in where the trace has them",
+			 setup.chaos_seed, setup.chaos_max);
+	}
 	cli_install_signals(0);
 	/* while replay looks for a landmark the guest may run freely: the kick lets the
 	 * loop check how long it has been looking */

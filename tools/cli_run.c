@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -16,11 +17,15 @@
 
 #include "tools/cli.h"
 #include "tools/cli_snapshot.h"
+#include "vmm/chaos.h"
 #include "vmm/exitcode.h"
 #include "vmm/host_run.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/probe.h"
+
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
 static const char run_help[] =
 	"usage: detvm run [options] IMAGE\n"
@@ -48,6 +53,14 @@ static const char run_help[] =
 	"                          snapshot's copies (they advance with the run) unless --disk\n"
 	"                          names one for each\n"
 	"      --control PATH      listen on this unix socket for `detvm snapshot`\n"
+	"      --chaos SEED        chaos delivery: hold each interrupt the guest could take\n"
+	"                          for k guest exits, k drawn from 0..N by a PRNG seeded\n"
+	"                          with SEED (0..2^64-1), so rare interleavings happen\n"
+	"      --chaos-max N       the bound N on a delay, in exits (default " XSTR(CHAOS_DEFAULT_MAX) ", 1.." XSTR(CHAOS_MAX_MAX) ")\n"
+	"      --chaos-pause-us U  also keep the vCPU off the CPU for 0..U microseconds at\n"
+	"                          one exit in " XSTR(CHAOS_PAUSE_ODDS) ", as a host descheduling it would, so\n"
+	"                          timer ticks land earlier in the guest's progress too\n"
+	"                          (default " XSTR(CHAOS_DEFAULT_PAUSE_US) "; 0: delays only)\n"
 	"      --stats             print exit and device counters to stderr at the end\n"
 	"  -v, --verbose           more messages (repeat for debug)\n"
 	"  -q, --quiet             errors only\n"
@@ -169,16 +182,21 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "quiet", no_argument, NULL, 'q' },	    { "help", no_argument, NULL, 'h' },
 		{ "output", required_argument, NULL, 'o' }, { "checkpoint-every", required_argument, NULL, 'C' },
 		{ "delivery", required_argument, NULL, 'D' },
-		{ "restore", required_argument, NULL, 'R' }, { "control", required_argument, NULL, 'Z' },
+		{ "restore", required_argument, NULL, 'R' }, { "control", required_argument, NULL, 'W' },
 		{ "peer", required_argument, NULL, 'P' },   { "transport", required_argument, NULL, 'T' },
 		{ "beat-ms", required_argument, NULL, 'B' }, { "dead-ms", required_argument, NULL, 'K' },
 		{ "arbiter", required_argument, NULL, 'A' }, { "console-seq", required_argument, NULL, 'Q' },
+		{ "chaos", required_argument, NULL, 'Z' },  { "chaos-max", required_argument, NULL, 'Y' },
+		{ "chaos-pause-us", required_argument, NULL, 'U' },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
 	o->cfg.mem_size = 256ULL << 20;
 	o->serial = "stdio";
 	o->step = 1;
+	o->chaos_max = CHAOS_DEFAULT_MAX;
+	o->chaos_pause_us = CHAOS_DEFAULT_PAUSE_US;
+	int chaos_max_given = 0;
 	optind = 1;
 	opterr = 0;
 	int c;
@@ -186,17 +204,47 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	int ft = !strcmp(cmd, "ft primary"), record = ft || !strcmp(cmd, "record");
 	const char *booting = NULL;	/* an option that only a boot can take */
 	o->wire = "tcp";
+	int li = -1;
 	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
-				longopts, NULL)) != -1) {
-		if (((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q') && !ft))
-			c = '?';
-		if ((c == 'R' || c == 'Z') && ft)
-			c = '?';
+				longopts, &li)) != -1) {
+		/* a long option of another command: its value, if any, is consumed already */
+		if ((((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q') && !ft) ||
+		     ((c == 'Z' || c == 'Y' || c == 'U' || c == 'R' || c == 'W') && ft)) && li >= 0)	/* a backup replays; it cannot follow chaos live */
+			return cli_usage_error(cmd, "unknown option '--%s'", longopts[li].name);
+		li = -1;
 		if (c == 'm' || c == 'c' || c == 'i')
 			booting = c == 'm' ? "--mem" : c == 'c' ? "--cmdline" : "--initrd";
 		switch (c) {
 		case 'R': o->restore = optarg; break;
-		case 'Z': o->control = optarg; break;
+		case 'W': o->control = optarg; break;
+		case 'Z':
+			errno = 0;
+			o->chaos_seed = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' || *optarg == '+' || *optarg == ' ')
+				return cli_usage_error(cmd, "bad --chaos '%s': want a seed, a number 0..18446744073709551615",
+						       optarg);
+			o->chaos = 1;
+			break;
+		case 'Y': {
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' || v < 1 || v > CHAOS_MAX_MAX)
+				return cli_usage_error(cmd, "bad --chaos-max '%s': want a number of exits, 1..%d", optarg,
+						       CHAOS_MAX_MAX);
+			o->chaos_max = (uint32_t)v;
+			chaos_max_given = 1;
+			break;
+		}
+		case 'U': {
+			errno = 0;
+			unsigned long long v = strtoull(optarg, &end, 0);
+			if (errno || *end || end == optarg || *optarg == '-' || v > CHAOS_PAUSE_MAX_US)
+				return cli_usage_error(cmd, "bad --chaos-pause-us '%s': want microseconds, 0..%d", optarg,
+						       CHAOS_PAUSE_MAX_US);
+			o->chaos_pause_us = (uint32_t)v;
+			chaos_max_given = 1;
+			break;
+		}
 		case 'P': o->peer = optarg; break;
 		case 'A': o->arbiter = optarg; break;
 		case 'Q': o->console_seq = optarg; break;
@@ -272,6 +320,8 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	if (!o->restore && optind != argc - 1)
 		return cli_usage_error(cmd, optind >= argc ? "no IMAGE given" : "more than one IMAGE given");
 	o->cfg.image_path = o->restore ? NULL : argv[optind];
+	if (chaos_max_given && !o->chaos)
+		return cli_usage_error(cmd, "--chaos-max and --chaos-pause-us need --chaos SEED");
 	if (record && !o->output)
 		return cli_usage_error(cmd, "no trace file given: use -o TRACE");
 	if (ft && !o->peer)
@@ -441,6 +491,25 @@ int cli_run_machine(struct machine *m, struct host_run *h, double timeout, int k
 	return code;
 }
 
+void cli_chaos_start(struct machine *m, const struct run_opts *o, struct chaos *c)
+{
+	if (!o->chaos)
+		return;
+	chaos_init(c, o->chaos_seed, o->chaos_max, o->chaos_pause_us);
+	m->gate = &c->gate;
+	log_info("chaos delivery: seed %" PRIu64 ", delays of 0..%" PRIu32 " exits, pauses of 0..%" PRIu32 " us",
+		 c->seed, c->max, c->max_pause_us);
+}
+
+void cli_chaos_stats(const struct run_opts *o, const struct chaos *c)
+{
+	if (o->chaos && o->stats)
+		fprintf(stderr, "chaos: seed %" PRIu64 ", max delay %" PRIu32 " exits, max pause %" PRIu32
+				" us; %" PRIu64 " interrupts delayed by %" PRIu64 " exits in all, %" PRIu64
+				" pauses of %" PRIu64 " us in all\n",
+			c->seed, c->max, c->max_pause_us, c->delays, c->held_exits, c->pauses, c->paused_us);
+}
+
 int cli_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -477,6 +546,8 @@ int cli_run(int argc, char **argv)
 		goto out_host;
 	}
 	cli_warn_cpuid(honoured);
+	static struct chaos chaos;
+	cli_chaos_start(&m, &o, &chaos);
 	if ((!o.restore || !(code = cli_restore_apply(&snap, &m, &host))) &&
 	    (!o.control || !(code = cli_control_start(&control, o.control, &m, &o.cfg, &host)))) {
 		code = cli_run_machine(&m, &host, o.timeout, 0);
@@ -484,6 +555,7 @@ int cli_run(int argc, char **argv)
 	}
 	if (o.stats)
 		machine_print_stats(&m, stderr);
+	cli_chaos_stats(&o, &chaos);
 	machine_destroy(&m);
 out_host:
 	host_run_destroy(&host);

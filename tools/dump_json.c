@@ -101,6 +101,11 @@ void dump_json_header(FILE *out, const char *path, uint32_t version,
 	put_str_kv(out, "delivery", dump_delivery_name(h->delivery, nb, sizeof(nb)));
 	put_u64_kv(out, "checkpoint_interval", h->checkpoint_interval);
 	put_u64_kv(out, "digest_version", h->digest_version);
+	if (h->chaos) {
+		put_key(out, "chaos");
+		fprintf(out, "{\"seed\":%" PRIu64 ",\"max_delay\":%" PRIu32 ",\"max_pause_us\":%" PRIu32 "}",
+			h->chaos->seed, h->chaos->max_delay, h->chaos->max_pause_us);
+	}
 	fputs("}\n", out);
 }
 

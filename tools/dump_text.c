@@ -113,6 +113,9 @@ void dump_text_header(FILE *out, const char *path, uint32_t version,
 	else
 		fputs("checkpoint interval: none\n", out);
 	fprintf(out, "digest version: %" PRIu32 "\n", h->digest_version);
+	if (h->chaos)
+		fprintf(out, "chaos: seed %" PRIu64 ", max delay %" PRIu32 " exits, max pause %" PRIu32 " us\n",
+			h->chaos->seed, h->chaos->max_delay, h->chaos->max_pause_us);
 	fputs("events:\n", out);
 }
 

@@ -20,6 +20,7 @@
 #include "vmm/exit.h"
 #include "vmm/guest_mem.h"
 #include "vmm/hostio.h"
+#include "vmm/irq_gate.h"
 #include "vmm/digest.h"
 #include "vmm/kvm.h"
 #include "vmm/observer.h"
@@ -118,6 +119,7 @@ struct machine {
 	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];	/* what the vCPU was given */
 	unsigned ncpuid;
 	struct run_observer *obs;	/* NULL in plain runs */
+	struct irq_gate *gate;		/* NULL: inject as soon as the guest can take it */
 	struct {
 		enum step_kind kind;	/* what is being single-stepped towards, if anything */
 		uint64_t rip;

@@ -75,7 +75,12 @@ static int offer_interrupt(struct machine *m)
 	int exception = m->exception_queued;
 	m->exception_queued = 0;
 	run->request_interrupt_window = 0;
-	if (pending && run->ready_for_interrupt_injection && run->if_flag && !exception) {
+	int can_take = pending && run->ready_for_interrupt_injection && run->if_flag && !exception;
+	/* a held interrupt waits for a later exit, not for a window: the guest could take
+	 * it, so KVM would report the window at once, before the guest moved on */
+	int held = can_take && m->gate &&
+		   m->gate->ops->hold(m->gate->self, m->stats.exits, run->exit_reason == KVM_EXIT_HLT);
+	if (can_take && !held) {
 		int vector = pic_ack(&m->pic);
 		m->stats.interrupts++;
 		if (m->obs && m->obs->ops->interrupt(m->obs->self, m->stats.exits, (unsigned)vector,
@@ -96,13 +101,17 @@ static int offer_interrupt(struct machine *m)
 			return code ? code : AT_STEP_POINT;
 		}
 		r = step_arm(m, STEP_POINT, &lm);
-	} else if (pending) {
+	} else if (pending && !held) {
 		int how = m->obs ? m->obs->ops->window(m->obs->self, m->stats.exits, &lm) : OBSERVER_WINDOW_ASK;
 		if (how == OBSERVER_WINDOW_STEP)
 			r = step_arm(m, STEP_WINDOW, &lm);
 		run->request_interrupt_window = how == OBSERVER_WINDOW_ASK;
 	}
-	return r ? kvm_failure("KVM_SET_GUEST_DEBUG", r) : ENTER_GUEST;
+	if (r)
+		return kvm_failure("KVM_SET_GUEST_DEBUG", r);
+	if (m->gate && m->gate->ops->pause)
+		m->gate->ops->pause(m->gate->self, m->stats.exits);
+	return ENTER_GUEST;
 }
 
 /* A host-side call failed: the observer's verdict if it stopped the run, else ours. */

@@ -17,3 +17,6 @@ echo "== record and replay"
 echo
 echo "== Linux boot"
 /usr/bin/python3 "$here/linux_bench.py" "$build"
+echo
+echo "== chaos recording: the race guest's lost update, plain vs --chaos"
+"$here/chaos_race.sh" "$build" 50 10

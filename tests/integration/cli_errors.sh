@@ -65,6 +65,25 @@ expect 2 "cannot open disk" -- run --disk "$tmp/nope" "$tmp/zeros"
 expect 2 "at least 512 bytes" -- run --disk "$tmp/empty" "$tmp/zeros"
 expect 2 "unknown network backend" -- run --net foo:bar "$tmp/zeros"
 expect 2 "unexpected argument" -- doctor --now
+# chaos delivery: a seed is a number 0..2^64-1; the bounds need --chaos
+for cmd in run record; do
+	out=()
+	[ $cmd = record ] && out=(-o "$tmp/t")
+	expect 2 "bad --chaos 'abc'" -- $cmd --chaos abc -o "$tmp/t" "$tmp/zeros"
+	expect 2 "bad --chaos '-1'" -- $cmd --chaos -1 -o "$tmp/t" "$tmp/zeros"
+	expect 2 "bad --chaos '12x'" -- $cmd --chaos 12x -o "$tmp/t" "$tmp/zeros"
+	expect 2 "bad --chaos ''" -- $cmd --chaos '' -o "$tmp/t" "$tmp/zeros"
+	expect 2 "bad --chaos '18446744073709551616'" -- $cmd --chaos 18446744073709551616 -o "$tmp/t" "$tmp/zeros"
+	expect 2 "bad --chaos-max '0'" -- $cmd --chaos 1 --chaos-max 0 -o "$tmp/t" "$tmp/zeros"
+	expect 2 "bad --chaos-max '-5'" -- $cmd --chaos 1 --chaos-max -5 -o "$tmp/t" "$tmp/zeros"
+	expect 2 "bad --chaos-max 'many'" -- $cmd --chaos 1 --chaos-max many -o "$tmp/t" "$tmp/zeros"
+	expect 2 "bad --chaos-pause-us '-1'" -- $cmd --chaos 1 --chaos-pause-us -1 -o "$tmp/t" "$tmp/zeros"
+	expect 2 "need --chaos SEED" -- $cmd --chaos-max 4 "${out[@]}" "$tmp/zeros"
+	expect 2 "need --chaos SEED" -- $cmd --chaos-pause-us 0 "${out[@]}" "$tmp/zeros"
+done
+expect 2 "option '--chaos' needs a value" -- record -o "$tmp/t" "$tmp/zeros" --chaos
+expect 2 "unknown option '--chaos'" -- ft primary --chaos 1 -o "$tmp/t" --peer 127.0.0.1:1 "$tmp/zeros"
+expect 2 "unknown option '--output'" -- run --output "$tmp/t" "$tmp/zeros"
 for cmd in run doctor help version; do
 	expect 0 "detvm" -- "$cmd" --help
 done

@@ -8,6 +8,8 @@
 #   rr_exits ERRFILE               the N of "exits: N" (--stats)
 #   rr_kind_count TRACE KIND       events of KIND in TRACE (detvm dump --stats)
 #   rr_no_crash RC ERRFILE WHAT    fail on a signal death or a sanitizer report
+#   rr_replay_refused TRACE TAG STATUS PATTERN WHAT   replay TRACE; fail unless it exits
+#                                  STATUS (no crash) with PATTERN (grep) on stderr
 #   rr_is_prefix A B               A's bytes are a prefix of B's
 #   rr_start_peer [net_peer args]  net_peer.py on $tmp/peer.sock; rr_stop_peer
 #   step_points ERR, landmarks_reached ERR   the `step` counters of --stats
@@ -81,6 +83,15 @@ rr_no_crash() {
 	[ "$rc" -lt 128 ] || fail "$what: detvm died with status $rc (signal $((rc - 128)))"
 	! grep -Eq "AddressSanitizer|LeakSanitizer|runtime error:" "$err" ||
 		fail "$what: sanitizer report: $(grep -Em1 'AddressSanitizer|LeakSanitizer|runtime error:' "$err")"
+}
+
+rr_replay_refused() {
+	local trace=$1 tag=$2 want=$3 pattern=$4 what=$5 rc
+	rr_replay "$trace" "$tag"
+	rc=$?
+	rr_no_crash $rc "$tmp/$tag.err" "$what"
+	[ $rc -eq "$want" ] || fail "$what: replay exited $rc, want $want"
+	grep -q -- "$pattern" "$tmp/$tag.err" || fail "$what: wrong message"
 }
 
 rr_is_prefix() {

@@ -18,6 +18,9 @@
  *   timer-shift  the N-th timer fire and every event after it move DELTA_NS (here a
  *                count of positions, > 0) positions on: the trace skips exits
  *   end-status   the N-th (only) end event's exit status becomes DELTA_NS
+ *   chaos-max    no event: a chaos trace's header says its delays were at most N
+ *                exits; N = 0 drops the chaos field (the trace claims to be plain);
+ *                prints position 0
  *
  * DELTA_NS is read for clock and timer only (it must still be a number for the others).
  * Prints the position (exit ordinal) of the changed event on stdout, and a description
@@ -38,7 +41,7 @@
 #define MS_NS 1000000LL
 
 enum kind { K_EXIT_DATA, K_CONSOLE_OUT, K_CLOCK, K_TIMER, K_LANDMARK, K_DIGEST_VERSION, K_TIMER_SHIFT, K_END_STATUS,
-	    K_LANDMARK_REGS, K_LANDMARK_PAGE };
+	    K_LANDMARK_REGS, K_LANDMARK_PAGE, K_CHAOS_MAX };
 
 static const char *const kind_names[] = {
 	[K_EXIT_DATA] = "exit-data",
@@ -51,12 +54,13 @@ static const char *const kind_names[] = {
 	[K_END_STATUS] = "end-status",
 	[K_LANDMARK_REGS] = "landmark-regs",
 	[K_LANDMARK_PAGE] = "landmark-page",
+	[K_CHAOS_MAX] = "chaos-max",
 };
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: trace_mutate IN OUT exit-data|console-out|clock|timer|landmark|digest-version|\n"
-		"       timer-shift|end-status|landmark-regs|landmark-page\n"
+		"       timer-shift|end-status|landmark-regs|landmark-page|chaos-max\n"
 		"       N [DELTA_NS]\n");
 	return 2;
 }
@@ -87,6 +91,7 @@ static int matches(enum kind k, const Detvm__Event *ev)
 	case K_LANDMARK_PAGE:
 		return ev->payload_case == DETVM__EVENT__PAYLOAD_LANDMARK && ev->landmark->n_pages > 0;
 	case K_DIGEST_VERSION:
+	case K_CHAOS_MAX:
 		break;		/* a header change: no event matches */
 	}
 	return 0;
@@ -200,6 +205,7 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 		ev.end = &end_ev;
 		break;
 	case K_DIGEST_VERSION:
+	case K_CHAOS_MAX:
 	case K_TIMER_SHIFT:
 		break;		/* never called: no event changes */
 	}
@@ -233,7 +239,7 @@ int main(int argc, char **argv)
 			k = (int)i;
 	errno = 0;
 	n = strtoull(argv[4], &end, 10);
-	if (k < 0 || errno || *end || (n == 0 && k != K_DIGEST_VERSION) || n > UINT32_MAX)
+	if (k < 0 || errno || *end || (n == 0 && k != K_DIGEST_VERSION && k != K_CHAOS_MAX) || n > UINT32_MAX)
 		return usage();
 	if (argc == 6) {
 		errno = 0;
@@ -253,6 +259,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "trace_mutate: header digest_version %" PRIu32 " -> %" PRIu64 "\n",
 			hdr.digest_version, n);
 		hdr.digest_version = (uint32_t)n;
+		changed = 1;
+	}
+	Detvm__ChaosConfig chaos;
+	if (k == K_CHAOS_MAX) {
+		if (!hdr.chaos) {
+			fprintf(stderr, "trace_mutate: '%s' is not a chaos recording\n", argv[1]);
+			trace_reader_close(rd);
+			return 1;
+		}
+		fprintf(stderr, "trace_mutate: header chaos max_delay %" PRIu32 " -> %s%" PRIu64 "\n",
+			hdr.chaos->max_delay, n ? "" : "none, plain trace ", n);
+		chaos = *hdr.chaos;
+		chaos.max_delay = (uint32_t)n;
+		hdr.chaos = n ? &chaos : NULL;
 		changed = 1;
 	}
 	r = trace_writer_open(&w, argv[2], &hdr, NULL);
