@@ -113,7 +113,8 @@ static int handle(struct ft_link *l, const uint8_t *m, ssize_t n, int primary)
 		pthread_mutex_lock(&l->mu);
 		if (r) {
 			char why[160];
-			snprintf(why, sizeof(why), "the primary sent a state the backup cannot take: %s", strerror(-r));
+			snprintf(why, sizeof(why), "the primary sent a state the backup cannot take: %s",
+				 r == -EINVAL ? "malformed (garbage)" : strerror(-r));
 			l->fault = r == -EINVAL;
 			peer_ended(l, FT_PEER_DEAD, why);
 			ended = 1;

@@ -143,6 +143,12 @@ static int wrap(void *ctx, struct replayer *rp, struct hostio **io, struct run_o
 {
 	struct backup_side *s = ctx;
 	const Detvm__VmConfig *c = s->hdr->config;
+	int from_link = c->start_state && c->start_state->path && !strcmp(c->start_state->path, TRACE_START_FT_LINK);
+	if (from_link != (s->incoming.mem != NULL)) {
+		log_error("%s", from_link ? "the trace starts from a state the primary never sent"
+					  : "the primary sent a state, then a trace that does not start from it");
+		return DETVM_EXIT_TRACE;
+	}
 	if (host_run_init(&s->live, rp->out_fd, -1)) {
 		log_error("cannot set up the live host: %s", strerror(errno));
 		return DETVM_EXIT_HOST;

@@ -2,7 +2,8 @@
 # Bad peers on the FT link, each against a backup that holds an arbiter (so a wrong
 # go-live would show) or a primary: garbage, a frame longer than any message, another
 # protocol version, a stream cut inside the trace header, a header for an image that
-# has changed since, and a "backup" that answers garbage. Asserts for each: one error
+# has changed since, a state transfer with pages outside the guest or a trace that boots
+# after a state was begun, and a "backup" that answers garbage. Asserts for each: one error
 # line that says what was wrong, the expected exit status, no crash, nothing went live
 # (the arbiter was never claimed).
 # Statuses: 10 for a peer refused at the greeting, 7 for a stream that gives no usable
@@ -47,6 +48,14 @@ elif mode == "huge":
     s.sendall(hello(1) + struct.pack("<I", 0x7fffffff) + b"x" * 64)
 elif mode == "version":
     s.sendall(hello(99))
+elif mode == "badstate":  # a state transfer whose pages lie outside the guest's memory
+    s.sendall(hello(1) + frame(b"\x05B" + struct.pack("<Q", 64 << 20)))
+    s.sendall(frame(b"\x05P" + struct.pack("<Q", 1 << 40) + bytes(4096)))
+elif mode == "halfstate":  # a state begun, then a trace that boots instead
+    s.sendall(hello(1) + frame(b"\x05B" + struct.pack("<Q", 64 << 20)))
+    data = open(sys.argv[3], "rb").read()
+    for i in range(0, len(data), 4096):
+        s.sendall(frame(bytes([1]) + data[i:i + 4096]))
 else:  # cut / trace: a real greeting, then the trace as pieces (cut: its first 40 bytes)
     data = open(sys.argv[3], "rb").read()
     if mode == "cut":
@@ -85,6 +94,8 @@ backup_vs garbage 7 "the primary sent garbage"
 backup_vs huge 7 "the primary is gone"
 backup_vs version 10 "speaks FT link version 99"
 backup_vs cut 7 "the primary is gone" "$tmp/t.trace"
+backup_vs badstate 7 "a state the backup cannot take"
+backup_vs halfstate 7 "a trace that does not start from it" "$tmp/t.trace"
 printf 'x' >>"$tmp/guest.elf"	# the image the header names has changed
 backup_vs trace 12 "changed" "$tmp/t.trace"
 
