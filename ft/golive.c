@@ -16,6 +16,8 @@
 
 #define BLOCK 4096u
 
+static void flush_pending(struct ft_golive *g);
+
 static struct ft_golive *self(struct hostio *h)
 {
 	return h->priv;
@@ -64,6 +66,8 @@ static int go_live(struct ft_golive *g)
 	r = host_run_start(g->live);
 	if (r)
 		return r;
+	if (g->released)
+		flush_pending(g);
 	/* a live guest that runs without exits needs delivery points of its own */
 	if (g->m)
 		g->m->step_rings = 1u << 0 | 1u << 3;
@@ -95,6 +99,8 @@ static int live(struct ft_golive *g)
 	log_info("live at exit %" PRIu64 ": guest clock %.3f s, %" PRIu64 " disk blocks issued again, "
 		 "switch took %.3f ms", g->position, (double)g->guest_ns / 1e9, g->blocks_copied,
 		 (double)g->host_ns / 1e6);
+	log_info("console: %" PRIu64 " bytes the primary had released not shown again, %" PRIu64
+		 " bytes issued again (the re-issued window)", g->console_skipped, g->console_reissued);
 	return 1;
 }
 
@@ -128,10 +134,72 @@ static void gl_timer_arm(struct hostio *h, unsigned timer, uint64_t deadline)
 	hostio_timer_arm(live(g) ? g->out : rp_io(g), timer, deadline);
 }
 
+#define PENDING_MAX (1u << 20)
+
+/* Shows replayed console bytes: the side channel line, then the bytes. */
+static void show(struct ft_golive *g, struct hostio *to, unsigned con, const uint8_t *buf, size_t len)
+{
+	uint64_t off = g->pending_off;
+	ft_console_seq(g->seq_fd, &off, len);
+	hostio_console_out(to, con, buf, len);
+	g->console_reissued += len;
+}
+
+/* Drops what the primary has released since; past PENDING_MAX the oldest is shown. */
+static void trim_pending(struct ft_golive *g, unsigned con)
+{
+	uint64_t mark = __atomic_load_n(g->released, __ATOMIC_ACQUIRE);
+	size_t drop = mark <= g->pending_off ? 0 : mark - g->pending_off < g->pending_len ? (size_t)(mark - g->pending_off) : g->pending_len;
+	if (g->pending_len - drop > PENDING_MAX) {	/* the primary is slow to say: show, not grow */
+		size_t n = g->pending_len - drop - PENDING_MAX;
+		g->pending_off += drop;
+		show(g, rp_io(g), con, g->pending + drop, n);
+		drop += n;
+	} else {
+		g->console_skipped += drop;
+	}
+	memmove(g->pending, g->pending + drop, g->pending_len - drop);
+	g->pending_len -= drop;
+	g->pending_off += drop;
+}
+
+static void hold_console(struct ft_golive *g, unsigned con, const uint8_t *buf, size_t len)
+{
+	if (!g->pending && !(g->pending = malloc(2 * PENDING_MAX + HOST_CONSOLE_BUF)))
+		return;		/* shown neither way: the primary's reader has what it released */
+	if (!g->pending_len)
+		g->pending_off = g->console_off;
+	while (len) {
+		size_t n = len < PENDING_MAX ? len : PENDING_MAX;
+		memcpy(g->pending + g->pending_len, buf, n);
+		g->pending_len += n;
+		g->console_off += n;
+		buf += n;
+		len -= n;
+		trim_pending(g, con);
+	}
+}
+
+/* Going live: what the primary may not have released is issued again. */
+static void flush_pending(struct ft_golive *g)
+{
+	if (!g->pending_len)
+		return;
+	trim_pending(g, 0);
+	show(g, &g->live->io, 0, g->pending, g->pending_len);
+	g->pending_off += g->pending_len;
+	g->pending_len = 0;
+	host_run_flush(g->live);
+}
+
 static void gl_console_out(struct hostio *h, unsigned con, const uint8_t *buf, size_t len)
 {
 	struct ft_golive *g = self(h);
 	struct hostio *to = live(g) ? g->out : rp_io(g);
+	if (!g->live_now && g->released) {
+		hold_console(g, con, buf, len);
+		return;
+	}
 	if (to != g->out || to == &g->live->io)	/* a primary again: the output rule says them */
 		ft_console_seq(g->seq_fd, &g->console_off, len);
 	hostio_console_out(to, con, buf, len);
@@ -443,6 +511,8 @@ void ft_golive_set_machine(struct ft_golive *g, struct machine *m)
 
 void ft_golive_destroy(struct ft_golive *g)
 {
+	free(g->pending);
+	g->pending = NULL;
 	for (unsigned d = 0; d < REPLAY_MAX_DISKS; d++) {
 		free(g->dirty[d]);
 		g->dirty[d] = NULL;

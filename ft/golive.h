@@ -52,6 +52,14 @@ struct ft_golive {
 	uint64_t nblocks[REPLAY_MAX_DISKS];
 	int seq_fd;
 	uint64_t console_off;
+	/* console bytes the primary released (the link's MARK; NULL: none come): replayed
+	 * console output waits here until the primary has released it (then it is dropped)
+	 * or the backup goes live (then it is issued again: the re-issued window) */
+	const uint64_t *released;
+	uint8_t *pending;
+	size_t pending_len;
+	uint64_t pending_off;		/* console offset of pending[0] */
+	uint64_t console_skipped, console_reissued;	/* replayed bytes dropped, shown */
 	const char *nic_spec[FT_GOLIVE_MAX_NICS];	/* backends opened at the switch */
 	unsigned nnics;
 	/* what happened at the switch */

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MSG_PIECE = 1, MSG_ACK = 2, MSG_BEAT = 3, MSG_BYE = 4, MSG_STATE = 5 };
+enum { MSG_PIECE = 1, MSG_ACK = 2, MSG_BEAT = 3, MSG_BYE = 4, MSG_STATE = 5, MSG_MARK = 6 };
 
 /* The primary queues at most this much for the backup; past it the guest waits. */
 #define QUEUE_MAX_BYTES (64u << 20)
@@ -119,6 +119,11 @@ static int handle(struct ft_link *l, const uint8_t *m, ssize_t n, int primary)
 			peer_ended(l, FT_PEER_DEAD, why);
 			ended = 1;
 		}
+	} else if (!primary && n == 9 && m[0] == MSG_MARK) {
+		uint64_t v;
+		memcpy(&v, m + 1, 8);
+		if (v > __atomic_load_n(&l->mark, __ATOMIC_RELAXED))
+			__atomic_store_n(&l->mark, v, __ATOMIC_RELEASE);
 	} else if (!primary && n == 1 && m[0] == MSG_BYE) {
 		peer_ended(l, FT_PEER_DONE, "the primary finished its trace");
 		ended = 1;
@@ -180,6 +185,17 @@ static void *run(struct ft_link *l, int primary)
 			break;
 		if (primary && send_queued(l, &sent))
 			break;
+		uint64_t mark = __atomic_load_n(&l->mark, __ATOMIC_ACQUIRE);
+		if (primary && mark != l->mark_said) {
+			if (send_small(l, MSG_MARK, mark, 1)) {
+				pthread_mutex_lock(&l->mu);
+				peer_ended(l, FT_PEER_DEAD, l->t->error[0] ? l->t->error : "the backup is gone");
+				pthread_mutex_unlock(&l->mu);
+				break;
+			}
+			l->mark_said = mark;
+			sent = now_ms();
+		}
 		if (!primary) {
 			pthread_mutex_lock(&l->mu);
 			int gone = send_acks(l);

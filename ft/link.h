@@ -14,6 +14,9 @@
  *   ACK    u64: pieces the backup holds            backup -> primary
  *   BEAT   nothing (I am alive)                    both ways
  *   BYE    nothing: the trace is complete          primary -> backup
+ *   MARK   u64: console bytes the primary has released, up to a line end: the
+ *          backup does not show them again (duplicates only in the re-issued window)
+ *                                                  primary -> backup
  *   STATE  a part of a running VM's state (ft/protect.h), before the trace of a
  *          re-protected VM: the backup hands it to on_state and, from the first one
  *          on, acknowledges pieces only once ft_backup_open_acks() says it holds a
@@ -46,6 +49,8 @@ struct ft_link {
 	int stop;			/* ask the thread to leave */
 	int fault;			/* the peer broke the protocol (garbage), not just died */
 	uint64_t heard_ms;		/* CLOCK_MONOTONIC ms of its last word (atomic) */
+	uint64_t mark;			/* console bytes released (MARK; atomic) */
+	uint64_t mark_said;		/* primary: the last MARK sent */
 	/* primary */
 	struct ft_piece *head, *tail;	/* queued, not yet sent */
 	uint64_t queued, sent, acked;	/* pieces */

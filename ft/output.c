@@ -40,10 +40,17 @@ static void perform(struct ft_hold *h, const struct ft_output *o)
 {
 	int r = 0;
 	switch (o->kind) {
-	case OUT_CONSOLE:
+	case OUT_CONSOLE: {
+		uint64_t at = h->console_off;
 		ft_console_seq(h->seq_fd, &h->console_off, o->len);
 		hostio_console_out(h->inner, o->index, o->data, o->len);
+		/* the live host writes a line at its end: bytes after the last newline may
+		 * still sit in its buffer, so they are not counted out yet */
+		const uint8_t *nl = memrchr(o->data, '\n', o->len);
+		if (nl && h->link)
+			__atomic_store_n(&h->link->mark, at + (uint64_t)(nl - o->data) + 1, __ATOMIC_RELEASE);
 		break;
+	}
 	case OUT_FRAME:
 		hostio_net_send(h->inner, o->index, o->data, o->len);
 		break;

@@ -174,6 +174,7 @@ static int wrap(void *ctx, struct replayer *rp, struct hostio **io, struct run_o
 		return DETVM_EXIT_HOST;
 	}
 	s->golive_made = 1;
+	s->g.released = &s->link.mark;
 	for (size_t i = 0; i < c->n_nics && i < FT_GOLIVE_MAX_NICS; i++)
 		s->g.nic_spec[s->g.nnics++] = s->b->net ? s->b->net : c->nics[i]->backend;
 	*io = &s->g.io;

@@ -4,7 +4,8 @@
 # asserts: the backup wins the arbiter and goes live, and the guest's work completes
 # (exit 0, RESULT PASS); the console an outside reader sees (tools/ft_console.py over
 # the primary's then the backup's console and side channel) has no gap and equals a
-# plain run's byte for byte, every duplicate dropped by its sequence number; the shared
+# plain run's byte for byte, every duplicate dropped by its sequence number and inside the
+# window the backup issued again (what the primary had not said it released); the shared
 # disk equals a plain run's. Prints the kill points, duplicates and switch times.
 # usage: ft_failover.sh DETVM GUEST_ELF [KILLS (default 10; 100 for the long run)]
 set -u
@@ -51,9 +52,12 @@ for k in $(seq "$kills"); do
 	cmp -s "$d/disk.img" "$tmp/plain.img" || fail "kill $k: the shared disk differs from a plain run's"
 	released=$(lines "$d/p.con" journal)
 	dup=$(grep -o '[0-9]* duplicate' "$d/reader.err" | cut -d' ' -f1)
+	window=$(sed -n 's/.* \([0-9]*\) bytes issued again (the re-issued window).*/\1/p' "$d/b.err")
+	[ -n "$window" ] || fail "kill $k: the backup did not say its re-issued window"
+	[ "$dup" -le "$window" ] || fail "kill $k: the reader dropped $dup duplicate bytes, more than the $window the backup issued again"
 	sw=$(grep -o 'switch took [0-9.]* ms' "$d/b.err" | cut -d' ' -f3)
-	summary+=" $at/$released/$dup/$sw"
+	summary+=" $at/$released/$dup/$window/$sw"
 	rm -rf "$d"
 done
 echo "PASS ft_failover: $kills kills of the primary, each: backup live, no gap, console and disk equal a plain run's (${SECONDS}s)"
-echo "kill point/lines released/duplicate bytes dropped/switch ms:$summary"
+echo "kill point/lines released/duplicate bytes dropped/re-issued bytes/switch ms:$summary"

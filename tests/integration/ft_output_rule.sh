@@ -4,8 +4,8 @@
 # alive, connected, silent, so it acknowledges nothing) for a second. Asserts: while it
 # is frozen the primary releases no console byte, yet its trace keeps growing (only the
 # output waits, not the guest); after SIGCONT every line comes out, both exit 0, the
-# backup says replay identical, its console equals what the primary released, the
-# primary reports outputs that waited for the backup.
+# backup says replay identical and showed nothing the primary released (a reader would
+# see it twice), the primary reports outputs that waited for the backup.
 # usage: ft_output_rule.sh DETVM GUEST_ELF
 set -u
 detvm=$1 elf=$2
@@ -58,7 +58,7 @@ bpid=
 [ $brc -eq 0 ] || fail "the backup exited $brc"
 [ "$(grep -c '^talk' "$tmp/p.con")" -eq $lines ] || fail "the primary released $(grep -c '^talk' "$tmp/p.con") talk lines, want $lines"
 grep -q "replay identical" "$tmp/b.err" || fail "the backup did not say replay identical"
-cmp -s "$tmp/p.con" "$tmp/b.con" || fail "the backup's console differs from what the primary released"
+[ -s "$tmp/b.con" ] && fail "the backup showed console bytes the primary had released (a reader would see them twice)"
 waited=$(sed -n 's/.*; \([0-9]*\) outputs waited for it, \([0-9]*\) ms in all/\1 \2/p' "$tmp/p.err")
 [ -n "$waited" ] || fail "the primary did not report its held outputs"
 set -- $waited
