@@ -88,12 +88,9 @@ int cli_console(int argc, char **argv)
 	struct console_log c;
 	struct tool_opts o;
 	struct trace_walk w;
-	int code = tool_parse(&spec, argc, argv, &o);
+	int code = tool_open_trace(&spec, argc, argv, &o, &w);
 
 	if (code >= 0)
-		return code;
-	code = trace_walk_open(&w, CONSOLE_PROG, o.files[0], stderr);
-	if (code)
 		return code;
 	console_log_init(&c);
 	code = trace_walk_each(&w, take, &c);

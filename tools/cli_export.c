@@ -164,12 +164,9 @@ int cli_export(int argc, char **argv)
 	struct tool_out out;
 	struct tool_opts o;
 	struct trace_walk w;
-	int code = tool_parse(&spec, argc, argv, &o);
+	int code = tool_open_trace(&spec, argc, argv, &o, &w);
 
 	if (code >= 0)
-		return code;
-	code = trace_walk_open(&w, EXPORT_PROG, o.files[0], stderr);
-	if (code)
 		return code;
 	code = tool_out_open(&out, EXPORT_PROG, o.out);
 	if (code) {

@@ -24,7 +24,7 @@ static const struct tool_spec spec = {
 		"Summarize a detvm trace over guest time: events per kind in each guest second,\n"
 		"encoded bytes per kind, file bytes against the uncompressed event records\n"
 		"(compression ratio), and the longest gaps in guest time between two consecutive\n"
-		"exits, with their positions (exit numbers).\n"
+		"exits, with their positions (exit numbers), from the first guest clock value on.\n"
 		"\n"
 		"Guest time is the guest clock as the trace last saw it (clock reads, timer\n"
 		"fires, checkpoints): an event's second is the one that clock was in.\n"
@@ -51,7 +51,7 @@ struct stats {
 	size_t nrows, cap;
 	struct gap gaps[STATS_GAPS];	/* longest first */
 	size_t ngaps;
-	bool seen_exit;
+	bool last_exit_timed;
 	uint64_t last_exit_pos, last_exit_ns;
 	int last_exit_kind;
 	uint64_t exits;
@@ -101,12 +101,13 @@ static int account(void *ctx, const struct trace_walk *w)
 	s->guest_ns = w->guest_ns;
 	if (k != DETVM__EVENT__PAYLOAD_EXIT)
 		return 0;
-	if (s->seen_exit) {
+	/* before the first clock value the time is unknown, not 0: no gap starts there */
+	if (s->last_exit_timed) {
 		struct gap g = { w->guest_ns - s->last_exit_ns, s->last_exit_pos, w->te.position,
 				 s->last_exit_ns, s->last_exit_kind };
 		add_gap(s, &g);
 	}
-	s->seen_exit = true;
+	s->last_exit_timed = w->guest_known;
 	s->exits++;
 	s->last_exit_pos = w->te.position;
 	s->last_exit_ns = w->guest_ns;
@@ -217,12 +218,9 @@ int cli_stats(int argc, char **argv)
 	struct stats s = { 0 };
 	struct tool_opts o;
 	struct trace_walk w;
-	int code = tool_parse(&spec, argc, argv, &o);
+	int code = tool_open_trace(&spec, argc, argv, &o, &w);
 
 	if (code >= 0)
-		return code;
-	code = trace_walk_open(&w, STATS_PROG, o.files[0], stderr);
-	if (code)
 		return code;
 	code = trace_walk_each(&w, account, &s);
 	if (!code) {

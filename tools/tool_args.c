@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "tools/dump.h"
+#include "tools/trace_walk.h"
 
 struct option_name {
 	enum tool_option opt;
@@ -95,6 +96,17 @@ int tool_parse(const struct tool_spec *s, int argc, char **argv, struct tool_opt
 		return usage_error(s, s->files > 1 ? "want two trace files" : "no trace file given",
 				   NULL);
 	return -1;
+}
+
+int tool_open_trace(const struct tool_spec *s, int argc, char **argv, struct tool_opts *o,
+		    struct trace_walk *w)
+{
+	int code = tool_parse(s, argc, argv, o);
+
+	if (code >= 0)
+		return code;
+	code = trace_walk_open(w, s->prog, o->files[0], stderr);
+	return code ? code : -1;
 }
 
 int tool_out_open(struct tool_out *o, const char *prog, const char *path)

@@ -35,6 +35,14 @@ struct tool_opts {
  */
 int tool_parse(const struct tool_spec *s, int argc, char **argv, struct tool_opts *o);
 
+struct trace_walk;
+/*
+ * tool_parse(), then trace_walk_open() of the one trace file: -1 with w open to go on,
+ * or the exit code to return now (w closed).
+ */
+int tool_open_trace(const struct tool_spec *s, int argc, char **argv, struct tool_opts *o,
+		    struct trace_walk *w);
+
 /*
  * An output file written under a temporary name in the same folder and renamed into
  * place by tool_out_commit(), so a failed run leaves no half file (and no old file is

@@ -76,8 +76,11 @@ int trace_walk_next(struct trace_walk *w)
 	if (ret == 0)
 		return 0;
 	/* a clock read can report an earlier value than a timer's deadline; time never goes back */
-	if (trace_event_guest_ns(w->te.ev, &ns) && ns > w->guest_ns)
-		w->guest_ns = ns;
+	if (trace_event_guest_ns(w->te.ev, &ns)) {
+		w->guest_known = true;
+		if (ns > w->guest_ns)
+			w->guest_ns = ns;
+	}
 	trace_tally_add(&w->tally, &w->te);
 	return 1;
 }

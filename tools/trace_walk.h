@@ -40,6 +40,7 @@ struct trace_walk {
 	struct trace_reader *r;
 	struct trace_event te;		/* the current event (trace_walk_next() == 1) */
 	uint64_t guest_ns;		/* guest time of the current event */
+	bool guest_known;		/* a guest clock value has been seen (before: 0) */
 	struct trace_tally tally;	/* of every event returned so far */
 	uint64_t header_bytes, file_bytes;
 };
