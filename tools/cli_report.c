@@ -80,17 +80,14 @@ static int read_replay_log(const char *path, struct divergence *d)
 
 static int add_step(struct report *r, uint64_t ns)
 {
+	struct time_step *steps;
+
 	if (r->nsteps && r->steps[r->nsteps - 1].ns == ns)
 		return 0;
-	if (r->nsteps == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 256;
-		struct time_step *s = realloc(r->steps, cap * sizeof(*s));
-
-		if (!s)
-			return -1;
-		r->steps = s;
-		r->cap = cap;
-	}
+	steps = grow_array(r->steps, &r->cap, r->nsteps, sizeof(*steps), 256);
+	if (!steps)
+		return -1;
+	r->steps = steps;
 	memset(&r->steps[r->nsteps], 0, sizeof(r->steps[0]));
 	r->steps[r->nsteps++].ns = ns;
 	return 0;

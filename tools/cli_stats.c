@@ -60,15 +60,12 @@ struct stats {
 
 static int add_row(struct stats *s, uint64_t second)
 {
-	if (s->nrows == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct second_row *r = realloc(s->rows, cap * sizeof(*r));
+	struct second_row *rows;
 
-		if (!r)
-			return -1;
-		s->rows = r;
-		s->cap = cap;
-	}
+	rows = grow_array(s->rows, &s->cap, s->nrows, sizeof(*rows), 16);
+	if (!rows)
+		return -1;
+	s->rows = rows;
 	memset(&s->rows[s->nrows], 0, sizeof(s->rows[0]));
 	s->rows[s->nrows++].second = second;
 	return 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/trace_walk.h"
 #include "vmm/machine.h"
 
 /* 16550A register offsets and bits, as devices/uart.c decodes them */
@@ -26,15 +27,10 @@ static struct console_line *open_line(struct console_log *c, uint64_t pos, uint6
 
 	if (c->nlines && !c->lines[c->nlines - 1].newline)
 		return &c->lines[c->nlines - 1];
-	if (c->nlines == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 64;
-
-		l = realloc(c->lines, cap * sizeof(*l));
-		if (!l)
-			return NULL;
-		c->lines = l;
-		c->cap = cap;
-	}
+	l = grow_array(c->lines, &c->cap, c->nlines, sizeof(*l), 64);
+	if (!l)
+		return NULL;
+	c->lines = l;
 	l = &c->lines[c->nlines++];
 	memset(l, 0, sizeof(*l));
 	l->position = pos;
@@ -45,6 +41,7 @@ static struct console_line *open_line(struct console_log *c, uint64_t pos, uint6
 static int put_byte(struct console_log *c, uint8_t b, uint64_t pos, uint64_t ns)
 {
 	struct console_line *l = open_line(c, pos, ns);
+	uint8_t *text;
 
 	if (!l)
 		return -ENOMEM;
@@ -53,15 +50,10 @@ static int put_byte(struct console_log *c, uint8_t b, uint64_t pos, uint64_t ns)
 		l->newline = true;
 		return 0;
 	}
-	if (l->len == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 80;
-		uint8_t *t = realloc(l->text, cap);
-
-		if (!t)
-			return -ENOMEM;
-		l->text = t;
-		l->cap = cap;
-	}
+	text = grow_array(l->text, &l->cap, l->len, 1, 80);
+	if (!text)
+		return -ENOMEM;
+	l->text = text;
 	l->text[l->len++] = b;
 	return 0;
 }

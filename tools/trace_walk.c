@@ -2,6 +2,7 @@
 #include "tools/trace_walk.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -114,6 +115,19 @@ void trace_walk_close(struct trace_walk *w)
 	if (w->r)
 		trace_reader_close(w->r);
 	w->r = NULL;
+}
+
+void *grow_array(void *arr, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	size_t want = *cap ? 2 * *cap : first;
+	void *p;
+
+	if (n < *cap)
+		return arr;
+	p = realloc(arr, want * elem);
+	if (p)
+		*cap = want;
+	return p;
 }
 
 void trace_put_guest_time(FILE *out, uint64_t ns)

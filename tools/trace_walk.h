@@ -66,6 +66,13 @@ const Detvm__TraceHeader *trace_walk_header(const struct trace_walk *w);
 const Detvm__TraceFooter *trace_walk_footer(const struct trace_walk *w);
 void trace_walk_close(struct trace_walk *w);
 
+/*
+ * Room for one more element in a growing array (arr: *cap elements of elem bytes, n
+ * used), doubled from `first`: the array (moved or not), or NULL when out of memory
+ * (arr is still valid then).
+ */
+void *grow_array(void *arr, size_t *cap, size_t n, size_t elem, size_t first);
+
 /* Guest nanoseconds as "12.345678 s". */
 void trace_put_guest_time(FILE *out, uint64_t ns);
 

@@ -92,8 +92,10 @@ if sys.argv[4] == "ticks":
 ' "$tmp/$p.stats" "$tmp/$p.dstats" "$tmp/$p.dump" "$p" 2>"$tmp/py.err" || { show+=("$tmp/py.err"); fail "stats $p disagrees with dump --stats"; }
 done
 "$detvm" stats "$tmp/ticks.trace" >"$tmp/ticks.stext" || fail "stats (text) exited $?"
-grep -q "^longest gaps between exits" "$tmp/ticks.stext" && grep -q "^compression ratio" "$tmp/ticks.stext" ||
-	{ show=("$tmp/ticks.stext"); fail "stats text lacks its sections"; }
+if ! grep -q "^longest gaps between exits" "$tmp/ticks.stext" || ! grep -q "^compression ratio" "$tmp/ticks.stext"; then
+	show=("$tmp/ticks.stext")
+	fail "stats text lacks its sections"
+fi
 
 # ---- diff ----------------------------------------------------------------------------------
 t=$tmp/ticks.trace
@@ -120,8 +122,10 @@ done
 m_console_pos=$("$mutate" "$t" "$tmp/mc.trace" console-out 5 2>/dev/null)
 "$detvm" diff "$t" "$tmp/blk.trace" >"$tmp/d.out"
 [ $? -eq 1 ] || fail "diff ticks blk did not exit 1"
-grep -q "^header cmdline differs:" "$tmp/d.out" && grep -q "^header disks differs:" "$tmp/d.out" ||
-	{ show=("$tmp/d.out"); fail "diff ticks blk does not name the cmdline and disks"; }
+if ! grep -q "^header cmdline differs:" "$tmp/d.out" || ! grep -q "^header disks differs:" "$tmp/d.out"; then
+	show=("$tmp/d.out")
+	fail "diff ticks blk does not name the cmdline and disks"
+fi
 
 # ---- export --chrome -----------------------------------------------------------------------
 for p in ticks blk net; do
@@ -186,7 +190,7 @@ grep -q "^[0-9]* @$m_console_pos exit pio out port=0x3f8" "$tmp/div.dom" || fail
 [ "$(head -c 8 "$tmp/shot.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "the screenshot is not a PNG"
 
 # ---- bad traces, usage ---------------------------------------------------------------------
-layout=($(rr_layout "$t"))
+read -ra layout <<<"$(rr_layout "$t")"
 head -c $((layout[1] + 40)) "$t" >"$tmp/trunc.trace"        # cut inside block 1
 cp "$t" "$tmp/corrupt.trace"
 printf '\xff\x00\xff' | dd of="$tmp/corrupt.trace" bs=1 seek=$((layout[1] + 60)) conv=notrunc 2>/dev/null
