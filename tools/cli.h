@@ -18,6 +18,12 @@ int cli_record(int argc, char **argv);
 int cli_replay(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
 int cli_ft(int argc, char **argv);
+/* offline tools over traces (cli_stats.c, cli_diff.c, cli_console.c, cli_export.c, cli_report.c) */
+int cli_stats(int argc, char **argv);
+int cli_diff(int argc, char **argv);
+int cli_console(int argc, char **argv);
+int cli_export(int argc, char **argv);
+int cli_report(int argc, char **argv);
 int cli_ft_backup(int argc, char **argv);
 extern const char cli_ft_help[];
 /* The FT wire a user asked for exists here, or one line and DETVM_EXIT_USAGE. */

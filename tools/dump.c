@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "tools/dump_priv.h"
+#include "tools/trace_walk.h"
 
 #define DUMP_PROG "detvm dump"
 /* How often (in events) a failed output stream is noticed, to stop early on e.g. ENOSPC. */
@@ -24,12 +25,7 @@ struct dump_opts {
 };
 
 struct dump_stats {
-	uint64_t count[DUMP_KIND_SLOTS];
-	uint64_t bytes[DUMP_KIND_SLOTS];	/* packed Event bytes per kind */
-	uint64_t events;
-	uint64_t packed_bytes;
-	uint64_t record_bytes;			/* packed + varint length prefix: block content */
-	uint64_t first_pos, last_pos;
+	struct trace_tally t;
 	uint64_t header_end, body_end, file_bytes;
 	uint64_t blocks;
 };
@@ -93,30 +89,12 @@ static int parse_args(int argc, char **argv, struct dump_opts *o, FILE *out, FIL
 	return -1;
 }
 
-static void stats_add(struct dump_stats *s, const struct trace_event *te)
-{
-	unsigned int k = dump_event_kind(te->ev);
-	size_t n = protobuf_c_message_get_packed_size(&te->ev->base);
-	size_t prefix = 1;
-
-	for (size_t v = n; v >= 0x80; v >>= 7)
-		prefix++;
-	if (!s->events)
-		s->first_pos = te->position;
-	s->last_pos = te->position;
-	s->events++;
-	s->count[k]++;
-	s->bytes[k] += n;
-	s->packed_bytes += n;
-	s->record_bytes += n + prefix;
-}
-
 /* The denominator of "events per 1000 exits": the footer's exit count, else the last position. */
 static uint64_t stats_exits(const struct dump_stats *s, const Detvm__TraceFooter *f)
 {
 	uint64_t exits = f ? f->final_position : 0;
 
-	return exits > s->last_pos ? exits : s->last_pos;
+	return exits > s->t.last_pos ? exits : s->t.last_pos;
 }
 
 static double ratio(uint64_t a, uint64_t b)
@@ -138,15 +116,15 @@ static void stats_text(FILE *out, const struct dump_opts *o, uint32_t version,
 	for (unsigned int i = 1; i <= DUMP_KIND_SLOTS; i++) {
 		unsigned int k = i % DUMP_KIND_SLOTS;
 
-		if (!s->count[k])
+		if (!s->t.count[k])
 			continue;
 		fprintf(out, "%-12s %12" PRIu64 " %6.1f%% %14" PRIu64 " %12.1f\n",
-			dump_kind_name(k), s->count[k], 100.0 * ratio(s->count[k], s->events),
-			s->bytes[k], ratio(s->bytes[k], s->count[k]));
+			dump_kind_name(k), s->t.count[k], 100.0 * ratio(s->t.count[k], s->t.events),
+			s->t.bytes[k], ratio(s->t.bytes[k], s->t.count[k]));
 	}
 	fprintf(out, "%-12s %12" PRIu64 " %6.1f%% %14" PRIu64 " %12.1f\n\n", "total",
-		s->events, s->events ? 100.0 : 0.0, s->packed_bytes,
-		ratio(s->packed_bytes, s->events));
+		s->t.events, s->t.events ? 100.0 : 0.0, s->t.packed_bytes,
+		ratio(s->t.packed_bytes, s->t.events));
 
 	fprintf(out, "%-20s %14" PRIu64 "\n", "blocks", s->blocks);
 	fprintf(out, "%-20s %14" PRIu64 "\n", "file bytes", s->file_bytes);
@@ -154,18 +132,18 @@ static void stats_text(FILE *out, const struct dump_opts *o, uint32_t version,
 	fprintf(out, "%-20s %14" PRIu64 "  (blocks on disk: block headers + LZ4 frames)\n",
 		"body bytes", body);
 	fprintf(out, "%-20s %14" PRIu64 "  (uncompressed: events + length prefixes)\n",
-		"event record bytes", s->record_bytes);
-	fprintf(out, "%-20s %14.2f\n", "compression ratio", ratio(s->record_bytes, body));
-	if (s->events)
+		"event record bytes", s->t.record_bytes);
+	fprintf(out, "%-20s %14.2f\n", "compression ratio", ratio(s->t.record_bytes, body));
+	if (s->t.events)
 		fprintf(out, "%-20s %14" PRIu64 "  (%" PRIu64 " .. %" PRIu64 ")\n",
-			"positions spanned", s->last_pos - s->first_pos, s->first_pos,
-			s->last_pos);
+			"positions spanned", s->t.last_pos - s->t.first_pos, s->t.first_pos,
+			s->t.last_pos);
 	else
 		fprintf(out, "%-20s %14s\n", "positions spanned", "-");
 	fprintf(out, "%-20s %14" PRIu64 "\n", "exits", exits);
 	if (exits)
 		fprintf(out, "%-20s %14.1f\n", "events/1000 exits",
-			1000.0 * ratio(s->events, exits));
+			1000.0 * ratio(s->t.events, exits));
 	else
 		fprintf(out, "%-20s %14s\n", "events/1000 exits", "-");
 }
@@ -182,26 +160,26 @@ static void stats_json(FILE *out, const struct dump_opts *o, uint32_t version,
 	for (unsigned int i = 1; i <= DUMP_KIND_SLOTS; i++) {
 		unsigned int k = i % DUMP_KIND_SLOTS;
 
-		if (!s->count[k])
+		if (!s->t.count[k])
 			continue;
 		fprintf(out, "%s\"%s\":{\"events\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-			first ? "" : ",", dump_kind_name(k), s->count[k], s->bytes[k]);
+			first ? "" : ",", dump_kind_name(k), s->t.count[k], s->t.bytes[k]);
 		first = false;
 	}
 	fprintf(out, "},\"total_events\":%" PRIu64 ",\"event_bytes\":%" PRIu64
 		",\"record_bytes\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"file_bytes\":%" PRIu64
 		",\"header_bytes\":%" PRIu64 ",\"body_bytes\":%" PRIu64
-		",\"compression_ratio\":%.3f", s->events, s->packed_bytes, s->record_bytes,
-		s->blocks, s->file_bytes, s->header_end, body, ratio(s->record_bytes, body));
-	if (s->events)
+		",\"compression_ratio\":%.3f", s->t.events, s->t.packed_bytes, s->t.record_bytes,
+		s->blocks, s->file_bytes, s->header_end, body, ratio(s->t.record_bytes, body));
+	if (s->t.events)
 		fprintf(out, ",\"first_position\":%" PRIu64 ",\"last_position\":%" PRIu64
-			",\"position_span\":%" PRIu64, s->first_pos, s->last_pos,
-			s->last_pos - s->first_pos);
+			",\"position_span\":%" PRIu64, s->t.first_pos, s->t.last_pos,
+			s->t.last_pos - s->t.first_pos);
 	else
 		fputs(",\"first_position\":null,\"last_position\":null,\"position_span\":0", out);
 	fprintf(out, ",\"exits\":%" PRIu64 ",\"events_per_1000_exits\":", exits);
 	if (exits)
-		fprintf(out, "%.3f}\n", 1000.0 * ratio(s->events, exits));
+		fprintf(out, "%.3f}\n", 1000.0 * ratio(s->t.events, exits));
 	else
 		fputs("null}\n", out);
 }
@@ -274,14 +252,14 @@ int dump_run(int argc, char **argv, FILE *out, FILE *err)
 			dump_text_header(out, o.path, version, trace_reader_header(r));
 	}
 	while ((ret = trace_reader_next(r, &te)) == 1) {
-		stats_add(&st, &te);
+		trace_tally_add(&st.t, &te);
 		if (!o.stats) {
 			if (o.json)
 				dump_json_event(out, &te);
 			else
 				dump_text_event(out, &te);
 		}
-		if (st.events % DUMP_CHECK_EVERY == 0 && ferror(out))
+		if (st.t.events % DUMP_CHECK_EVERY == 0 && ferror(out))
 			break;
 	}
 	if (ret == 0)
@@ -302,7 +280,7 @@ int dump_run(int argc, char **argv, FILE *out, FILE *err)
 	}
 	code = DUMP_EXIT_OK;
 	if (ret < 0) {
-		report_error(out, err, &o, ret, trace_reader_error(r), st.blocks, st.events);
+		report_error(out, err, &o, ret, trace_reader_error(r), st.blocks, st.t.events);
 		code = DUMP_EXIT_TRACE;
 	}
 	trace_reader_close(r);
