@@ -12,19 +12,16 @@
 #    against another program: 1 and the header's cmdline named;
 #  - export --chrome: python3's json reads it; exit, irq, disk, net, console, checkpoint,
 #    clock events on their tracks, as many exit instants as exits, HLT slices;
-#  - report: in headless Chromium (--dump-dom) the SVG timeline has bars in the exit,
-#    interrupt, disk and network rows and the transcript has every console line; with
-#    the stderr of a replay of a mutated trace it shows the divergence at its exit; a
-#    screenshot is a PNG;
+#  - report: the pages of ticks, blk, net and of a replay of a mutated trace that diverged
+#    go to PAGES for report_chromium.sh, which opens them in headless Chromium;
 #  - every tool against a truncated and a corrupt trace: exit 7, one line on stderr,
 #    nothing on stdout, no output file; usage errors exit 2; --help exits 0.
-# usage: trace_tools.sh DETVM GUEST_ELF TRACE_MUTATE ; fails without /dev/kvm or chromium.
+# usage: trace_tools.sh DETVM GUEST_ELF TRACE_MUTATE PAGES ; fails without /dev/kvm.
 set -u
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"
 rr_init trace_tools "$1" "$2"
-mutate=$3
-chromium=$(command -v chromium) || fail "chromium is not installed (scripts/install-deps.sh installs it)"
+mutate=$3 pages=$4
 py() { python3 -c "$@"; }
 
 # ---- recordings --------------------------------------------------------------------------
@@ -86,9 +83,10 @@ gaps = s["longest_gaps"]
 assert gaps and all(g["to_position"] == g["from_position"] + 1 for g in gaps), gaps
 assert [g["gap_ns"] for g in gaps] == sorted((g["gap_ns"] for g in gaps), reverse=True)
 if sys.argv[4] == "ticks":
-    # a HLT waiting for the next 10 ms tick (later on a loaded host, never sooner)
-    assert gaps[0]["from_exit"] == "hlt" and 9000000 <= gaps[0]["gap_ns"] <= 1000000000, gaps[0]
-    assert sum(g["from_exit"] == "hlt" for g in gaps) >= 3, gaps
+    # HLTs waiting for the next 10 ms tick (later on a loaded host, never sooner); under
+    # an emulator a stretch of guest code without exits can be longer still
+    hlt = [g["gap_ns"] for g in gaps if g["from_exit"] == "hlt"]
+    assert hlt and 9000000 <= max(hlt) <= 1000000000, gaps
 ' "$tmp/$p.stats" "$tmp/$p.dstats" "$tmp/$p.dump" "$p" 2>"$tmp/py.err" || { show+=("$tmp/py.err"); fail "stats $p disagrees with dump --stats"; }
 done
 "$detvm" stats "$tmp/ticks.trace" >"$tmp/ticks.stext" || fail "stats (text) exited $?"
@@ -150,44 +148,19 @@ assert "\n".join(lines) + "\n" == open(sys.argv[4], encoding="latin-1").read(), 
 ' "$tmp/$p.json" "$tmp/$p.stats" "$p" "$tmp/$p.out" 2>"$tmp/py.err" || { show+=("$tmp/py.err"); fail "export $p: wrong Chrome trace"; }
 done
 
-# ---- report in headless Chromium ------------------------------------------------------------
-dom() { # dom HTML OUT: the DOM Chromium builds from the page
-	"$chromium" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/chrome" \
-		--dump-dom "file://$1" >"$2" 2>"$tmp/chrome.err" || { show=("$tmp/chrome.err"); fail "chromium --dump-dom $1 exited $?"; }
-}
-html_lines() { py 'import html,sys; [print(html.escape(l.rstrip("\n"), quote=False)) for l in open(sys.argv[1])]' "$1"; }
-for p in ticks blk net; do
-	"$detvm" report "$tmp/$p.trace" -o "$tmp/$p.html" || fail "report $p exited $?"
-	! grep -Eq '(src|href)="(https?:)?//' "$tmp/$p.html" || fail "report $p refers to an outside resource"
-	dom "$tmp/$p.html" "$tmp/$p.dom"
-	show=("$tmp/$p.dom")
-	grep -q '<svg id="timeline"' "$tmp/$p.dom" || fail "report $p: no SVG timeline in the DOM"
-	for s in exits interrupts; do
-		py 'import re,sys; d=open(sys.argv[1]).read(); g=re.search(r"<g class=\"row\" data-series=\"%s\">(.*?)</g>" % sys.argv[2], d, re.S)
-sys.exit(0 if g and "<rect class=\"bar\"" in g.group(1) else 1)' "$tmp/$p.dom" "$s" || fail "report $p: no $s bars"
-	done
-	grep -q 'not replayed' "$tmp/$p.dom" || fail "report $p without a replay log does not say 'not replayed'"
-	while IFS= read -r line; do
-		grep -qF "<td>$line</td>" "$tmp/$p.dom" || fail "report $p: console line '$line' not in the DOM"
-	done < <(html_lines "$tmp/$p.out")
-done
-want_row() { py 'import re,sys; d=open(sys.argv[1]).read(); g=re.search(r"<g class=\"row\" data-series=\"%s\">(.*?)</g>" % sys.argv[2], d, re.S)
-sys.exit(0 if g and "<rect class=\"bar\"" in g.group(1) else 1)' "$1" "$2"; }
-want_row "$tmp/blk.dom" "disk I/O" || fail "report blk: no disk I/O bars"
-want_row "$tmp/net.dom" "network I/O" || fail "report net: no network I/O bars"
-# a replay that diverged: the report says where, on the page and on the timeline
+# ---- report: the pages and what they must show, for report_chromium.sh (host side: no KVM
+# needed there, and Chromium under the KVM host VM's emulator takes minutes a page)
 rr_replay "$tmp/mc.trace" mrep
 rc=$?
 [ $rc -eq 6 ] || fail "replay of the mutated trace exited $rc, want 6"
-"$detvm" report "$tmp/mc.trace" -o "$tmp/div.html" --replay-log "$tmp/mrep.err" || fail "report --replay-log exited $?"
-dom "$tmp/div.html" "$tmp/div.dom"
-show=("$tmp/div.dom")
-grep -q "diverged at exit $m_console_pos, guest time" "$tmp/div.dom" || fail "report: no 'diverged at exit $m_console_pos'"
-grep -q '<g id="divergence">' "$tmp/div.dom" || fail "report: the divergence is not on the timeline"
-grep -q "^[0-9]* @$m_console_pos exit pio out port=0x3f8" "$tmp/div.dom" || fail "report: no trace context at the divergence"
-"$chromium" --headless --no-sandbox --disable-gpu --user-data-dir="$tmp/chrome" --window-size=1000,900 \
-	--screenshot="$tmp/shot.png" "file://$tmp/div.html" >/dev/null 2>&1 || fail "chromium --screenshot exited $?"
-[ "$(head -c 8 "$tmp/shot.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "the screenshot is not a PNG"
+rm -rf "$pages"
+mkdir -p "$pages"
+for p in ticks blk net; do
+	"$detvm" report "$tmp/$p.trace" -o "$pages/$p.html" || fail "report $p exited $?"
+	cp "$tmp/$p.out" "$pages/$p.out"
+done
+"$detvm" report "$tmp/mc.trace" -o "$pages/div.html" --replay-log "$tmp/mrep.err" || fail "report --replay-log exited $?"
+echo "$m_console_pos" >"$pages/div.pos"
 
 # ---- bad traces, usage ---------------------------------------------------------------------
 read -ra layout <<<"$(rr_layout "$t")"
