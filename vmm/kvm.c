@@ -213,6 +213,21 @@ int kvm_vcpu_run(struct kvm_vm *k)
 	return 0;
 }
 
+int kvm_vcpu_complete_exit(struct kvm_vm *k)
+{
+	k->run->immediate_exit = 1;
+	int r = ioctl(k->vcpu_fd, KVM_RUN, 0);
+	k->run->immediate_exit = 0;
+	if (r == 0)
+		return 1;
+	return errno == EINTR ? 0 : -errno;
+}
+
+int kvm_vcpu_set_regs(struct kvm_vm *k, const struct kvm_regs *r)
+{
+	return ioctl(k->vcpu_fd, KVM_SET_REGS, r) < 0 ? -errno : 0;
+}
+
 int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector)
 {
 	struct kvm_interrupt irq = { .irq = vector };

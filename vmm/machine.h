@@ -23,6 +23,7 @@
 #include "vmm/digest.h"
 #include "vmm/kvm.h"
 #include "vmm/observer.h"
+#include "vmm/tracer.h"
 #include "vmm/vcpu_state.h"
 
 #define MACHINE_MAX_DISKS 4
@@ -109,6 +110,7 @@ struct machine {
 	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];	/* what the vCPU was given */
 	unsigned ncpuid;
 	struct run_observer *obs;	/* NULL in plain runs */
+	struct run_tracer *tracer;	/* NULL unless instructions are traced (replay) */
 	struct {
 		enum step_kind kind;	/* what is being single-stepped towards, if anything */
 		uint64_t rip;

@@ -63,12 +63,22 @@ unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const s
  * KVM steps with the CPU's TF, which the guest's own IRET, POPF or SYSRET clears, and
  * KVM sets it again only when asked.
  */
+int step_debug_apply(struct machine *m)
+{
+	unsigned what = 0;
+	if (m->step.kind != STEP_NONE)
+		what = m->step.single ? KVM_DEBUG_STEP : KVM_DEBUG_HW_BP;
+	if (m->tracer && m->tracer->stepping)
+		what |= KVM_DEBUG_STEP;
+	return kvm_vcpu_set_debug(&m->kvm, what, m->step.rip);
+}
+
 static int set_mode(struct machine *m, int single)
 {
 	if (m->step.single == single && !single)
 		return 0;
 	m->step.single = single;
-	return kvm_vcpu_set_debug(&m->kvm, single ? KVM_DEBUG_STEP : KVM_DEBUG_HW_BP, m->step.rip);
+	return step_debug_apply(m);
 }
 
 int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark *lm)
@@ -118,7 +128,7 @@ int step_reached(struct machine *m)
 	if (equal) {
 		m->step.kind = STEP_NONE;
 		m->stats.landmarks++;
-		int r = kvm_vcpu_set_debug(&m->kvm, 0, 0);
+		int r = step_debug_apply(m);
 		if (r) {
 			log_error("cannot stop single-stepping: %s", strerror(-r));
 			return DETVM_EXIT_KVM;

@@ -107,14 +107,11 @@ int vcpu_state_set(struct kvm_vm *k, const struct vcpu_state *st, const char **w
 		*what = "MSRs";
 		return -E2BIG;
 	}
-	/* KVM completes a PIO, MMIO or MSR exit on the next KVM_RUN, writing registers;
-	 * with immediate_exit it does that and returns without entering the guest */
+	/* the registers set below must not be overwritten by the last exit's completion */
 	*what = "the completion of the last exit";
-	k->run->immediate_exit = 1;
-	int r = ioctl(k->vcpu_fd, KVM_RUN, 0);
-	k->run->immediate_exit = 0;
-	if (r == 0 || errno != EINTR)
-		return r == 0 ? -EPROTO : -errno;
+	int r = kvm_vcpu_complete_exit(k);
+	if (r)
+		return r > 0 ? -EPROTO : r;
 	struct kvm_vcpu_events ev = st->events;
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
 	ev.flags &= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM;

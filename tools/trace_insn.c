@@ -1,0 +1,468 @@
+/*
+ * The instruction tracer of `detvm trace` (trace_insn.h): the run loop's tracer seam.
+ *
+ * A stop is the guest standing before an instruction; the record is written there, with
+ * the state before it executes. Stops come from two places:
+ *  - entering(): after delivery point N the guest is about to run. KVM finishes the
+ *    exit's instruction (a port or MMIO read, RIP past it) only on the next KVM_RUN, so
+ *    the tracer has that done first (immediate_exit); the instruction at RIP is then
+ *    (N, 0). An entry that injects an interrupt or exception runs no instruction there:
+ *    KVM's single-step stops on the handler's first instruction, which is (N, 0).
+ *  - stepped(): each single-step after that: (N, 1), (N, 2), ...
+ *
+ * Single-stepping must not change what replay compares, but the CPU's TF, which KVM sets
+ * to step, leaks where the guest copies RFLAGS: PUSHF, SYSCALL (into R11) and the frame
+ * of an interrupt or exception. The recording never had TF there; each stop clears it
+ * from whatever the previous instruction copied it into.
+ */
+#include "tools/trace_insn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/exitcode.h"
+#include "vmm/log.h"
+#include "vmm/mono_clock.h"
+#include "vmm/step.h"
+
+#define RFLAGS_TF (1ULL << 8)
+#define RFLAGS_RF (1ULL << 16)
+#define CR0_PE 1ULL
+#define CR0_PG 0x80000000ULL
+#define EFER_LMA 0x400ULL
+/* Single-stepping runs this many times slower than the recording, at most, as far as
+ * replay's watchdog for a guest that makes no exits is concerned. */
+#define TRACE_STEP_SLOWDOWN 10000
+
+int trace_pos_parse(const char *s, struct trace_pos *p)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long e = strtoull(s, &end, 10), n = 0;
+	if (errno)
+		return -EINVAL;
+	if (*end == '+') {
+		const char *k = end + 1;
+		if (*k < '0' || *k > '9')
+			return -EINVAL;
+		n = strtoull(k, &end, 10);
+		if (errno)
+			return -EINVAL;
+	}
+	if (*end)
+		return -EINVAL;
+	p->exit = e;
+	p->step = n;
+	return 0;
+}
+
+int trace_pos_cmp(const struct trace_pos *a, const struct trace_pos *b)
+{
+	if (a->exit != b->exit)
+		return a->exit < b->exit ? -1 : 1;
+	return a->step < b->step ? -1 : a->step > b->step;
+}
+
+static unsigned cpu_mode(const struct kvm_sregs *s)
+{
+	if (!(s->cr0 & CR0_PE))
+		return 16;
+	if ((s->efer & EFER_LMA) && s->cs.l)
+		return 64;
+	return s->cs.db ? 32 : 16;
+}
+
+/* The guest-physical address of a linear one; -1 where the guest maps none. */
+static int linear_gpa(struct machine *m, const struct kvm_sregs *s, uint64_t lin, uint64_t *gpa)
+{
+	*gpa = lin;
+	if (!(s->cr0 & CR0_PG))
+		return 0;
+	struct kvm_translation t = { .linear_address = lin };
+	if (kvm_vcpu_translate(&m->kvm, &t) || !t.valid)
+		return -1;
+	*gpa = t.physical_address;
+	return 0;
+}
+
+/* Reads up to n bytes at a linear address, across pages; how many could be read. */
+static unsigned read_linear(struct machine *m, const struct kvm_sregs *s, uint64_t lin, uint8_t *buf, unsigned n)
+{
+	unsigned done = 0;
+	while (done < n) {
+		uint64_t gpa;
+		if (linear_gpa(m, s, lin + done, &gpa))
+			break;
+		unsigned k = GUEST_PAGE_SIZE - (gpa & (GUEST_PAGE_SIZE - 1));
+		if (k > n - done)
+			k = n - done;
+		if (guest_mem_read(&m->mem, gpa, buf + done, k))
+			break;
+		done += k;
+	}
+	return done;
+}
+
+/* Clears TF in an RFLAGS image the guest keeps at lin (TF is bit 0 of its second byte). */
+static void clear_tf_at(struct machine *m, const struct kvm_sregs *s, uint64_t lin)
+{
+	uint64_t gpa;
+	uint8_t *p = linear_gpa(m, s, lin + 1, &gpa) ? NULL : guest_mem_ptr(&m->mem, gpa, 1);
+	if (!p || !(*p & (RFLAGS_TF >> 8)))
+		return;
+	*p &= (uint8_t)~(RFLAGS_TF >> 8);
+	guest_mem_mark_dirty(&m->mem, gpa, 1);
+}
+
+static uint64_t stack_linear(const struct kvm_regs *r, const struct kvm_sregs *s, unsigned mode, uint64_t off)
+{
+	if (mode == 64)
+		return r->rsp + off;
+	return s->ss.base + ((r->rsp + off) & (mode == 32 ? 0xffffffffULL : 0xffffULL));
+}
+
+/* What the previous instruction copied TF into, cleared (see the top of the file). 0 or
+ * -errno. */
+static int undo_tf_leak(struct insn_tracer *t, struct machine *m, struct kvm_regs *r, const struct kvm_sregs *s)
+{
+	if (!t->prev.valid)
+		return 0;
+	unsigned mode = cpu_mode(s), w = mode / 8;
+	uint64_t next = t->prev.rip + t->prev.len;
+	if (t->prev.pushf && r->rip == next) {
+		clear_tf_at(m, s, stack_linear(r, s, mode, 0));
+		return 0;
+	}
+	if (t->prev.syscall && (r->r11 & RFLAGS_TF)) {
+		r->r11 &= ~RFLAGS_TF;
+		return kvm_vcpu_set_regs(&m->kvm, r);
+	}
+	if (r->rip == next)
+		return 0;
+	/* an interrupt or exception frame, with or without an error code below it: the
+	 * interrupted RIP (the faulting or the next instruction), its CS, then RFLAGS */
+	for (unsigned off = 0; off <= w; off += w) {
+		uint8_t f[24];
+		uint64_t v[3] = { 0, 0, 0 };
+		uint64_t lin = stack_linear(r, s, mode, off);
+		if (read_linear(m, s, lin, f, 3 * w) != 3 * w)
+			continue;
+		for (unsigned i = 0; i < 3; i++)
+			memcpy(&v[i], f + i * w, w);
+		if (v[0] != t->prev.rip && v[0] != next)
+			continue;
+		if ((uint16_t)v[1] != t->prev.cs || (v[2] & (RFLAGS_TF | 2)) != (RFLAGS_TF | 2))
+			continue;
+		if (t->prev.call && off == 0 && v[0] == next)	/* a return address */
+			continue;
+		clear_tf_at(m, s, lin + 2 * w);
+		return 0;
+	}
+	return 0;
+}
+
+/* Register value for an addressing register of Capstone's; its width in *bits. */
+static int addr_reg(const struct kvm_regs *r, uint64_t next_rip, unsigned reg, uint64_t *v, unsigned *bits)
+{
+	static const struct {
+		uint16_t r64, r32, r16;
+		uint16_t off;
+	} gprs[] = {
+		{ X86_REG_RAX, X86_REG_EAX, X86_REG_AX, offsetof(struct kvm_regs, rax) },
+		{ X86_REG_RBX, X86_REG_EBX, X86_REG_BX, offsetof(struct kvm_regs, rbx) },
+		{ X86_REG_RCX, X86_REG_ECX, X86_REG_CX, offsetof(struct kvm_regs, rcx) },
+		{ X86_REG_RDX, X86_REG_EDX, X86_REG_DX, offsetof(struct kvm_regs, rdx) },
+		{ X86_REG_RSI, X86_REG_ESI, X86_REG_SI, offsetof(struct kvm_regs, rsi) },
+		{ X86_REG_RDI, X86_REG_EDI, X86_REG_DI, offsetof(struct kvm_regs, rdi) },
+		{ X86_REG_RSP, X86_REG_ESP, X86_REG_SP, offsetof(struct kvm_regs, rsp) },
+		{ X86_REG_RBP, X86_REG_EBP, X86_REG_BP, offsetof(struct kvm_regs, rbp) },
+		{ X86_REG_R8, X86_REG_R8D, X86_REG_R8W, offsetof(struct kvm_regs, r8) },
+		{ X86_REG_R9, X86_REG_R9D, X86_REG_R9W, offsetof(struct kvm_regs, r9) },
+		{ X86_REG_R10, X86_REG_R10D, X86_REG_R10W, offsetof(struct kvm_regs, r10) },
+		{ X86_REG_R11, X86_REG_R11D, X86_REG_R11W, offsetof(struct kvm_regs, r11) },
+		{ X86_REG_R12, X86_REG_R12D, X86_REG_R12W, offsetof(struct kvm_regs, r12) },
+		{ X86_REG_R13, X86_REG_R13D, X86_REG_R13W, offsetof(struct kvm_regs, r13) },
+		{ X86_REG_R14, X86_REG_R14D, X86_REG_R14W, offsetof(struct kvm_regs, r14) },
+		{ X86_REG_R15, X86_REG_R15D, X86_REG_R15W, offsetof(struct kvm_regs, r15) },
+	};
+	if (reg == X86_REG_RIP || reg == X86_REG_EIP || reg == X86_REG_IP) {
+		*v = next_rip;
+		*bits = reg == X86_REG_RIP ? 64 : reg == X86_REG_EIP ? 32 : 16;
+		return 0;
+	}
+	for (unsigned i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++) {
+		unsigned b = reg == gprs[i].r64 ? 64 : reg == gprs[i].r32 ? 32 : reg == gprs[i].r16 ? 16 : 0;
+		if (b) {
+			memcpy(v, (const uint8_t *)r + gprs[i].off, 8);
+			*bits = b;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static uint64_t seg_base(const struct kvm_sregs *s, unsigned seg)
+{
+	switch (seg) {
+	case X86_REG_ES: return s->es.base;
+	case X86_REG_CS: return s->cs.base;
+	case X86_REG_SS: return s->ss.base;
+	case X86_REG_FS: return s->fs.base;
+	case X86_REG_GS: return s->gs.base;
+	default: return s->ds.base;
+	}
+}
+
+static uint64_t width_mask(unsigned bits)
+{
+	return bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
+}
+
+/* The linear address of a memory operand, as the CPU computes it at this stop. */
+static int operand_address(const cs_x86_op *op, const struct kvm_regs *r, const struct kvm_sregs *s,
+			   unsigned mode, uint64_t next_rip, uint64_t *out)
+{
+	uint64_t ea = (uint64_t)op->mem.disp, v;
+	unsigned bits = mode, b;
+	if (op->mem.base != X86_REG_INVALID) {
+		if (addr_reg(r, next_rip, op->mem.base, &v, &b))
+			return -1;
+		ea += v & width_mask(b);
+		bits = b;
+	}
+	if (op->mem.index != X86_REG_INVALID) {
+		if (addr_reg(r, next_rip, op->mem.index, &v, &b))
+			return -1;
+		ea += (v & width_mask(b)) * (uint64_t)op->mem.scale;
+		bits = b;
+	}
+	ea &= width_mask(bits);
+	unsigned seg = op->mem.segment;
+	if (seg == X86_REG_INVALID)
+		seg = op->mem.base == X86_REG_RSP || op->mem.base == X86_REG_ESP || op->mem.base == X86_REG_SP ||
+		      op->mem.base == X86_REG_RBP || op->mem.base == X86_REG_EBP || op->mem.base == X86_REG_BP
+			      ? X86_REG_SS : X86_REG_DS;
+	/* long mode bases only FS and GS */
+	if (mode != 64 || seg == X86_REG_FS || seg == X86_REG_GS)
+		ea += seg_base(s, seg);
+	*out = mode == 64 ? ea : ea & 0xffffffffULL;
+	return 0;
+}
+
+/* The registers --regs compares, in the order they are written. */
+static const struct {
+	const char *name;
+	uint8_t sregs;		/* in kvm_sregs, else kvm_regs */
+	uint8_t size;
+	uint16_t off;
+} reg_table[TRACE_NREGS] = {
+#define R(n) { #n, 0, 8, offsetof(struct kvm_regs, n) }
+	R(rax), R(rbx), R(rcx), R(rdx), R(rsi), R(rdi), R(rsp), R(rbp), R(r8), R(r9), R(r10), R(r11),
+	R(r12), R(r13), R(r14), R(r15), R(rflags),
+#undef R
+#define S(n, f, sz) { n, 1, sz, offsetof(struct kvm_sregs, f) }
+	S("cs", cs.selector, 2), S("ss", ss.selector, 2), S("ds", ds.selector, 2), S("es", es.selector, 2),
+	S("fs", fs.selector, 2), S("gs", gs.selector, 2), S("fs_base", fs.base, 8), S("gs_base", gs.base, 8),
+	S("cr0", cr0, 8), S("cr2", cr2, 8), S("cr3", cr3, 8), S("cr4", cr4, 8), S("efer", efer, 8),
+#undef S
+};
+
+static uint64_t reg_get(const struct kvm_regs *r, const struct kvm_sregs *s, unsigned i)
+{
+	uint64_t v = 0;
+	memcpy(&v, (const uint8_t *)(reg_table[i].sregs ? (const void *)s : (const void *)r) + reg_table[i].off,
+	       reg_table[i].size);
+	/* single-stepping sets these: not the guest's doing */
+	return i == 16 ? v & ~(RFLAGS_TF | RFLAGS_RF) : v;
+}
+
+static void changed_regs(struct insn_tracer *t, struct trace_record *rec, const struct kvm_regs *r,
+			 const struct kvm_sregs *s)
+{
+	for (unsigned i = 0; i < TRACE_NREGS; i++) {
+		uint64_t v = reg_get(r, s, i);
+		if (t->have_last && v == reg_get(&t->last_regs, &t->last_sregs, i))
+			continue;
+		rec->reg_name[rec->nregs] = reg_table[i].name;
+		rec->reg_value[rec->nregs++] = v;
+	}
+	t->last_regs = *r;
+	t->last_sregs = *s;
+	t->have_last = 1;
+}
+
+/* Reads and decodes the instruction at this stop; writes it if inside the window. */
+static void record(struct insn_tracer *t, struct machine *m, int event)
+{
+	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	struct trace_record rec = { .pos = t->pos, .rip = r->rip, .event = event };
+	rec.mode = cpu_mode(s);
+	rec.cpl = s->cr0 & CR0_PE ? s->cs.selector & 3 : 0;
+	uint64_t lin = rec.mode == 64 ? r->rip : (s->cs.base + r->rip) & 0xffffffffULL;
+	rec.nbytes = read_linear(m, s, lin, rec.bytes, 15);
+	const uint8_t *code = rec.bytes;
+	size_t size = rec.nbytes;
+	uint64_t addr = r->rip;
+	t->prev = (__typeof__(t->prev)){ .valid = 1, .rip = r->rip, .cs = s->cs.selector };
+	if (rec.nbytes && cs_disasm_iter(t->cs[rec.mode == 64 ? 2 : rec.mode == 32], &code, &size, &addr, t->insn)) {
+		const cs_insn *in = t->insn;
+		rec.nbytes = in->size;
+		rec.mnemonic = in->mnemonic;
+		rec.operands = in->op_str;
+		t->prev.len = in->size;
+		t->prev.pushf = in->id == X86_INS_PUSHF || in->id == X86_INS_PUSHFD || in->id == X86_INS_PUSHFQ;
+		t->prev.syscall = in->id == X86_INS_SYSCALL;
+		t->prev.call = in->id == X86_INS_CALL || in->id == X86_INS_LCALL;
+		const cs_x86 *x = &in->detail->x86;
+		for (unsigned i = 0; i < x->op_count && rec.nmem < TRACE_MAX_MEM; i++)
+			if (x->operands[i].type == X86_OP_MEM &&
+			    !operand_address(&x->operands[i], r, s, rec.mode, r->rip + in->size, &rec.mem[rec.nmem]))
+				rec.nmem++;
+	}
+	if (!t->open)
+		return;
+	if (t->regs)
+		changed_regs(t, &rec, r, s);
+	t->fmt->record(t->out, &rec);
+	t->traced++;
+}
+
+static void close_window(struct insn_tracer *t)
+{
+	if (t->open)
+		t->ended_ns = mono_clock_ns();
+	t->open = 0;
+	t->done = 1;
+	t->hook.stepping = 0;
+}
+
+/* Replay's watchdog: single-stepped time counts 1/TRACE_STEP_SLOWDOWN of itself. */
+static void credit_watchdog(struct insn_tracer *t)
+{
+	uint64_t now = mono_clock_ns(), spent = now - t->credit_ns;
+	t->credit_ns = now;
+	if (!t->progress_ns || !*t->progress_ns)
+		return;
+	uint64_t p = *t->progress_ns + spent - spent / TRACE_STEP_SLOWDOWN;
+	*t->progress_ns = p > now ? now : p;
+}
+
+/* The guest stands at t->pos; -1 to go on, else an exit code. */
+static int stop(struct insn_tracer *t, struct machine *m, int event)
+{
+	if (t->has_to && trace_pos_cmp(&t->pos, &t->to) >= 0) {
+		close_window(t);
+	} else {
+		if (!t->open && trace_pos_cmp(&t->pos, &t->from) >= 0) {
+			t->open = 1;
+			t->started_ns = mono_clock_ns();
+		}
+		record(t, m, event);
+		t->pos.step++;
+		if ((t->pos.step & 255) == 0)
+			credit_watchdog(t);
+	}
+	int r = step_debug_apply(m);
+	if (r) {
+		log_error("cannot single-step: %s", strerror(-r));
+		return DETVM_EXIT_KVM;
+	}
+	return -1;
+}
+
+static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
+{
+	struct insn_tracer *t = (struct insn_tracer *)h;
+	if (t->done || m->stats.exits < t->from.exit)
+		return -1;
+	/* the exit's instruction finished first, so this is the state the guest goes on from
+	 * (a single-step stop KVM makes right after finishing it is that same state) */
+	int r = kvm_vcpu_complete_exit(&m->kvm);
+	if (r < 0 || (r > 0 && m->kvm.run->exit_reason != KVM_EXIT_DEBUG)) {
+		log_error("cannot complete exit %" PRIu64 " before tracing on: %s", m->stats.exits,
+			  r < 0 ? strerror(-r) : "KVM stopped the guest");
+		return DETVM_EXIT_KVM;
+	}
+	t->pos = (struct trace_pos){ m->stats.exits, 0 };
+	t->hook.stepping = 1;
+	if (!t->credit_ns)
+		t->credit_ns = mono_clock_ns();
+	if (event == TRACER_NO_EVENT) {
+		t->prev.valid = 0;
+		return stop(t, m, TRACER_NO_EVENT);
+	}
+	/* no instruction runs here: the first stop is the handler's, and its frame holds
+	 * this RIP */
+	const struct kvm_run *run = m->kvm.run;
+	t->prev = (__typeof__(t->prev)){ .valid = 1, .rip = run->s.regs.regs.rip, .cs = run->s.regs.sregs.cs.selector };
+	t->event = event;
+	r = step_debug_apply(m);
+	if (r) {
+		log_error("cannot single-step: %s", strerror(-r));
+		return DETVM_EXIT_KVM;
+	}
+	return -1;
+}
+
+static int tracer_stepped(struct run_tracer *h, struct machine *m)
+{
+	struct insn_tracer *t = (struct insn_tracer *)h;
+	if (!t->hook.stepping)
+		return -1;
+	int r = undo_tf_leak(t, m, &m->kvm.run->s.regs.regs, &m->kvm.run->s.regs.sregs);
+	if (r) {
+		log_error("cannot take the trap flag back from the guest: %s", strerror(-r));
+		return DETVM_EXIT_KVM;
+	}
+	int event = t->event;
+	t->event = TRACER_NO_EVENT;
+	return stop(t, m, event);
+}
+
+static const struct run_tracer_ops tracer_ops = {
+	.entering = tracer_entering,
+	.stepped = tracer_stepped,
+};
+
+int insn_tracer_init(struct insn_tracer *t, const struct trace_format *fmt, FILE *out)
+{
+	static const cs_mode modes[3] = { CS_MODE_16, CS_MODE_32, CS_MODE_64 };
+	memset(t, 0, sizeof(*t));
+	t->hook.ops = &tracer_ops;
+	t->fmt = fmt;
+	t->out = out;
+	t->event = TRACER_NO_EVENT;
+	for (unsigned i = 0; i < 3; i++) {
+		cs_err e = cs_open(CS_ARCH_X86, modes[i], &t->cs[i]);
+		if (e == CS_ERR_OK)
+			e = cs_option(t->cs[i], CS_OPT_DETAIL, CS_OPT_ON);
+		if (e != CS_ERR_OK) {
+			log_error("cannot open the Capstone disassembler: %s", cs_strerror(e));
+			insn_tracer_destroy(t);
+			return -1;
+		}
+	}
+	t->insn = cs_malloc(t->cs[2]);
+	if (!t->insn) {
+		log_error("cannot open the Capstone disassembler: out of memory");
+		insn_tracer_destroy(t);
+		return -1;
+	}
+	return 0;
+}
+
+void insn_tracer_destroy(struct insn_tracer *t)
+{
+	if (t->insn)
+		cs_free(t->insn, 1);
+	t->insn = NULL;
+	for (unsigned i = 0; i < 3; i++)
+		if (t->cs[i])
+			cs_close(&t->cs[i]);
+}
