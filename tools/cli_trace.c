@@ -12,6 +12,7 @@
 #include "vmm/exitcode.h"
 #include "vmm/log.h"
 #include "vmm/mono_clock.h"
+#include "vmm/probe.h"
 
 static const char trace_help[] =
 	"usage: detvm trace [options] -o OUT TRACE\n"
@@ -170,6 +171,7 @@ int cli_trace(int argc, char **argv)
 	t.to = o.to;
 	t.has_to = o.has_to;
 	t.regs = o.regs;
+	t.step_rings = probe_step_rings();
 	o.fmt->begin(out, o.regs);
 	const struct cli_replay_wrap w = { wrap, created, &t };
 	code = cli_replay_session(reader, o.trace, o.serial, o.stats, &w);

@@ -166,6 +166,24 @@ static int undo_tf_leak(struct insn_tracer *t, struct machine *m, struct kvm_reg
 	return 0;
 }
 
+/* The ring the instruction at this stop goes on in: an IRET's or SYSRET's target, else
+ * the current one. */
+static unsigned next_ring(struct machine *m, unsigned id, unsigned mode, unsigned cpl)
+{
+	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	unsigned w;
+	switch (id) {
+	case X86_INS_SYSRET: case X86_INS_SYSEXIT: return 3;
+	case X86_INS_IRETQ: w = 8; break;
+	case X86_INS_IRETD: w = 4; break;
+	case X86_INS_IRET: w = 2; break;
+	default: return cpl;
+	}
+	uint8_t cs;
+	return read_linear(m, s, stack_linear(r, s, mode, w), &cs, 1) == 1 ? cs & 3u : cpl;
+}
+
 /* Register value for an addressing register of Capstone's; its width in *bits. */
 static int addr_reg(const struct kvm_regs *r, uint64_t next_rip, unsigned reg, uint64_t *v, unsigned *bits)
 {
@@ -301,7 +319,7 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 {
 	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
-	struct trace_record rec = { .pos = t->pos, .rip = r->rip, .event = event };
+	struct trace_record rec = { .pos = t->pos, .rip = r->rip, .event = event, .unstepped = -1, .loaded = t->loaded };
 	rec.mode = cpu_mode(s);
 	rec.cpl = s->cr0 & CR0_PE ? s->cs.selector & 3 : 0;
 	uint64_t lin = rec.mode == 64 ? r->rip : (s->cs.base + r->rip) & 0xffffffffULL;
@@ -319,12 +337,19 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 		t->prev.pushf = in->id == X86_INS_PUSHF || in->id == X86_INS_PUSHFD || in->id == X86_INS_PUSHFQ;
 		t->prev.syscall = in->id == X86_INS_SYSCALL;
 		t->prev.call = in->id == X86_INS_CALL || in->id == X86_INS_LCALL;
+		t->prev.hlt = in->id == X86_INS_HLT;
 		const cs_x86 *x = &in->detail->x86;
 		for (unsigned i = 0; i < x->op_count && rec.nmem < TRACE_MAX_MEM; i++)
 			if (x->operands[i].type == X86_OP_MEM &&
 			    !operand_address(&x->operands[i], r, s, rec.mode, r->rip + in->size, &rec.mem[rec.nmem]))
 				rec.nmem++;
+		unsigned ring = next_ring(m, in->id, rec.mode, rec.cpl);
+		if (!(t->step_rings & (1u << ring)))
+			rec.unstepped = (int)ring;
+	} else if (!(t->step_rings & (1u << rec.cpl))) {
+		rec.unstepped = (int)rec.cpl;
 	}
+	t->loaded = 0;
 	if (!t->open)
 		return;
 	if (t->regs)
@@ -367,6 +392,11 @@ static int stop(struct insn_tracer *t, struct machine *m, int event)
 		t->pos.step++;
 		if ((t->pos.step & 255) == 0)
 			credit_watchdog(t);
+		/* KVM's emulator ends a single-stepped HLT with a debug stop in place of the HLT
+		 * exit, so the guest would run on instead of waiting for its interrupt: let it
+		 * halt, and step again from the delivery point after */
+		if (t->prev.valid && t->prev.hlt)
+			t->hook.stepping = 0;
 	}
 	int r = step_debug_apply(m);
 	if (r) {
@@ -374,6 +404,30 @@ static int stop(struct insn_tracer *t, struct machine *m, int event)
 		return DETVM_EXIT_KVM;
 	}
 	return -1;
+}
+
+/* Where the gate for `vector` sends the guest (a linear address); 0 if it cannot be read. */
+static uint64_t handler_address(struct machine *m, unsigned vector)
+{
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	uint8_t g[16];
+	if (!(s->cr0 & CR0_PE)) {	/* real mode: the vector table holds offset:segment */
+		if (read_linear(m, s, s->idt.base + 4 * vector, g, 4) != 4)
+			return 0;
+		return ((uint64_t)(g[2] | g[3] << 8) << 4) + (g[0] | g[1] << 8);
+	}
+	unsigned size = s->efer & EFER_LMA ? 16 : 8;
+	if (read_linear(m, s, s->idt.base + size * vector, g, size) != size)
+		return 0;
+	uint64_t off = (uint64_t)(g[0] | g[1] << 8) | (uint64_t)(g[6] | g[7] << 8) << 16;
+	if (size == 16)
+		return off | (uint64_t)(g[8] | g[9] << 8 | g[10] << 16 | (uint32_t)g[11] << 24) << 32;
+	/* protected mode: plus the base of the gate's code segment, from the GDT */
+	unsigned sel = g[2] | g[3] << 8;
+	uint8_t d[8];
+	if (read_linear(m, s, s->gdt.base + (sel & ~7u), d, 8) != 8)
+		return 0;
+	return (off + (d[2] | d[3] << 8 | d[4] << 16 | (uint32_t)d[7] << 24)) & 0xffffffffULL;
 }
 
 static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
@@ -390,6 +444,8 @@ static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
 		return DETVM_EXIT_KVM;
 	}
 	t->pos = (struct trace_pos){ m->stats.exits, 0 };
+	t->loaded = m->stats.states_loaded != t->states_loaded;
+	t->states_loaded = m->stats.states_loaded;
 	t->hook.stepping = 1;
 	if (!t->credit_ns)
 		t->credit_ns = mono_clock_ns();
@@ -402,6 +458,7 @@ static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
 	const struct kvm_run *run = m->kvm.run;
 	t->prev = (__typeof__(t->prev)){ .valid = 1, .rip = run->s.regs.regs.rip, .cs = run->s.regs.sregs.cs.selector };
 	t->event = event;
+	t->hook.entry_bp = event >= 0 ? handler_address(m, (unsigned)event) : 0;
 	r = step_debug_apply(m);
 	if (r) {
 		log_error("cannot single-step: %s", strerror(-r));
@@ -422,6 +479,7 @@ static int tracer_stepped(struct run_tracer *h, struct machine *m)
 	}
 	int event = t->event;
 	t->event = TRACER_NO_EVENT;
+	t->hook.entry_bp = 0;
 	return stop(t, m, event);
 }
 

@@ -39,6 +39,10 @@ struct trace_record {
 	uint64_t mem[TRACE_MAX_MEM];	/* linear addresses of memory operands */
 	unsigned nmem;
 	int event;			/* the interrupt vector this entry delivered, or TRACER_* */
+	int loaded;			/* replay loaded the state of a step point just before: the
+					 * instructions from the previous exit to it did not run */
+	int unstepped;			/* the guest goes on in this ring, which the host does not
+					 * single-step: what it runs there is not traced; else -1 */
 	unsigned nregs;			/* changed registers (with --regs) */
 	const char *reg_name[TRACE_NREGS];
 	uint64_t reg_value[TRACE_NREGS];
@@ -71,9 +75,12 @@ struct insn_tracer {
 		int valid;
 		uint64_t rip, len;
 		uint16_t cs;
-		int pushf, syscall, call;
+		int pushf, syscall, call, hlt;
 	} prev;
 	int event;			/* what the next stop reports as delivered */
+	unsigned step_rings;		/* where this host single-steps: bit n for ring n */
+	uint64_t states_loaded;		/* m->stats.states_loaded at the previous entry */
+	int loaded;			/* the next record comes after a loaded state */
 	struct kvm_regs last_regs;	/* at the previous record, for --regs */
 	struct kvm_sregs last_sregs;
 	int have_last;

@@ -14,7 +14,7 @@ static void hex_bytes(char *out, const struct trace_record *r, const char *sep)
 
 static void text_begin(FILE *f, int regs)
 {
-	fprintf(f, "# position cpl mode rip bytes instruction [mem=ADDRESS...] [int=VECTOR]%s\n",
+	fprintf(f, "# position cpl mode rip bytes instruction [mem=ADDRESS...] [int=VECTOR] [loaded] [unstepped=RING]%s\n",
 		regs ? " [| REGISTER=VALUE... changed since the previous line]" : "");
 }
 
@@ -32,6 +32,10 @@ static void text_record(FILE *f, const struct trace_record *r)
 		fprintf(f, " int=%#x", (unsigned)r->event);
 	else if (r->event == TRACER_EXCEPTION)
 		fprintf(f, " int=exception");
+	if (r->loaded)
+		fputs(" loaded", f);
+	if (r->unstepped >= 0)
+		fprintf(f, " unstepped=%d", r->unstepped);
 	if (r->nregs)
 		fprintf(f, " |");
 	for (unsigned i = 0; i < r->nregs; i++)
@@ -78,6 +82,10 @@ static void jsonl_record(FILE *f, const struct trace_record *r)
 		fprintf(f, ",\"interrupt\":%d", r->event);
 	else if (r->event == TRACER_EXCEPTION)
 		fputs(",\"interrupt\":\"exception\"", f);
+	if (r->loaded)
+		fputs(",\"loaded\":true", f);
+	if (r->unstepped >= 0)
+		fprintf(f, ",\"unstepped\":%d", r->unstepped);
 	if (r->nregs) {
 		fputs(",\"regs\":{", f);
 		for (unsigned i = 0; i < r->nregs; i++)

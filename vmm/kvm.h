@@ -52,6 +52,8 @@ int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector);
 #define KVM_DEBUG_STEP 1u
 #define KVM_DEBUG_HW_BP 2u
 int kvm_vcpu_set_debug(struct kvm_vm *k, unsigned what, uint64_t hw_bp);
+/* The same with up to 4 instruction breakpoints (DR0..DR3), step nonzero to single-step. */
+int kvm_vcpu_set_debug_bps(struct kvm_vm *k, int step, const uint64_t *bp, unsigned nbp);
 /* What the CPU would have done for an INT3: RIP past it, then #BP (a trap). */
 int kvm_vcpu_inject_breakpoint(struct kvm_vm *k);
 /* 1 if an exception, interrupt or NMI is half delivered or the vCPU is in an interrupt

@@ -85,6 +85,7 @@ struct machine_stats {
 	uint64_t steps;		/* debug exits (single-steps, breakpoints) on the way to landmarks */
 	uint64_t landmarks;	/* landmarks reached */
 	uint64_t step_points;	/* `step` delivery points (they count as exits: positions) */
+	uint64_t states_loaded;	/* replay: step points whose recorded state was loaded, not run to */
 };
 
 struct machine {

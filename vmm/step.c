@@ -65,12 +65,16 @@ unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const s
  */
 int step_debug_apply(struct machine *m)
 {
-	unsigned what = 0;
-	if (m->step.kind != STEP_NONE)
-		what = m->step.single ? KVM_DEBUG_STEP : KVM_DEBUG_HW_BP;
+	uint64_t bp[2];
+	unsigned nbp = 0;
+	int step = m->step.kind != STEP_NONE && m->step.single;
+	if (m->step.kind != STEP_NONE && !m->step.single)
+		bp[nbp++] = m->step.rip;
 	if (m->tracer && m->tracer->stepping)
-		what |= KVM_DEBUG_STEP;
-	return kvm_vcpu_set_debug(&m->kvm, what, m->step.rip);
+		step = 1;
+	if (m->tracer && m->tracer->stepping && m->tracer->entry_bp)
+		bp[nbp++] = m->tracer->entry_bp;
+	return kvm_vcpu_set_debug_bps(&m->kvm, step, bp, nbp);
 }
 
 static int set_mode(struct machine *m, int single)
@@ -177,6 +181,7 @@ int step_restore(struct machine *m, const struct step_landmark *lm)
 	run->ready_for_interrupt_injection = run->if_flag && !ev->interrupt.shadow && !ev->interrupt.injected &&
 					     !ev->exception.injected && !ev->nmi.injected;
 	m->stats.landmarks++;
+	m->stats.states_loaded++;
 	return 0;
 }
 

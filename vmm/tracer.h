@@ -25,6 +25,9 @@ struct run_tracer_ops {
 struct run_tracer {
 	const struct run_tracer_ops *ops;
 	int stepping;		/* every instruction is to stop */
+	/* with stepping: also stop before this instruction (the handler an entry injects, which
+	 * single-stepping would run before its first stop on some hosts); 0 none */
+	uint64_t entry_bp;
 };
 
 #endif
