@@ -177,8 +177,8 @@ int cli_trace(int argc, char **argv)
 	code = cli_replay_session(reader, o.trace, o.serial, o.stats, &w);
 	if (t.open)
 		t.ended_ns = mono_clock_ns();
-	if (!t.started_ns)
-		log_warn("the window from %" PRIu64 "+%" PRIu64 " was never reached: the replay stopped before it",
+	if (!t.started_ns && code == DETVM_EXIT_OK)
+		log_warn("the window from %" PRIu64 "+%" PRIu64 " was never reached: the guest ended before it",
 			 o.from.exit, o.from.step);
 	else if (o.stats || log_threshold >= LOG_INFO)
 		print_rate(&t, &o);

@@ -352,6 +352,7 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 	t->loaded = 0;
 	if (!t->open)
 		return;
+	rec.with_regs = t->regs;
 	if (t->regs)
 		changed_regs(t, &rec, r, s);
 	t->fmt->record(t->out, &rec);

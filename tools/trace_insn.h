@@ -43,7 +43,8 @@ struct trace_record {
 					 * instructions from the previous exit to it did not run */
 	int unstepped;			/* the guest goes on in this ring, which the host does not
 					 * single-step: what it runs there is not traced; else -1 */
-	unsigned nregs;			/* changed registers (with --regs) */
+	int with_regs;			/* --regs: nregs and the names below are given */
+	unsigned nregs;			/* changed registers */
 	const char *reg_name[TRACE_NREGS];
 	uint64_t reg_value[TRACE_NREGS];
 };

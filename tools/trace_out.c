@@ -23,7 +23,7 @@ static void text_record(FILE *f, const struct trace_record *r)
 	char pos[48], bytes[64];
 	snprintf(pos, sizeof(pos), "%" PRIu64 "+%" PRIu64, r->pos.exit, r->pos.step);
 	hex_bytes(bytes, r, " ");
-	fprintf(f, "%-12s %u %2u %016" PRIx64 "  %-24s %s%s%s", pos, r->cpl, r->mode, r->rip, bytes,
+	fprintf(f, "%-12s %u %2u %016" PRIx64 "  %-32s %s%s%s", pos, r->cpl, r->mode, r->rip, bytes,
 		r->mnemonic ? r->mnemonic : (r->nbytes ? "(bad)" : "(unreadable)"),
 		r->operands && *r->operands ? " " : "", r->operands ? r->operands : "");
 	for (unsigned i = 0; i < r->nmem; i++)
@@ -86,7 +86,7 @@ static void jsonl_record(FILE *f, const struct trace_record *r)
 		fputs(",\"loaded\":true", f);
 	if (r->unstepped >= 0)
 		fprintf(f, ",\"unstepped\":%d", r->unstepped);
-	if (r->nregs) {
+	if (r->with_regs) {
 		fputs(",\"regs\":{", f);
 		for (unsigned i = 0; i < r->nregs; i++)
 			fprintf(f, "%s\"%s\":\"0x%" PRIx64 "\"", i ? "," : "", r->reg_name[i], r->reg_value[i]);
