@@ -90,13 +90,36 @@ static int linear_gpa(struct machine *m, const struct kvm_sregs *s, uint64_t lin
 	return 0;
 }
 
+/* linear_gpa() through the tracer's own small TLB: instruction fetches hit the same few
+ * pages again and again, and each KVM_TRANSLATE is an ioctl. Emptied wherever the guest
+ * may have changed its mappings (see tlb_may_change()); writes never use it. */
+static int linear_gpa_cached(struct insn_tracer *t, struct machine *m, const struct kvm_sregs *s, uint64_t lin,
+			     uint64_t *gpa)
+{
+	if (!(s->cr0 & CR0_PG))
+		return linear_gpa(m, s, lin, gpa);
+	uint64_t vpn = lin >> 12;
+	unsigned i = vpn % TRACE_TLB_SIZE;
+	if (!((t->tlb_valid >> i) & 1) || t->tlb[i].vpn != vpn || t->tlb[i].cr3 != s->cr3) {
+		if (linear_gpa(m, s, lin & ~(GUEST_PAGE_SIZE - 1), gpa))
+			return -1;
+		t->tlb[i].vpn = vpn;
+		t->tlb[i].cr3 = s->cr3;
+		t->tlb[i].gpn = *gpa >> 12;
+		t->tlb_valid |= 1ULL << i;
+	}
+	*gpa = t->tlb[i].gpn << 12 | (lin & (GUEST_PAGE_SIZE - 1));
+	return 0;
+}
+
 /* Reads up to n bytes at a linear address, across pages; how many could be read. */
-static unsigned read_linear(struct machine *m, const struct kvm_sregs *s, uint64_t lin, uint8_t *buf, unsigned n)
+static unsigned read_linear(struct insn_tracer *t, struct machine *m, const struct kvm_sregs *s, uint64_t lin,
+			    uint8_t *buf, unsigned n)
 {
 	unsigned done = 0;
 	while (done < n) {
 		uint64_t gpa;
-		if (linear_gpa(m, s, lin + done, &gpa))
+		if (linear_gpa_cached(t, m, s, lin + done, &gpa))
 			break;
 		unsigned k = GUEST_PAGE_SIZE - (gpa & (GUEST_PAGE_SIZE - 1));
 		if (k > n - done)
@@ -150,7 +173,7 @@ static int undo_tf_leak(struct insn_tracer *t, struct machine *m, struct kvm_reg
 		uint8_t f[24];
 		uint64_t v[3] = { 0, 0, 0 };
 		uint64_t lin = stack_linear(r, s, mode, off);
-		if (read_linear(m, s, lin, f, 3 * w) != 3 * w)
+		if (read_linear(t, m, s, lin, f, 3 * w) != 3 * w)
 			continue;
 		for (unsigned i = 0; i < 3; i++)
 			memcpy(&v[i], f + i * w, w);
@@ -168,7 +191,7 @@ static int undo_tf_leak(struct insn_tracer *t, struct machine *m, struct kvm_reg
 
 /* The ring the instruction at this stop goes on in: an IRET's or SYSRET's target, else
  * the current one. */
-static unsigned next_ring(struct machine *m, unsigned id, unsigned mode, unsigned cpl)
+static unsigned next_ring(struct insn_tracer *t, struct machine *m, unsigned id, unsigned mode, unsigned cpl)
 {
 	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
@@ -181,7 +204,7 @@ static unsigned next_ring(struct machine *m, unsigned id, unsigned mode, unsigne
 	default: return cpl;
 	}
 	uint8_t cs;
-	return read_linear(m, s, stack_linear(r, s, mode, w), &cs, 1) == 1 ? cs & 3u : cpl;
+	return read_linear(t, m, s, stack_linear(r, s, mode, w), &cs, 1) == 1 ? cs & 3u : cpl;
 }
 
 /* Register value for an addressing register of Capstone's; its width in *bits. */
@@ -314,6 +337,26 @@ static void changed_regs(struct insn_tracer *t, struct trace_record *rec, const 
 	t->have_last = 1;
 }
 
+/* What the decoded instruction may do that the tracer must follow: change the guest's
+ * mappings, clear TF (a new KVM_SET_GUEST_DEBUG sets it again), or jump to a known place. */
+static void classify(struct insn_tracer *t, const cs_insn *in, csh h)
+{
+	const cs_x86 *x = &in->detail->x86;
+	unsigned id = in->id;
+	t->prev.paging = id == X86_INS_INVLPG || id == X86_INS_INVPCID || id == X86_INS_WRMSR || id == X86_INS_LMSW;
+	for (unsigned i = 0; i < x->op_count; i++)
+		if (x->operands[i].type == X86_OP_REG && x->operands[i].reg >= X86_REG_CR0 &&
+		    x->operands[i].reg <= X86_REG_CR15)
+			t->prev.paging = 1;
+	t->prev.flags = cs_insn_group(h, in, CS_GRP_INT) || cs_insn_group(h, in, CS_GRP_IRET) ||
+			id == X86_INS_POPF || id == X86_INS_POPFD || id == X86_INS_POPFQ || id == X86_INS_SYSRET ||
+			id == X86_INS_SYSEXIT || id == X86_INS_SYSCALL || id == X86_INS_SYSENTER || id == X86_INS_UD2;
+	t->prev.target = 0;
+	if ((cs_insn_group(h, in, CS_GRP_JUMP) || cs_insn_group(h, in, CS_GRP_CALL)) && x->op_count == 1 &&
+	    x->operands[0].type == X86_OP_IMM && id != X86_INS_LJMP && id != X86_INS_LCALL)
+		t->prev.target = (uint64_t)x->operands[0].imm;
+}
+
 /* Reads and decodes the instruction at this stop; writes it if inside the window. */
 static void record(struct insn_tracer *t, struct machine *m, int event)
 {
@@ -323,7 +366,7 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 	rec.mode = cpu_mode(s);
 	rec.cpl = s->cr0 & CR0_PE ? s->cs.selector & 3 : 0;
 	uint64_t lin = rec.mode == 64 ? r->rip : (s->cs.base + r->rip) & 0xffffffffULL;
-	rec.nbytes = read_linear(m, s, lin, rec.bytes, 15);
+	rec.nbytes = read_linear(t, m, s, lin, rec.bytes, 15);
 	const uint8_t *code = rec.bytes;
 	size_t size = rec.nbytes;
 	uint64_t addr = r->rip;
@@ -339,11 +382,12 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 		t->prev.call = in->id == X86_INS_CALL || in->id == X86_INS_LCALL;
 		t->prev.hlt = in->id == X86_INS_HLT;
 		const cs_x86 *x = &in->detail->x86;
+		classify(t, in, t->cs[rec.mode == 64 ? 2 : rec.mode == 32]);
 		for (unsigned i = 0; i < x->op_count && rec.nmem < TRACE_MAX_MEM; i++)
 			if (x->operands[i].type == X86_OP_MEM &&
 			    !operand_address(&x->operands[i], r, s, rec.mode, r->rip + in->size, &rec.mem[rec.nmem]))
 				rec.nmem++;
-		unsigned ring = next_ring(m, in->id, rec.mode, rec.cpl);
+		unsigned ring = next_ring(t, m, in->id, rec.mode, rec.cpl);
 		if (!(t->step_rings & (1u << ring)))
 			rec.unstepped = (int)ring;
 	} else if (!(t->step_rings & (1u << rec.cpl))) {
@@ -382,8 +426,18 @@ static void credit_watchdog(struct insn_tracer *t)
 /* The guest stands at t->pos; -1 to go on, else an exit code. */
 static int stop(struct insn_tracer *t, struct machine *m, int event)
 {
+	/* KVM's TF stays set from stop to stop unless the guest cleared it (an IRET, POPF or
+	 * SYSRET, an interrupt gate), which the instruction or an unexpected RIP tells; the
+	 * ioctl that sets it again is a third of a step's cost, so it is made only then */
+	uint64_t rip = m->kvm.run->s.regs.regs.rip;
+	int apply = t->must_apply || !t->prev.valid || t->prev.flags ||
+		    (rip != t->prev.rip + t->prev.len && (!t->prev.target || rip != t->prev.target));
+	t->must_apply = 0;
+	if (t->prev.valid && t->prev.paging)
+		t->tlb_valid = 0;
 	if (t->has_to && trace_pos_cmp(&t->pos, &t->to) >= 0) {
 		close_window(t);
+		apply = 1;
 	} else {
 		if (!t->open && trace_pos_cmp(&t->pos, &t->from) >= 0) {
 			t->open = 1;
@@ -396,10 +450,12 @@ static int stop(struct insn_tracer *t, struct machine *m, int event)
 		/* KVM's emulator ends a single-stepped HLT with a debug stop in place of the HLT
 		 * exit, so the guest would run on instead of waiting for its interrupt: let it
 		 * halt, and step again from the delivery point after */
-		if (t->prev.valid && t->prev.hlt)
+		if (t->prev.valid && t->prev.hlt) {
 			t->hook.stepping = 0;
+			apply = 1;
+		}
 	}
-	int r = step_debug_apply(m);
+	int r = apply ? step_debug_apply(m) : 0;
 	if (r) {
 		log_error("cannot single-step: %s", strerror(-r));
 		return DETVM_EXIT_KVM;
@@ -408,17 +464,17 @@ static int stop(struct insn_tracer *t, struct machine *m, int event)
 }
 
 /* Where the gate for `vector` sends the guest (a linear address); 0 if it cannot be read. */
-static uint64_t handler_address(struct machine *m, unsigned vector)
+static uint64_t handler_address(struct insn_tracer *t, struct machine *m, unsigned vector)
 {
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
 	uint8_t g[16];
 	if (!(s->cr0 & CR0_PE)) {	/* real mode: the vector table holds offset:segment */
-		if (read_linear(m, s, s->idt.base + 4 * vector, g, 4) != 4)
+		if (read_linear(t, m, s, s->idt.base + 4 * vector, g, 4) != 4)
 			return 0;
 		return ((uint64_t)(g[2] | g[3] << 8) << 4) + (g[0] | g[1] << 8);
 	}
 	unsigned size = s->efer & EFER_LMA ? 16 : 8;
-	if (read_linear(m, s, s->idt.base + size * vector, g, size) != size)
+	if (read_linear(t, m, s, s->idt.base + size * vector, g, size) != size)
 		return 0;
 	uint64_t off = (uint64_t)(g[0] | g[1] << 8) | (uint64_t)(g[6] | g[7] << 8) << 16;
 	if (size == 16)
@@ -426,7 +482,7 @@ static uint64_t handler_address(struct machine *m, unsigned vector)
 	/* protected mode: plus the base of the gate's code segment, from the GDT */
 	unsigned sel = g[2] | g[3] << 8;
 	uint8_t d[8];
-	if (read_linear(m, s, s->gdt.base + (sel & ~7u), d, 8) != 8)
+	if (read_linear(t, m, s, s->gdt.base + (sel & ~7u), d, 8) != 8)
 		return 0;
 	return (off + (d[2] | d[3] << 8 | d[4] << 16 | (uint32_t)d[7] << 24)) & 0xffffffffULL;
 }
@@ -445,6 +501,8 @@ static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
 		return DETVM_EXIT_KVM;
 	}
 	t->pos = (struct trace_pos){ m->stats.exits, 0 };
+	t->tlb_valid = 0;	/* the guest ran unwatched */
+	t->must_apply = 1;
 	t->loaded = m->stats.states_loaded != t->states_loaded;
 	t->states_loaded = m->stats.states_loaded;
 	t->hook.stepping = 1;
@@ -459,7 +517,7 @@ static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
 	const struct kvm_run *run = m->kvm.run;
 	t->prev = (__typeof__(t->prev)){ .valid = 1, .rip = run->s.regs.regs.rip, .cs = run->s.regs.sregs.cs.selector };
 	t->event = event;
-	t->hook.entry_bp = event >= 0 ? handler_address(m, (unsigned)event) : 0;
+	t->hook.entry_bp = event >= 0 ? handler_address(t, m, (unsigned)event) : 0;
 	r = step_debug_apply(m);
 	if (r) {
 		log_error("cannot single-step: %s", strerror(-r));
@@ -480,6 +538,8 @@ static int tracer_stepped(struct run_tracer *h, struct machine *m)
 	}
 	int event = t->event;
 	t->event = TRACER_NO_EVENT;
+	if (t->hook.entry_bp)
+		t->must_apply = 1;
 	t->hook.entry_bp = 0;
 	return stop(t, m, event);
 }

@@ -25,6 +25,7 @@ int trace_pos_cmp(const struct trace_pos *a, const struct trace_pos *b);
 
 #define TRACE_MAX_MEM 4
 #define TRACE_NREGS 30
+#define TRACE_TLB_SIZE 64
 
 /* One traced instruction, as the formats write it. */
 struct trace_record {
@@ -77,11 +78,19 @@ struct insn_tracer {
 		uint64_t rip, len;
 		uint16_t cs;
 		int pushf, syscall, call, hlt;
+		int paging;	/* it may have changed the guest's mappings */
+		int flags;	/* it may have cleared TF (so KVM must set it again) */
+		uint64_t target;	/* a direct jump's or call's, else 0 */
 	} prev;
 	int event;			/* what the next stop reports as delivered */
+	int must_apply;			/* the next stop sets the debug state again */
 	unsigned step_rings;		/* where this host single-steps: bit n for ring n */
 	uint64_t states_loaded;		/* m->stats.states_loaded at the previous entry */
 	int loaded;			/* the next record comes after a loaded state */
+	struct {
+		uint64_t cr3, vpn, gpn;
+	} tlb[TRACE_TLB_SIZE];
+	uint64_t tlb_valid;		/* one bit per entry */
 	struct kvm_regs last_regs;	/* at the previous record, for --regs */
 	struct kvm_sregs last_sregs;
 	int have_last;

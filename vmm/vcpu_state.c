@@ -110,7 +110,8 @@ int vcpu_state_set(struct kvm_vm *k, const struct vcpu_state *st, const char **w
 	/* the registers set below must not be overwritten by the last exit's completion */
 	*what = "the completion of the last exit";
 	int r = kvm_vcpu_complete_exit(k);
-	if (r)
+	/* a single-step stop right after finishing it (a tracer stepping) is no matter here */
+	if (r < 0 || (r > 0 && k->run->exit_reason != KVM_EXIT_DEBUG))
 		return r > 0 ? -EPROTO : r;
 	struct kvm_vcpu_events ev = st->events;
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
