@@ -28,54 +28,9 @@
 #include "vmm/mono_clock.h"
 #include "vmm/step.h"
 
-#define RFLAGS_TF (1ULL << 8)
-#define RFLAGS_RF (1ULL << 16)
-#define CR0_PE 1ULL
-#define CR0_PG 0x80000000ULL
-#define EFER_LMA 0x400ULL
 /* Single-stepping runs this many times slower than the recording, at most, as far as
  * replay's watchdog for a guest that makes no exits is concerned. */
 #define TRACE_STEP_SLOWDOWN 10000
-
-int trace_pos_parse(const char *s, struct trace_pos *p)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long e = strtoull(s, &end, 10), n = 0;
-	if (errno)
-		return -EINVAL;
-	if (*end == '+') {
-		const char *k = end + 1;
-		if (*k < '0' || *k > '9')
-			return -EINVAL;
-		n = strtoull(k, &end, 10);
-		if (errno)
-			return -EINVAL;
-	}
-	if (*end)
-		return -EINVAL;
-	p->exit = e;
-	p->step = n;
-	return 0;
-}
-
-int trace_pos_cmp(const struct trace_pos *a, const struct trace_pos *b)
-{
-	if (a->exit != b->exit)
-		return a->exit < b->exit ? -1 : 1;
-	return a->step < b->step ? -1 : a->step > b->step;
-}
-
-static unsigned cpu_mode(const struct kvm_sregs *s)
-{
-	if (!(s->cr0 & CR0_PE))
-		return 16;
-	if ((s->efer & EFER_LMA) && s->cs.l)
-		return 64;
-	return s->cs.db ? 32 : 16;
-}
 
 /* The guest-physical address of a linear one; -1 where the guest maps none. */
 static int linear_gpa(struct machine *m, const struct kvm_sregs *s, uint64_t lin, uint64_t *gpa)
@@ -155,7 +110,7 @@ static int undo_tf_leak(struct insn_tracer *t, struct machine *m, struct kvm_reg
 {
 	if (!t->prev.valid)
 		return 0;
-	unsigned mode = cpu_mode(s), w = mode / 8;
+	unsigned mode = trace_cpu_mode(s), w = mode / 8;
 	uint64_t next = t->prev.rip + t->prev.len;
 	if (t->prev.pushf && r->rip == next) {
 		clear_tf_at(m, s, stack_linear(r, s, mode, 0));
@@ -207,131 +162,10 @@ static unsigned next_ring(struct insn_tracer *t, struct machine *m, unsigned id,
 	return read_linear(t, m, s, stack_linear(r, s, mode, w), &cs, 1) == 1 ? cs & 3u : cpl;
 }
 
-/* Register value for an addressing register of Capstone's; its width in *bits. */
-static int addr_reg(const struct kvm_regs *r, uint64_t next_rip, unsigned reg, uint64_t *v, unsigned *bits)
-{
-	static const struct {
-		uint16_t r64, r32, r16;
-		uint16_t off;
-	} gprs[] = {
-		{ X86_REG_RAX, X86_REG_EAX, X86_REG_AX, offsetof(struct kvm_regs, rax) },
-		{ X86_REG_RBX, X86_REG_EBX, X86_REG_BX, offsetof(struct kvm_regs, rbx) },
-		{ X86_REG_RCX, X86_REG_ECX, X86_REG_CX, offsetof(struct kvm_regs, rcx) },
-		{ X86_REG_RDX, X86_REG_EDX, X86_REG_DX, offsetof(struct kvm_regs, rdx) },
-		{ X86_REG_RSI, X86_REG_ESI, X86_REG_SI, offsetof(struct kvm_regs, rsi) },
-		{ X86_REG_RDI, X86_REG_EDI, X86_REG_DI, offsetof(struct kvm_regs, rdi) },
-		{ X86_REG_RSP, X86_REG_ESP, X86_REG_SP, offsetof(struct kvm_regs, rsp) },
-		{ X86_REG_RBP, X86_REG_EBP, X86_REG_BP, offsetof(struct kvm_regs, rbp) },
-		{ X86_REG_R8, X86_REG_R8D, X86_REG_R8W, offsetof(struct kvm_regs, r8) },
-		{ X86_REG_R9, X86_REG_R9D, X86_REG_R9W, offsetof(struct kvm_regs, r9) },
-		{ X86_REG_R10, X86_REG_R10D, X86_REG_R10W, offsetof(struct kvm_regs, r10) },
-		{ X86_REG_R11, X86_REG_R11D, X86_REG_R11W, offsetof(struct kvm_regs, r11) },
-		{ X86_REG_R12, X86_REG_R12D, X86_REG_R12W, offsetof(struct kvm_regs, r12) },
-		{ X86_REG_R13, X86_REG_R13D, X86_REG_R13W, offsetof(struct kvm_regs, r13) },
-		{ X86_REG_R14, X86_REG_R14D, X86_REG_R14W, offsetof(struct kvm_regs, r14) },
-		{ X86_REG_R15, X86_REG_R15D, X86_REG_R15W, offsetof(struct kvm_regs, r15) },
-	};
-	if (reg == X86_REG_RIP || reg == X86_REG_EIP || reg == X86_REG_IP) {
-		*v = next_rip;
-		*bits = reg == X86_REG_RIP ? 64 : reg == X86_REG_EIP ? 32 : 16;
-		return 0;
-	}
-	for (unsigned i = 0; i < sizeof(gprs) / sizeof(gprs[0]); i++) {
-		unsigned b = reg == gprs[i].r64 ? 64 : reg == gprs[i].r32 ? 32 : reg == gprs[i].r16 ? 16 : 0;
-		if (b) {
-			memcpy(v, (const uint8_t *)r + gprs[i].off, 8);
-			*bits = b;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static uint64_t seg_base(const struct kvm_sregs *s, unsigned seg)
-{
-	switch (seg) {
-	case X86_REG_ES: return s->es.base;
-	case X86_REG_CS: return s->cs.base;
-	case X86_REG_SS: return s->ss.base;
-	case X86_REG_FS: return s->fs.base;
-	case X86_REG_GS: return s->gs.base;
-	default: return s->ds.base;
-	}
-}
-
-static uint64_t width_mask(unsigned bits)
-{
-	return bits >= 64 ? ~0ULL : (1ULL << bits) - 1;
-}
-
-/* The linear address of a memory operand, as the CPU computes it at this stop. */
-static int operand_address(const cs_x86_op *op, const struct kvm_regs *r, const struct kvm_sregs *s,
-			   unsigned mode, uint64_t next_rip, uint64_t *out)
-{
-	uint64_t ea = (uint64_t)op->mem.disp, v;
-	unsigned bits = mode, b;
-	if (op->mem.base != X86_REG_INVALID) {
-		if (addr_reg(r, next_rip, op->mem.base, &v, &b))
-			return -1;
-		ea += v & width_mask(b);
-		bits = b;
-	}
-	if (op->mem.index != X86_REG_INVALID) {
-		if (addr_reg(r, next_rip, op->mem.index, &v, &b))
-			return -1;
-		ea += (v & width_mask(b)) * (uint64_t)op->mem.scale;
-		bits = b;
-	}
-	ea &= width_mask(bits);
-	unsigned seg = op->mem.segment;
-	if (seg == X86_REG_INVALID)
-		seg = op->mem.base == X86_REG_RSP || op->mem.base == X86_REG_ESP || op->mem.base == X86_REG_SP ||
-		      op->mem.base == X86_REG_RBP || op->mem.base == X86_REG_EBP || op->mem.base == X86_REG_BP
-			      ? X86_REG_SS : X86_REG_DS;
-	/* long mode bases only FS and GS */
-	if (mode != 64 || seg == X86_REG_FS || seg == X86_REG_GS)
-		ea += seg_base(s, seg);
-	*out = mode == 64 ? ea : ea & 0xffffffffULL;
-	return 0;
-}
-
-/* The registers --regs compares, in the order they are written. */
-static const struct {
-	const char *name;
-	uint8_t sregs;		/* in kvm_sregs, else kvm_regs */
-	uint8_t size;
-	uint16_t off;
-} reg_table[TRACE_NREGS] = {
-#define R(n) { #n, 0, 8, offsetof(struct kvm_regs, n) }
-	R(rax), R(rbx), R(rcx), R(rdx), R(rsi), R(rdi), R(rsp), R(rbp), R(r8), R(r9), R(r10), R(r11),
-	R(r12), R(r13), R(r14), R(r15), R(rflags),
-#undef R
-#define S(n, f, sz) { n, 1, sz, offsetof(struct kvm_sregs, f) }
-	S("cs", cs.selector, 2), S("ss", ss.selector, 2), S("ds", ds.selector, 2), S("es", es.selector, 2),
-	S("fs", fs.selector, 2), S("gs", gs.selector, 2), S("fs_base", fs.base, 8), S("gs_base", gs.base, 8),
-	S("cr0", cr0, 8), S("cr2", cr2, 8), S("cr3", cr3, 8), S("cr4", cr4, 8), S("efer", efer, 8),
-#undef S
-};
-
-static uint64_t reg_get(const struct kvm_regs *r, const struct kvm_sregs *s, unsigned i)
-{
-	uint64_t v = 0;
-	memcpy(&v, (const uint8_t *)(reg_table[i].sregs ? (const void *)s : (const void *)r) + reg_table[i].off,
-	       reg_table[i].size);
-	/* single-stepping sets these: not the guest's doing */
-	return i == 16 ? v & ~(RFLAGS_TF | RFLAGS_RF) : v;
-}
-
 static void changed_regs(struct insn_tracer *t, struct trace_record *rec, const struct kvm_regs *r,
 			 const struct kvm_sregs *s)
 {
-	for (unsigned i = 0; i < TRACE_NREGS; i++) {
-		uint64_t v = reg_get(r, s, i);
-		if (t->have_last && v == reg_get(&t->last_regs, &t->last_sregs, i))
-			continue;
-		rec->reg_name[rec->nregs] = reg_table[i].name;
-		rec->reg_value[rec->nregs++] = v;
-	}
+	trace_changed_regs(rec, r, s, t->have_last ? &t->last_regs : NULL, &t->last_sregs);
 	t->last_regs = *r;
 	t->last_sregs = *s;
 	t->have_last = 1;
@@ -363,7 +197,7 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
 	struct trace_record rec = { .pos = t->pos, .rip = r->rip, .event = event, .unstepped = -1, .loaded = t->loaded };
-	rec.mode = cpu_mode(s);
+	rec.mode = trace_cpu_mode(s);
 	rec.cpl = s->cr0 & CR0_PE ? s->cs.selector & 3 : 0;
 	uint64_t lin = rec.mode == 64 ? r->rip : (s->cs.base + r->rip) & 0xffffffffULL;
 	rec.nbytes = read_linear(t, m, s, lin, rec.bytes, 15);
@@ -385,7 +219,7 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 		classify(t, in, t->cs[rec.mode == 64 ? 2 : rec.mode == 32]);
 		for (unsigned i = 0; i < x->op_count && rec.nmem < TRACE_MAX_MEM; i++)
 			if (x->operands[i].type == X86_OP_MEM &&
-			    !operand_address(&x->operands[i], r, s, rec.mode, r->rip + in->size, &rec.mem[rec.nmem]))
+			    !trace_operand_address(&x->operands[i], r, s, rec.mode, r->rip + in->size, &rec.mem[rec.nmem]))
 				rec.nmem++;
 		unsigned ring = next_ring(t, m, in->id, rec.mode, rec.cpl);
 		if (!(t->step_rings & (1u << ring)))

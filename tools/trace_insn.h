@@ -13,6 +13,12 @@
 
 #include "vmm/machine.h"
 
+#define RFLAGS_TF (1ULL << 8)
+#define RFLAGS_RF (1ULL << 16)
+#define CR0_PE 1ULL
+#define CR0_PG 0x80000000ULL
+#define EFER_LMA 0x400ULL
+
 /* A position: exit number, and instructions single-stepped since that exit. */
 struct trace_pos {
 	uint64_t exit;
@@ -55,6 +61,17 @@ struct trace_format {
 	void (*begin)(FILE *f, int regs);
 	void (*record)(FILE *f, const struct trace_record *r);
 };
+
+/* trace_x86.c: 16, 32 or 64, as the CPU decodes at this state. */
+unsigned trace_cpu_mode(const struct kvm_sregs *s);
+/* The linear address a memory operand refers to at this state (next_rip: RIP after the
+ * instruction, for RIP-relative ones); 0, or -1 for a register it does not know. */
+int trace_operand_address(const cs_x86_op *op, const struct kvm_regs *r, const struct kvm_sregs *s, unsigned mode,
+			  uint64_t next_rip, uint64_t *out);
+/* Adds to rec the registers (of TRACE_NREGS) whose values differ from last (all when
+ * last_r is NULL); RFLAGS without TF and RF, which single-stepping sets. */
+void trace_changed_regs(struct trace_record *rec, const struct kvm_regs *r, const struct kvm_sregs *s,
+			const struct kvm_regs *last_r, const struct kvm_sregs *last_s);
 
 /* By name ("text", "jsonl"), NULL if none. */
 const struct trace_format *trace_format_find(const char *name);
