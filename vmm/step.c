@@ -56,13 +56,6 @@ unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const s
 	return guest_mem_read(&m->mem, gpa, buf, n) ? 0 : n;
 }
 
-/*
- * Where hardware breakpoints work, the guest runs at full speed to the landmark's RIP
- * and only stops there (stepping once over it when the state is not yet equal); else
- * every instruction is single-stepped. Single-stepping is asked for again at every stop:
- * KVM steps with the CPU's TF, which the guest's own IRET, POPF or SYSRET clears, and
- * KVM sets it again only when asked.
- */
 int step_debug_apply(struct machine *m)
 {
 	uint64_t bp[2];
@@ -77,6 +70,13 @@ int step_debug_apply(struct machine *m)
 	return kvm_vcpu_set_debug_bps(&m->kvm, step, bp, nbp);
 }
 
+/*
+ * Where hardware breakpoints work, the guest runs at full speed to the landmark's RIP
+ * and only stops there (stepping once over it when the state is not yet equal); else
+ * every instruction is single-stepped. Single-stepping is asked for again at every stop:
+ * KVM steps with the CPU's TF, which the guest's own IRET, POPF or SYSRET clears, and
+ * KVM sets it again only when asked.
+ */
 static int set_mode(struct machine *m, int single)
 {
 	if (m->step.single == single && !single)
