@@ -16,6 +16,7 @@ struct cli_command {
 int cli_run(int argc, char **argv);
 int cli_record(int argc, char **argv);
 int cli_replay(int argc, char **argv);
+int cli_trace(int argc, char **argv);
 int cli_doctor(int argc, char **argv);
 int cli_ft(int argc, char **argv);
 /* offline tools over traces (cli_stats.c, cli_diff.c, cli_console.c, cli_export.c, cli_report.c) */

@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
 	{ "run", "boot a guest (PVH ELF or Linux bzImage) with the deterministic platform", cli_run },
 	{ "record", "run a guest and record its nondeterministic inputs into a trace", cli_record },
 	{ "replay", "re-execute a recorded trace exactly, checking every exit", cli_replay },
+	{ "trace", "replay a trace, writing every instruction of a window (disassembled)", cli_trace },
 	{ "dump", "print a trace's header and events (--json, --stats)", dump_main },
 	{ "snapshot", "save a running VM's state to a file (run/record --restore starts from it)", cli_snapshot },
 	{ "stats", "events per kind per guest second, bytes, compression, longest gaps", cli_stats },

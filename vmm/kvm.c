@@ -213,6 +213,21 @@ int kvm_vcpu_run(struct kvm_vm *k)
 	return 0;
 }
 
+int kvm_vcpu_complete_exit(struct kvm_vm *k)
+{
+	k->run->immediate_exit = 1;
+	int r = ioctl(k->vcpu_fd, KVM_RUN, 0);
+	k->run->immediate_exit = 0;
+	if (r == 0)
+		return 1;
+	return errno == EINTR ? 0 : -errno;
+}
+
+int kvm_vcpu_set_regs(struct kvm_vm *k, const struct kvm_regs *r)
+{
+	return ioctl(k->vcpu_fd, KVM_SET_REGS, r) < 0 ? -errno : 0;
+}
+
 int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector)
 {
 	struct kvm_interrupt irq = { .irq = vector };
@@ -254,14 +269,21 @@ int kvm_vcpu_translate(struct kvm_vm *k, struct kvm_translation *t)
 
 int kvm_vcpu_set_debug(struct kvm_vm *k, unsigned what, uint64_t hw_bp)
 {
-	struct kvm_guest_debug d = { .control = what ? KVM_GUESTDBG_ENABLE : 0 };
-	if (what & KVM_DEBUG_STEP)
+	return kvm_vcpu_set_debug_bps(k, what & KVM_DEBUG_STEP, &hw_bp, what & KVM_DEBUG_HW_BP ? 1 : 0);
+}
+
+int kvm_vcpu_set_debug_bps(struct kvm_vm *k, int step, const uint64_t *bp, unsigned nbp)
+{
+	struct kvm_guest_debug d = { .control = step || nbp ? KVM_GUESTDBG_ENABLE : 0 };
+	if (step)
 		d.control |= KVM_GUESTDBG_SINGLESTEP;
-	if (what & KVM_DEBUG_HW_BP) {
-		/* DR0 = hw_bp, DR7: L0 set, R/W0 = 00 (instruction fetch), LEN0 = 00 */
+	if (nbp > 4)
+		return -EINVAL;
+	for (unsigned i = 0; i < nbp; i++) {
+		/* DRi = bp[i]; DR7: Li set, R/Wi = 00 (instruction fetch), LENi = 00 */
 		d.control |= KVM_GUESTDBG_USE_HW_BP;
-		d.arch.debugreg[0] = hw_bp;
-		d.arch.debugreg[7] = 0x1;
+		d.arch.debugreg[i] = bp[i];
+		d.arch.debugreg[7] |= 1ULL << (2 * i);
 	}
 	return ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &d) < 0 ? -errno : 0;
 }

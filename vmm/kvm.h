@@ -37,6 +37,11 @@ int kvm_vcpu_set_boot_state(struct kvm_vm *k, const struct boot_setup *b);
 
 /* KVM_RUN; 0 after an exit, -EINTR for a host-caused return, other -errno on failure. */
 int kvm_vcpu_run(struct kvm_vm *k);
+/* KVM completes a PIO, MMIO or MSR exit on the next KVM_RUN, writing registers (and RIP);
+ * this does that without entering the guest (immediate_exit). 0; 1 when KVM ended that
+ * KVM_RUN with an exit of its own (run->exit_reason: a single-step stop after the
+ * instruction); or -errno. */
+int kvm_vcpu_complete_exit(struct kvm_vm *k);
 int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector);
 /*
  * KVM_SET_GUEST_DEBUG: KVM_DEBUG_STEP, a KVM_EXIT_DEBUG after each instruction (the CPU's
@@ -47,6 +52,8 @@ int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector);
 #define KVM_DEBUG_STEP 1u
 #define KVM_DEBUG_HW_BP 2u
 int kvm_vcpu_set_debug(struct kvm_vm *k, unsigned what, uint64_t hw_bp);
+/* The same with up to 4 instruction breakpoints (DR0..DR3), step nonzero to single-step. */
+int kvm_vcpu_set_debug_bps(struct kvm_vm *k, int step, const uint64_t *bp, unsigned nbp);
 /* What the CPU would have done for an INT3: RIP past it, then #BP (a trap). */
 int kvm_vcpu_inject_breakpoint(struct kvm_vm *k);
 /* 1 if an exception, interrupt or NMI is half delivered or the vCPU is in an interrupt
@@ -54,6 +61,7 @@ int kvm_vcpu_inject_breakpoint(struct kvm_vm *k);
 int kvm_vcpu_event_pending(struct kvm_vm *k);
 int kvm_vcpu_get_regs(struct kvm_vm *k, struct kvm_regs *r);
 int kvm_vcpu_get_sregs(struct kvm_vm *k, struct kvm_sregs *s);
+int kvm_vcpu_set_regs(struct kvm_vm *k, const struct kvm_regs *r);
 /* Guest-virtual to guest-physical through the vCPU's page tables. */
 int kvm_vcpu_translate(struct kvm_vm *k, struct kvm_translation *t);
 

@@ -24,6 +24,7 @@
 #include "vmm/digest.h"
 #include "vmm/kvm.h"
 #include "vmm/observer.h"
+#include "vmm/tracer.h"
 #include "vmm/vcpu_state.h"
 
 #define MACHINE_MAX_DISKS 4
@@ -85,6 +86,7 @@ struct machine_stats {
 	uint64_t steps;		/* debug exits (single-steps, breakpoints) on the way to landmarks */
 	uint64_t landmarks;	/* landmarks reached */
 	uint64_t step_points;	/* `step` delivery points (they count as exits: positions) */
+	uint64_t states_loaded;	/* replay: step points whose recorded state was loaded, not run to */
 };
 
 /* Work the host side wants done on the vCPU thread at the next delivery point, where the
@@ -120,6 +122,7 @@ struct machine {
 	unsigned ncpuid;
 	struct run_observer *obs;	/* NULL in plain runs */
 	struct irq_gate *gate;		/* NULL: inject as soon as the guest can take it */
+	struct run_tracer *tracer;	/* NULL unless instructions are traced (replay) */
 	struct {
 		enum step_kind kind;	/* what is being single-stepped towards, if anything */
 		uint64_t rip;

@@ -64,9 +64,9 @@ static int kvm_failure(const char *what, int r)
  * Interrupt from the PIC to the CPU, if the CPU can take one; else ask KVM to tell us.
  * In replay the trace may say where the recording delivered next instead: a step point,
  * whose state replay loads, or a late interrupt window, which the loop single-steps to.
- * ENTER_GUEST, AT_STEP_POINT, or an exit code.
+ * ENTER_GUEST, AT_STEP_POINT, or an exit code. *event: what the entry delivers (for a tracer).
  */
-static int offer_interrupt(struct machine *m)
+static int offer_interrupt(struct machine *m, int *event)
 {
 	struct kvm_run *run = m->kvm.run;
 	int pending = pic_has_interrupt(&m->pic);
@@ -75,6 +75,7 @@ static int offer_interrupt(struct machine *m)
 	int exception = m->exception_queued;
 	m->exception_queued = 0;
 	run->request_interrupt_window = 0;
+	*event = exception ? TRACER_EXCEPTION : TRACER_NO_EVENT;
 	int can_take = pending && run->ready_for_interrupt_injection && run->if_flag && !exception;
 	/* a held interrupt waits for a later exit, not for a window: the guest could take
 	 * it, so KVM would report the window at once, before the guest moved on */
@@ -90,6 +91,7 @@ static int offer_interrupt(struct machine *m)
 		if (r)
 			return kvm_failure("KVM_INTERRUPT", r);
 		pending = 0;
+		*event = vector;
 	} else if (m->obs && m->obs->ops->no_interrupt(m->obs->self, m->stats.exits, run->s.regs.regs.rip, pending)) {
 		return observer_failure(m);
 	}
@@ -365,7 +367,8 @@ static int run_until_end(struct machine *m)
 		if (*m->stop)
 			return stopped(m);
 		if (guest_exit) {
-			int code = offer_interrupt(m);
+			int event;
+			int code = offer_interrupt(m, &event);
 			if (code == AT_STEP_POINT) {
 				code = step_point_reached(m, NULL);
 				if (code >= 0)
@@ -373,6 +376,8 @@ static int run_until_end(struct machine *m)
 				continue;	/* a delivery point like any other */
 			}
 			if (code != ENTER_GUEST)
+				return code;
+			if (m->tracer && (code = m->tracer->ops->entering(m->tracer, m, event)) >= 0)
 				return code;
 		}
 		int r = kvm_vcpu_run(&m->kvm);
@@ -387,10 +392,14 @@ static int run_until_end(struct machine *m)
 			log_error("KVM_RUN: %s", strerror(-r));
 			return DETVM_EXIT_KVM;
 		}
-		if (m->step.kind != STEP_NONE && run->exit_reason == KVM_EXIT_DEBUG) {
+		if (run->exit_reason == KVM_EXIT_DEBUG && (m->step.kind != STEP_NONE || m->tracer)) {
 			enum step_kind kind = m->step.kind;
-			int reached = step_reached(m);
+			/* a landmark reached is the next position: its instruction is traced there */
+			int reached = kind == STEP_NONE ? 0 : step_reached(m);
 			if (reached == 0) {
+				int code = m->tracer ? m->tracer->ops->stepped(m->tracer, m) : -1;
+				if (code >= 0)
+					return code;
 				guest_exit = 0;
 				continue;
 			}

@@ -56,6 +56,20 @@ unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const s
 	return guest_mem_read(&m->mem, gpa, buf, n) ? 0 : n;
 }
 
+int step_debug_apply(struct machine *m)
+{
+	uint64_t bp[2];
+	unsigned nbp = 0;
+	int step = m->step.kind != STEP_NONE && m->step.single;
+	if (m->step.kind != STEP_NONE && !m->step.single)
+		bp[nbp++] = m->step.rip;
+	if (m->tracer && m->tracer->stepping)
+		step = 1;
+	if (m->tracer && m->tracer->stepping && m->tracer->entry_bp)
+		bp[nbp++] = m->tracer->entry_bp;
+	return kvm_vcpu_set_debug_bps(&m->kvm, step, bp, nbp);
+}
+
 /*
  * Where hardware breakpoints work, the guest runs at full speed to the landmark's RIP
  * and only stops there (stepping once over it when the state is not yet equal); else
@@ -68,7 +82,7 @@ static int set_mode(struct machine *m, int single)
 	if (m->step.single == single && !single)
 		return 0;
 	m->step.single = single;
-	return kvm_vcpu_set_debug(&m->kvm, single ? KVM_DEBUG_STEP : KVM_DEBUG_HW_BP, m->step.rip);
+	return step_debug_apply(m);
 }
 
 int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark *lm)
@@ -118,7 +132,7 @@ int step_reached(struct machine *m)
 	if (equal) {
 		m->step.kind = STEP_NONE;
 		m->stats.landmarks++;
-		int r = kvm_vcpu_set_debug(&m->kvm, 0, 0);
+		int r = step_debug_apply(m);
 		if (r) {
 			log_error("cannot stop single-stepping: %s", strerror(-r));
 			return DETVM_EXIT_KVM;
@@ -167,6 +181,7 @@ int step_restore(struct machine *m, const struct step_landmark *lm)
 	run->ready_for_interrupt_injection = run->if_flag && !ev->interrupt.shadow && !ev->interrupt.injected &&
 					     !ev->exception.injected && !ev->nmi.injected;
 	m->stats.landmarks++;
+	m->stats.states_loaded++;
 	return 0;
 }
 

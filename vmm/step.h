@@ -9,6 +9,10 @@
 /* Reads up to 16 bytes at the guest's RIP (through its page tables); how many. */
 unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const struct kvm_sregs *s,
 			    uint8_t *buf);
+/* KVM_SET_GUEST_DEBUG for all that wants stops now: a landmark search (single-step or
+ * breakpoint) and the tracer (single-step). Also re-arms single-stepping, which the guest's
+ * own IRET, POPF or SYSRET can clear. 0 or -errno. */
+int step_debug_apply(struct machine *m);
 /* Start running towards a landmark (its memory is compared too when lm->has_mem). */
 int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark *lm);
 /* Looking for a landmark past its deadline: prints the divergence and returns

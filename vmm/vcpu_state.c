@@ -103,12 +103,10 @@ static int set_msrs(struct kvm_vm *k, const struct vcpu_state *st)
 
 int vcpu_complete_exit(struct kvm_vm *k)
 {
-	/* with immediate_exit KVM finishes the exit and returns without entering the guest */
-	k->run->immediate_exit = 1;
-	int r = ioctl(k->vcpu_fd, KVM_RUN, 0);
-	k->run->immediate_exit = 0;
-	if (r == 0 || errno != EINTR)
-		return r == 0 ? -EPROTO : -errno;
+	int r = kvm_vcpu_complete_exit(k);
+	/* a single-step stop right after finishing it (a tracer stepping) is no matter here */
+	if (r < 0 || (r > 0 && k->run->exit_reason != KVM_EXIT_DEBUG))
+		return r > 0 ? -EPROTO : r;
 	return 0;
 }
 

@@ -10,6 +10,8 @@
 - trace bytes per guest-second for an idle guest at 100, 250 and 1000 Hz, and for the
   blk and net workloads; LZ4 compression ratio
 - trace writer throughput (events/s on one core), from logs' trace_bench
+- `detvm trace` (every instruction single-stepped): instructions per second, and its time
+  over a plain replay of the same recording
 """
 import os
 import re
@@ -99,6 +101,20 @@ def replay_row(name, cmdline, target):
     rows.append((name, "record %.3f s, replay %.3f s" % (rec, rep), rec / rep, target))
 
 
+def insn_trace_row(name, cmdline):
+    """detvm trace over a whole recording: instructions single-stepped per second, and how
+    much longer than a plain replay of it that takes (the recording itself pays nothing)."""
+    trace = os.path.join(tmp, "i.trace")
+    timed(record_cmd(trace, cmdline))
+    rep = median_time(replay_cmd(trace))
+    dt, err = timed([detvm, "trace", "--stats", "-o", os.path.join(tmp, "i.txt"), trace])
+    m = re.search(r"trace: (\d+) instructions traced in [0-9.]+ s \((\d+) instructions/s\)", err)
+    if not m:
+        sys.exit("bench: detvm trace did not say its rate: " + err[-300:])
+    rows.append((name, "%s insn/s; replay %.3f s, trace %.1f s" % (m.group(2), rep, dt), dt / rep,
+                 "(only replay pays)"))
+
+
 def trace_rate(name, cmdline, extra=(), frames=0):
     trace = os.path.join(tmp, "s.trace")
     if frames:
@@ -122,6 +138,7 @@ def main():
     replay_row("record/replay, idle-heavy (ticks)", "prog=ticks n=300", ">= 10 (replay faster)")
     replay_row("record/replay, busy (spin)", "prog=spin n=31", "")
     replay_row("record/replay, ring-0 spin (kspin)", "prog=kspin n=20", "(step points)")
+    insn_trace_row("trace/replay, ticks (detvm trace)", "prog=ticks n=30")
     print("%-36s %-40s %8s  %s" % ("figure", "measured", "ratio", "target"))
     for name, measured, ratio, target in rows:
         print("%-36s %-40s %8.2f  %s" % (name, measured, ratio, target))

@@ -1,0 +1,421 @@
+/*
+ * The instruction tracer of `detvm trace` (trace_insn.h): the run loop's tracer seam.
+ *
+ * A stop is the guest standing before an instruction; the record is written there, with
+ * the state before it executes. Stops come from two places:
+ *  - entering(): after delivery point N the guest is about to run. KVM finishes the
+ *    exit's instruction (a port or MMIO read, RIP past it) only on the next KVM_RUN, so
+ *    the tracer has that done first (immediate_exit); the instruction at RIP is then
+ *    (N, 0). An entry that injects an interrupt or exception runs no instruction there:
+ *    KVM's single-step stops on the handler's first instruction, which is (N, 0).
+ *  - stepped(): each single-step after that: (N, 1), (N, 2), ...
+ *
+ * Single-stepping must not change what replay compares, but the CPU's TF, which KVM sets
+ * to step, leaks where the guest copies RFLAGS: PUSHF, SYSCALL (into R11) and the frame
+ * of an interrupt or exception. The recording never had TF there; each stop clears it
+ * from whatever the previous instruction copied it into.
+ */
+#include "tools/trace_insn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/exitcode.h"
+#include "vmm/log.h"
+#include "vmm/mono_clock.h"
+#include "vmm/step.h"
+
+/* Single-stepping runs this many times slower than the recording, at most, as far as
+ * replay's watchdog for a guest that makes no exits is concerned. */
+#define TRACE_STEP_SLOWDOWN 10000
+
+/* The guest-physical address of a linear one; -1 where the guest maps none. */
+static int linear_gpa(struct machine *m, const struct kvm_sregs *s, uint64_t lin, uint64_t *gpa)
+{
+	*gpa = lin;
+	if (!(s->cr0 & CR0_PG))
+		return 0;
+	struct kvm_translation t = { .linear_address = lin };
+	if (kvm_vcpu_translate(&m->kvm, &t) || !t.valid)
+		return -1;
+	*gpa = t.physical_address;
+	return 0;
+}
+
+/* linear_gpa() through the tracer's own small TLB: instruction fetches hit the same few
+ * pages again and again, and each KVM_TRANSLATE is an ioctl. Emptied wherever the guest
+ * may have changed its mappings (see tlb_may_change()); writes never use it. */
+static int linear_gpa_cached(struct insn_tracer *t, struct machine *m, const struct kvm_sregs *s, uint64_t lin,
+			     uint64_t *gpa)
+{
+	if (!(s->cr0 & CR0_PG))
+		return linear_gpa(m, s, lin, gpa);
+	uint64_t vpn = lin >> 12;
+	unsigned i = vpn % TRACE_TLB_SIZE;
+	if (!((t->tlb_valid >> i) & 1) || t->tlb[i].vpn != vpn || t->tlb[i].cr3 != s->cr3) {
+		if (linear_gpa(m, s, lin & ~(GUEST_PAGE_SIZE - 1), gpa))
+			return -1;
+		t->tlb[i].vpn = vpn;
+		t->tlb[i].cr3 = s->cr3;
+		t->tlb[i].gpn = *gpa >> 12;
+		t->tlb_valid |= 1ULL << i;
+	}
+	*gpa = t->tlb[i].gpn << 12 | (lin & (GUEST_PAGE_SIZE - 1));
+	return 0;
+}
+
+/* Reads up to n bytes at a linear address, across pages; how many could be read. */
+static unsigned read_linear(struct insn_tracer *t, struct machine *m, const struct kvm_sregs *s, uint64_t lin,
+			    uint8_t *buf, unsigned n)
+{
+	unsigned done = 0;
+	while (done < n) {
+		uint64_t gpa;
+		if (linear_gpa_cached(t, m, s, lin + done, &gpa))
+			break;
+		unsigned k = GUEST_PAGE_SIZE - (gpa & (GUEST_PAGE_SIZE - 1));
+		if (k > n - done)
+			k = n - done;
+		if (guest_mem_read(&m->mem, gpa, buf + done, k))
+			break;
+		done += k;
+	}
+	return done;
+}
+
+/* Clears TF in an RFLAGS image the guest keeps at lin (TF is bit 0 of its second byte). */
+static void clear_tf_at(struct machine *m, const struct kvm_sregs *s, uint64_t lin)
+{
+	uint64_t gpa;
+	uint8_t *p = linear_gpa(m, s, lin + 1, &gpa) ? NULL : guest_mem_ptr(&m->mem, gpa, 1);
+	if (!p || !(*p & (RFLAGS_TF >> 8)))
+		return;
+	*p &= (uint8_t)~(RFLAGS_TF >> 8);
+	guest_mem_mark_dirty(&m->mem, gpa, 1);
+}
+
+static uint64_t stack_linear(const struct kvm_regs *r, const struct kvm_sregs *s, unsigned mode, uint64_t off)
+{
+	if (mode == 64)
+		return r->rsp + off;
+	return s->ss.base + ((r->rsp + off) & (mode == 32 ? 0xffffffffULL : 0xffffULL));
+}
+
+/* What the previous instruction copied TF into, cleared (see the top of the file). 0 or
+ * -errno. */
+static int undo_tf_leak(struct insn_tracer *t, struct machine *m, struct kvm_regs *r, const struct kvm_sregs *s)
+{
+	if (!t->prev.valid)
+		return 0;
+	unsigned mode = trace_cpu_mode(s), w = mode / 8;
+	uint64_t next = t->prev.rip + t->prev.len;
+	if (t->prev.pushf && r->rip == next) {
+		clear_tf_at(m, s, stack_linear(r, s, mode, 0));
+		return 0;
+	}
+	if (t->prev.syscall && (r->r11 & RFLAGS_TF)) {
+		r->r11 &= ~RFLAGS_TF;
+		return kvm_vcpu_set_regs(&m->kvm, r);
+	}
+	if (r->rip == next)
+		return 0;
+	/* an interrupt or exception frame, with or without an error code below it: the
+	 * interrupted RIP (the faulting or the next instruction), its CS, then RFLAGS */
+	for (unsigned off = 0; off <= w; off += w) {
+		uint8_t f[24];
+		uint64_t v[3] = { 0, 0, 0 };
+		uint64_t lin = stack_linear(r, s, mode, off);
+		if (read_linear(t, m, s, lin, f, 3 * w) != 3 * w)
+			continue;
+		for (unsigned i = 0; i < 3; i++)
+			memcpy(&v[i], f + i * w, w);
+		if (v[0] != t->prev.rip && v[0] != next)
+			continue;
+		if ((uint16_t)v[1] != t->prev.cs || (v[2] & (RFLAGS_TF | 2)) != (RFLAGS_TF | 2))
+			continue;
+		if (t->prev.call && off == 0 && v[0] == next)	/* a return address */
+			continue;
+		clear_tf_at(m, s, lin + 2 * w);
+		return 0;
+	}
+	return 0;
+}
+
+/* The ring the instruction at this stop goes on in: an IRET's or SYSRET's target, else
+ * the current one. */
+static unsigned next_ring(struct insn_tracer *t, struct machine *m, unsigned id, unsigned mode, unsigned cpl)
+{
+	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	unsigned w;
+	switch (id) {
+	case X86_INS_SYSRET: case X86_INS_SYSEXIT: return 3;
+	case X86_INS_IRETQ: w = 8; break;
+	case X86_INS_IRETD: w = 4; break;
+	case X86_INS_IRET: w = 2; break;
+	default: return cpl;
+	}
+	uint8_t cs;
+	return read_linear(t, m, s, stack_linear(r, s, mode, w), &cs, 1) == 1 ? cs & 3u : cpl;
+}
+
+static void changed_regs(struct insn_tracer *t, struct trace_record *rec, const struct kvm_regs *r,
+			 const struct kvm_sregs *s)
+{
+	trace_changed_regs(rec, r, s, t->have_last ? &t->last_regs : NULL, &t->last_sregs);
+	t->last_regs = *r;
+	t->last_sregs = *s;
+	t->have_last = 1;
+}
+
+/* What the decoded instruction may do that the tracer must follow: change the guest's
+ * mappings, clear TF (a new KVM_SET_GUEST_DEBUG sets it again), or jump to a known place. */
+static void classify(struct insn_tracer *t, const cs_insn *in, csh h)
+{
+	const cs_x86 *x = &in->detail->x86;
+	unsigned id = in->id;
+	t->prev.paging = id == X86_INS_INVLPG || id == X86_INS_INVPCID || id == X86_INS_WRMSR || id == X86_INS_LMSW;
+	for (unsigned i = 0; i < x->op_count; i++)
+		if (x->operands[i].type == X86_OP_REG && x->operands[i].reg >= X86_REG_CR0 &&
+		    x->operands[i].reg <= X86_REG_CR15)
+			t->prev.paging = 1;
+	t->prev.flags = cs_insn_group(h, in, CS_GRP_INT) || cs_insn_group(h, in, CS_GRP_IRET) ||
+			id == X86_INS_POPF || id == X86_INS_POPFD || id == X86_INS_POPFQ || id == X86_INS_SYSRET ||
+			id == X86_INS_SYSEXIT || id == X86_INS_SYSCALL || id == X86_INS_SYSENTER || id == X86_INS_UD2;
+	t->prev.target = 0;
+	if ((cs_insn_group(h, in, CS_GRP_JUMP) || cs_insn_group(h, in, CS_GRP_CALL)) && x->op_count == 1 &&
+	    x->operands[0].type == X86_OP_IMM && id != X86_INS_LJMP && id != X86_INS_LCALL)
+		t->prev.target = (uint64_t)x->operands[0].imm;
+}
+
+/* Reads and decodes the instruction at this stop; writes it if inside the window. */
+static void record(struct insn_tracer *t, struct machine *m, int event)
+{
+	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	struct trace_record rec = { .pos = t->pos, .rip = r->rip, .event = event, .unstepped = -1, .loaded = t->loaded };
+	rec.mode = trace_cpu_mode(s);
+	rec.cpl = s->cr0 & CR0_PE ? s->cs.selector & 3 : 0;
+	uint64_t lin = rec.mode == 64 ? r->rip : (s->cs.base + r->rip) & 0xffffffffULL;
+	rec.nbytes = read_linear(t, m, s, lin, rec.bytes, 15);
+	const uint8_t *code = rec.bytes;
+	size_t size = rec.nbytes;
+	uint64_t addr = r->rip;
+	t->prev = (__typeof__(t->prev)){ .valid = 1, .rip = r->rip, .cs = s->cs.selector };
+	if (rec.nbytes && cs_disasm_iter(t->cs[rec.mode == 64 ? 2 : rec.mode == 32], &code, &size, &addr, t->insn)) {
+		const cs_insn *in = t->insn;
+		rec.nbytes = in->size;
+		rec.mnemonic = in->mnemonic;
+		rec.operands = in->op_str;
+		t->prev.len = in->size;
+		t->prev.pushf = in->id == X86_INS_PUSHF || in->id == X86_INS_PUSHFD || in->id == X86_INS_PUSHFQ;
+		t->prev.syscall = in->id == X86_INS_SYSCALL;
+		t->prev.call = in->id == X86_INS_CALL || in->id == X86_INS_LCALL;
+		t->prev.hlt = in->id == X86_INS_HLT;
+		const cs_x86 *x = &in->detail->x86;
+		classify(t, in, t->cs[rec.mode == 64 ? 2 : rec.mode == 32]);
+		for (unsigned i = 0; i < x->op_count && rec.nmem < TRACE_MAX_MEM; i++)
+			if (x->operands[i].type == X86_OP_MEM &&
+			    !trace_operand_address(&x->operands[i], r, s, rec.mode, r->rip + in->size, &rec.mem[rec.nmem]))
+				rec.nmem++;
+		unsigned ring = next_ring(t, m, in->id, rec.mode, rec.cpl);
+		if (!(t->step_rings & (1u << ring)))
+			rec.unstepped = (int)ring;
+	} else if (!(t->step_rings & (1u << rec.cpl))) {
+		rec.unstepped = (int)rec.cpl;
+	}
+	t->loaded = 0;
+	if (!t->open)
+		return;
+	rec.with_regs = t->regs;
+	if (t->regs)
+		changed_regs(t, &rec, r, s);
+	t->fmt->record(t->out, &rec);
+	t->traced++;
+}
+
+static void close_window(struct insn_tracer *t)
+{
+	if (t->open)
+		t->ended_ns = mono_clock_ns();
+	t->open = 0;
+	t->done = 1;
+	t->hook.stepping = 0;
+}
+
+/* Replay's watchdog: single-stepped time counts 1/TRACE_STEP_SLOWDOWN of itself. */
+static void credit_watchdog(struct insn_tracer *t)
+{
+	uint64_t now = mono_clock_ns(), spent = now - t->credit_ns;
+	t->credit_ns = now;
+	if (!t->progress_ns || !*t->progress_ns)
+		return;
+	uint64_t p = *t->progress_ns + spent - spent / TRACE_STEP_SLOWDOWN;
+	*t->progress_ns = p > now ? now : p;
+}
+
+/* The guest stands at t->pos; -1 to go on, else an exit code. */
+static int stop(struct insn_tracer *t, struct machine *m, int event)
+{
+	/* KVM's TF stays set from stop to stop unless the guest cleared it (an IRET, POPF or
+	 * SYSRET, an interrupt gate), which the instruction or an unexpected RIP tells; the
+	 * ioctl that sets it again is a third of a step's cost, so it is made only then */
+	uint64_t rip = m->kvm.run->s.regs.regs.rip;
+	int apply = t->must_apply || !t->prev.valid || t->prev.flags ||
+		    (rip != t->prev.rip + t->prev.len && (!t->prev.target || rip != t->prev.target));
+	t->must_apply = 0;
+	if (t->prev.valid && t->prev.paging)
+		t->tlb_valid = 0;
+	if (t->has_to && trace_pos_cmp(&t->pos, &t->to) >= 0) {
+		close_window(t);
+		apply = 1;
+	} else {
+		if (!t->open && trace_pos_cmp(&t->pos, &t->from) >= 0) {
+			t->open = 1;
+			t->started_ns = mono_clock_ns();
+		}
+		record(t, m, event);
+		t->pos.step++;
+		if ((t->pos.step & 255) == 0)
+			credit_watchdog(t);
+		/* KVM's emulator ends a single-stepped HLT with a debug stop in place of the HLT
+		 * exit, so the guest would run on instead of waiting for its interrupt: let it
+		 * halt, and step again from the delivery point after */
+		if (t->prev.valid && t->prev.hlt) {
+			t->hook.stepping = 0;
+			apply = 1;
+		}
+	}
+	int r = apply ? step_debug_apply(m) : 0;
+	if (r) {
+		log_error("cannot single-step: %s", strerror(-r));
+		return DETVM_EXIT_KVM;
+	}
+	return -1;
+}
+
+/* Where the gate for `vector` sends the guest (a linear address); 0 if it cannot be read. */
+static uint64_t handler_address(struct insn_tracer *t, struct machine *m, unsigned vector)
+{
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	uint8_t g[16];
+	if (!(s->cr0 & CR0_PE)) {	/* real mode: the vector table holds offset:segment */
+		if (read_linear(t, m, s, s->idt.base + 4 * vector, g, 4) != 4)
+			return 0;
+		return ((uint64_t)(g[2] | g[3] << 8) << 4) + (g[0] | g[1] << 8);
+	}
+	unsigned size = s->efer & EFER_LMA ? 16 : 8;
+	if (read_linear(t, m, s, s->idt.base + size * vector, g, size) != size)
+		return 0;
+	uint64_t off = (uint64_t)(g[0] | g[1] << 8) | (uint64_t)(g[6] | g[7] << 8) << 16;
+	if (size == 16)
+		return off | (uint64_t)(g[8] | g[9] << 8 | g[10] << 16 | (uint32_t)g[11] << 24) << 32;
+	/* protected mode: plus the base of the gate's code segment, from the GDT */
+	unsigned sel = g[2] | g[3] << 8;
+	uint8_t d[8];
+	if (read_linear(t, m, s, s->gdt.base + (sel & ~7u), d, 8) != 8)
+		return 0;
+	return (off + (d[2] | d[3] << 8 | d[4] << 16 | (uint32_t)d[7] << 24)) & 0xffffffffULL;
+}
+
+static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
+{
+	struct insn_tracer *t = (struct insn_tracer *)h;
+	if (t->done || m->stats.exits < t->from.exit)
+		return -1;
+	/* the exit's instruction finished first, so this is the state the guest goes on from
+	 * (a single-step stop KVM makes right after finishing it is that same state) */
+	int r = kvm_vcpu_complete_exit(&m->kvm);
+	if (r < 0 || (r > 0 && m->kvm.run->exit_reason != KVM_EXIT_DEBUG)) {
+		log_error("cannot complete exit %" PRIu64 " before tracing on: %s", m->stats.exits,
+			  r < 0 ? strerror(-r) : "KVM stopped the guest");
+		return DETVM_EXIT_KVM;
+	}
+	t->pos = (struct trace_pos){ m->stats.exits, 0 };
+	t->tlb_valid = 0;	/* the guest ran unwatched */
+	t->must_apply = 1;
+	t->loaded = m->stats.states_loaded != t->states_loaded;
+	t->states_loaded = m->stats.states_loaded;
+	t->hook.stepping = 1;
+	if (!t->credit_ns)
+		t->credit_ns = mono_clock_ns();
+	if (event == TRACER_NO_EVENT) {
+		t->prev.valid = 0;
+		return stop(t, m, TRACER_NO_EVENT);
+	}
+	/* no instruction runs here: the first stop is the handler's, and its frame holds
+	 * this RIP */
+	const struct kvm_run *run = m->kvm.run;
+	t->prev = (__typeof__(t->prev)){ .valid = 1, .rip = run->s.regs.regs.rip, .cs = run->s.regs.sregs.cs.selector };
+	t->event = event;
+	t->hook.entry_bp = event >= 0 ? handler_address(t, m, (unsigned)event) : 0;
+	r = step_debug_apply(m);
+	if (r) {
+		log_error("cannot single-step: %s", strerror(-r));
+		return DETVM_EXIT_KVM;
+	}
+	return -1;
+}
+
+static int tracer_stepped(struct run_tracer *h, struct machine *m)
+{
+	struct insn_tracer *t = (struct insn_tracer *)h;
+	if (!t->hook.stepping)
+		return -1;
+	int r = undo_tf_leak(t, m, &m->kvm.run->s.regs.regs, &m->kvm.run->s.regs.sregs);
+	if (r) {
+		log_error("cannot take the trap flag back from the guest: %s", strerror(-r));
+		return DETVM_EXIT_KVM;
+	}
+	int event = t->event;
+	t->event = TRACER_NO_EVENT;
+	if (t->hook.entry_bp)
+		t->must_apply = 1;
+	t->hook.entry_bp = 0;
+	return stop(t, m, event);
+}
+
+static const struct run_tracer_ops tracer_ops = {
+	.entering = tracer_entering,
+	.stepped = tracer_stepped,
+};
+
+int insn_tracer_init(struct insn_tracer *t, const struct trace_format *fmt, FILE *out)
+{
+	static const cs_mode modes[3] = { CS_MODE_16, CS_MODE_32, CS_MODE_64 };
+	memset(t, 0, sizeof(*t));
+	t->hook.ops = &tracer_ops;
+	t->fmt = fmt;
+	t->out = out;
+	t->event = TRACER_NO_EVENT;
+	for (unsigned i = 0; i < 3; i++) {
+		cs_err e = cs_open(CS_ARCH_X86, modes[i], &t->cs[i]);
+		if (e == CS_ERR_OK)
+			e = cs_option(t->cs[i], CS_OPT_DETAIL, CS_OPT_ON);
+		if (e != CS_ERR_OK) {
+			log_error("cannot open the Capstone disassembler: %s", cs_strerror(e));
+			insn_tracer_destroy(t);
+			return -1;
+		}
+	}
+	t->insn = cs_malloc(t->cs[2]);
+	if (!t->insn) {
+		log_error("cannot open the Capstone disassembler: out of memory");
+		insn_tracer_destroy(t);
+		return -1;
+	}
+	return 0;
+}
+
+void insn_tracer_destroy(struct insn_tracer *t)
+{
+	if (t->insn)
+		cs_free(t->insn, 1);
+	t->insn = NULL;
+	for (unsigned i = 0; i < 3; i++)
+		if (t->cs[i])
+			cs_close(&t->cs[i]);
+}
