@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # detvm trace: an exact replay that single-steps a window and writes every instruction.
-#  - the hand-written trace guest, recorded and traced whole, equals golden/trace_guest.txt
-#    (positions, CPL, mode, RIP, bytes, disassembly, memory operand addresses); the replay
-#    inside ends with exit 0; so does a window, which is exactly the golden's lines in it
+#  - the hand-written trace guest, recorded and traced from its first exit on, equals
+#    golden/trace_guest.txt (positions, CPL, mode, RIP, bytes, disassembly, memory operand
+#    addresses); the replay inside ends with exit 0; so does a window, which is exactly
+#    the golden's lines in it. (Its 32-bit prologue before exit 1 is left out: QEMU's
+#    emulated SVM, the KVM host VM's, does not stop after a MOV to CR4 nor between the far
+#    jump into long mode and the first exit, so positions there depend on the host.)
 #  - jsonl parses with python3's json and says what the text says, line for line
 #  - --regs: the first line has every register, then what changed (mov eax, imm; mov cr3)
 #  - prog=ticks: a window around the first timer interrupt starts at that exit with the
@@ -33,7 +36,7 @@ trace_run() {
 rc=$?
 show=("$tmp/grec.err")
 [ $rc -eq 0 ] || fail "recording the trace guest exited $rc"
-trace_run g --stats -o "$tmp/g.txt" "$tmp/g.trace"
+trace_run g --stats --from 1 -o "$tmp/g.txt" "$tmp/g.trace"
 rc=$?
 rr_no_crash $rc "$tmp/g.err" "trace"
 [ $rc -eq 0 ] || fail "trace exited $rc, want 0 (the replay inside must match to its end)"
@@ -52,7 +55,7 @@ awk 'NR == 1 { print; next } { split($1, p, "+"); e = p[1] + 0; s = p[2] + 0 }
 diff -u "$tmp/w.want" "$tmp/w.txt" >"$tmp/w.diff" || { show=("$tmp/w.diff"); fail "the window [1+3, 3) is not the golden's lines there"; }
 
 # --- jsonl says what the text says ---------------------------------------------------
-trace_run j --format jsonl -o "$tmp/j.jsonl" "$tmp/g.trace"
+trace_run j --format jsonl --from 1 -o "$tmp/j.jsonl" "$tmp/g.trace"
 rc=$?
 [ $rc -eq 0 ] || fail "trace --format jsonl exited $rc"
 python3 - "$tmp/j.jsonl" "$tmp/g.txt" >"$tmp/j.check" 2>&1 <<'PY' || { show=("$tmp/j.check"); fail "jsonl and text disagree"; }
