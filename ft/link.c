@@ -414,6 +414,18 @@ int ft_backup_more(void *link)
 	return ended;
 }
 
+int ft_backup_wait_bye(struct ft_link *l, int timeout_ms)
+{
+	struct timespec until = deadline(timeout_ms);
+	int r = 0;
+	pthread_mutex_lock(&l->mu);
+	while (!r && l->peer == FT_PEER_UP)
+		r = pthread_cond_timedwait(&l->cv, &l->mu, &until);
+	int done = l->peer == FT_PEER_DONE;
+	pthread_mutex_unlock(&l->mu);
+	return done ? 0 : -ETIMEDOUT;
+}
+
 int ft_link_fresh(struct ft_link *l)
 {
 	pthread_mutex_lock(&l->mu);

@@ -93,6 +93,10 @@ void ft_backup_open_acks(struct ft_link *l);
  * primary said BYE, or died: l->peer tells which). */
 int ft_backup_more(void *link);
 
+/* A backup that replayed the whole trace waits (at most timeout_ms) for the primary's
+ * BYE before it leaves: leaving first would look like a death to a primary that has not
+ * said BYE yet. 0 once said, -ETIMEDOUT. */
+int ft_backup_wait_bye(struct ft_link *l, int timeout_ms);
 /* The peer is up and spoke within dead_ms, or left in good order: what it acknowledged still counts (a primary
  * that was frozen longer must not release outputs its backup may have re-issued live). */
 int ft_link_fresh(struct ft_link *l);

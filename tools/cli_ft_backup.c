@@ -298,6 +298,8 @@ int cli_ft_backup(int argc, char **argv)
 		code = cli_replay_session(reader, b.trace, b.serial, b.stats, &w);
 		cli_control_stop(&s.control);
 		code = cli_protect_finish(&s.protect, code);
+		if (!s.g.live_now && !code)	/* the whole trace replayed: the primary says BYE */
+			ft_backup_wait_bye(&s.link, 10000);
 		if (s.halted)
 			code = DETVM_EXIT_FT_HALTED;
 		else if (s.g.live_now)
