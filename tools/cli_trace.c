@@ -172,6 +172,7 @@ int cli_trace(int argc, char **argv)
 	t.has_to = o.has_to;
 	t.regs = o.regs;
 	t.step_rings = probe_step_rings();
+	t.bp_rings = probe_breakpoint_rings();
 	o.fmt->begin(out, o.regs);
 	const struct cli_replay_wrap w = { wrap, created, NULL, &t };
 	code = cli_replay_session(reader, o.trace, o.serial, o.stats, &w);

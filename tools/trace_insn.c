@@ -7,13 +7,19 @@
  *    exit's instruction (a port or MMIO read, RIP past it) only on the next KVM_RUN, so
  *    the tracer has that done first (immediate_exit); the instruction at RIP is then
  *    (N, 0). An entry that injects an interrupt or exception runs no instruction there:
- *    KVM's single-step stops on the handler's first instruction, which is (N, 0).
+ *    a hardware breakpoint on the gate's target stops on the handler's first instruction,
+ *    which is (N, 0); a host without one runs the handler unstepped to the next exit.
  *  - stepped(): each single-step after that: (N, 1), (N, 2), ...
  *
  * Single-stepping must not change what replay compares, but the CPU's TF, which KVM sets
  * to step, leaks where the guest copies RFLAGS: PUSHF, SYSCALL (into R11) and the frame
  * of an interrupt or exception. The recording never had TF there; each stop clears it
- * from whatever the previous instruction copied it into.
+ * from whatever the previous instruction copied it into. A frame is out of reach where the
+ * gate clears TF and the handler runs on to its IRET, or to an exit and beyond, without a
+ * stop (real VMX and SVM, QEMU's SVM): IRET would give the guest a TF of its own and the
+ * stale frame would stay in memory. So the tracer never single-steps through a gate it
+ * sees coming, an injected event or an INT n: the guest runs to a breakpoint on the
+ * handler instead (hook.gate), where its frame has no TF to leak.
  */
 #include "tools/trace_insn.h"
 
@@ -191,6 +197,21 @@ static void classify(struct insn_tracer *t, const cs_insn *in, csh h)
 		t->prev.target = (uint64_t)x->operands[0].imm;
 }
 
+/* The vector of the interrupt gate this instruction goes through, or -1. */
+static int gate_vector(const cs_insn *in, unsigned mode, uint64_t rflags)
+{
+	const cs_x86 *x = &in->detail->x86;
+	switch (in->id) {
+	case X86_INS_INT:
+		return x->op_count == 1 && x->operands[0].type == X86_OP_IMM ? (int)(x->operands[0].imm & 0xff) : -1;
+	case X86_INS_INT1: return 1;
+	case X86_INS_INT3: return 3;
+	case X86_INS_INTO: return mode == 64 ? 6 : rflags & RFLAGS_OF ? 4 : -1;
+	case X86_INS_UD2: return 6;
+	default: return -1;
+	}
+}
+
 /* Reads and decodes the instruction at this stop; writes it if inside the window. */
 static void record(struct insn_tracer *t, struct machine *m, int event)
 {
@@ -204,7 +225,7 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 	const uint8_t *code = rec.bytes;
 	size_t size = rec.nbytes;
 	uint64_t addr = r->rip;
-	t->prev = (__typeof__(t->prev)){ .valid = 1, .rip = r->rip, .cs = s->cs.selector };
+	t->prev = (__typeof__(t->prev)){ .valid = 1, .rip = r->rip, .cs = s->cs.selector, .gate = -1 };
 	if (rec.nbytes && cs_disasm_iter(t->cs[rec.mode == 64 ? 2 : rec.mode == 32], &code, &size, &addr, t->insn)) {
 		const cs_insn *in = t->insn;
 		rec.nbytes = in->size;
@@ -224,6 +245,10 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 		unsigned ring = next_ring(t, m, in->id, rec.mode, rec.cpl);
 		if (!(t->step_rings & (1u << ring)))
 			rec.unstepped = (int)ring;
+		t->prev.gate = gate_vector(in, rec.mode, r->rflags);
+		/* handlers run in ring 0: without a breakpoint there it runs unstepped */
+		if (t->prev.gate >= 0 && !(t->bp_rings & 1))
+			rec.unstepped = 0;
 	} else if (!(t->step_rings & (1u << rec.cpl))) {
 		rec.unstepped = (int)rec.cpl;
 	}
@@ -257,6 +282,8 @@ static void credit_watchdog(struct insn_tracer *t)
 	*t->progress_ns = p > now ? now : p;
 }
 
+static uint64_t handler_address(struct insn_tracer *t, struct machine *m, unsigned vector);
+
 /* The guest stands at t->pos; -1 to go on, else an exit code. */
 static int stop(struct insn_tracer *t, struct machine *m, int event)
 {
@@ -286,6 +313,11 @@ static int stop(struct insn_tracer *t, struct machine *m, int event)
 		 * halt, and step again from the delivery point after */
 		if (t->prev.valid && t->prev.hlt) {
 			t->hook.stepping = 0;
+			apply = 1;
+		}
+		if (t->prev.valid && t->prev.gate >= 0) {
+			t->hook.gate = 1;
+			t->hook.entry_bp = handler_address(t, m, (unsigned)t->prev.gate);
 			apply = 1;
 		}
 	}
@@ -326,6 +358,10 @@ static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
 	struct insn_tracer *t = (struct insn_tracer *)h;
 	if (t->done || m->stats.exits < t->from.exit)
 		return -1;
+	/* what the previous entry or gate expected is over: the guest made an exit */
+	t->event = TRACER_NO_EVENT;
+	t->hook.gate = 0;
+	t->hook.entry_bp = 0;
 	/* the exit's instruction finished first, so this is the state the guest goes on from
 	 * (a single-step stop KVM makes right after finishing it is that same state) */
 	int r = kvm_vcpu_complete_exit(&m->kvm);
@@ -351,6 +387,7 @@ static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
 	const struct kvm_run *run = m->kvm.run;
 	t->prev = (__typeof__(t->prev)){ .valid = 1, .rip = run->s.regs.regs.rip, .cs = run->s.regs.sregs.cs.selector };
 	t->event = event;
+	t->hook.gate = 1;
 	t->hook.entry_bp = event >= 0 ? handler_address(t, m, (unsigned)event) : 0;
 	r = step_debug_apply(m);
 	if (r) {
@@ -365,15 +402,20 @@ static int tracer_stepped(struct run_tracer *h, struct machine *m)
 	struct insn_tracer *t = (struct insn_tracer *)h;
 	if (!t->hook.stepping)
 		return -1;
-	int r = undo_tf_leak(t, m, &m->kvm.run->s.regs.regs, &m->kvm.run->s.regs.sregs);
-	if (r) {
-		log_error("cannot take the trap flag back from the guest: %s", strerror(-r));
+	struct kvm_regs *r = &m->kvm.run->s.regs.regs;
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	int err = undo_tf_leak(t, m, r, s);
+	if (err) {
+		log_error("cannot take the trap flag back from the guest: %s", strerror(-err));
 		return DETVM_EXIT_KVM;
 	}
-	int event = t->event;
+	/* an injected event is reported on its handler's first instruction only */
+	uint64_t lin = trace_cpu_mode(s) == 64 ? r->rip : (s->cs.base + r->rip) & 0xffffffffULL;
+	int event = t->hook.gate && t->hook.entry_bp == lin ? t->event : TRACER_NO_EVENT;
 	t->event = TRACER_NO_EVENT;
-	if (t->hook.entry_bp)
+	if (t->hook.gate)
 		t->must_apply = 1;
+	t->hook.gate = 0;
 	t->hook.entry_bp = 0;
 	return stop(t, m, event);
 }

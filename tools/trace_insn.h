@@ -15,6 +15,7 @@
 
 #define RFLAGS_TF (1ULL << 8)
 #define RFLAGS_RF (1ULL << 16)
+#define RFLAGS_OF (1ULL << 11)
 #define CR0_PE 1ULL
 #define CR0_PG 0x80000000ULL
 #define EFER_LMA 0x400ULL
@@ -49,7 +50,8 @@ struct trace_record {
 	int loaded;			/* replay loaded the state of a step point just before: the
 					 * instructions from the previous exit to it did not run */
 	int unstepped;			/* the guest goes on in this ring, which the host does not
-					 * single-step: what it runs there is not traced; else -1 */
+					 * single-step, or into a ring-0 handler it cannot stop at
+					 * (no breakpoint): what it runs there is not traced; else -1 */
 	int with_regs;			/* --regs: nregs and the names below are given */
 	unsigned nregs;			/* changed registers */
 	const char *reg_name[TRACE_NREGS];
@@ -98,10 +100,12 @@ struct insn_tracer {
 		int paging;	/* it may have changed the guest's mappings */
 		int flags;	/* it may have cleared TF (so KVM must set it again) */
 		uint64_t target;	/* a direct jump's or call's, else 0 */
+		int gate;	/* the vector of the interrupt gate it goes through, else -1 */
 	} prev;
 	int event;			/* what the next stop reports as delivered */
 	int must_apply;			/* the next stop sets the debug state again */
 	unsigned step_rings;		/* where this host single-steps: bit n for ring n */
+	unsigned bp_rings;		/* where its hardware breakpoints work: bit n for ring n */
 	uint64_t states_loaded;		/* m->stats.states_loaded at the previous entry */
 	int loaded;			/* the next record comes after a loaded state */
 	struct {

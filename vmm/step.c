@@ -63,7 +63,7 @@ int step_debug_apply(struct machine *m)
 	int step = m->step.kind != STEP_NONE && m->step.single;
 	if (m->step.kind != STEP_NONE && !m->step.single)
 		bp[nbp++] = m->step.rip;
-	if (m->tracer && m->tracer->stepping)
+	if (m->tracer && m->tracer->stepping && !m->tracer->gate)
 		step = 1;
 	if (m->tracer && m->tracer->stepping && m->tracer->entry_bp)
 		bp[nbp++] = m->tracer->entry_bp;

@@ -25,8 +25,12 @@ struct run_tracer_ops {
 struct run_tracer {
 	const struct run_tracer_ops *ops;
 	int stepping;		/* every instruction is to stop */
-	/* with stepping: also stop before this instruction (the handler an entry injects, which
-	 * single-stepping would run before its first stop on some hosts); 0 none */
+	/* with stepping: the guest is about to go through an interrupt gate (an injected event,
+	 * INT n): no single-step across it, since the CPU would push the trap flag into the
+	 * guest's frame and, where the gate's handler makes no stop before its IRET (the gate
+	 * clears TF), nothing could take it out again; entry_bp stops at the handler instead */
+	int gate;
+	/* with stepping: also stop before this instruction (the handler a gate goes to); 0 none */
 	uint64_t entry_bp;
 };
 
