@@ -39,9 +39,16 @@ struct replayer {
 	char msg[768];
 	int ended;			/* the recording's End was reached and matched */
 	int end_code;
+	int mute;			/* console output not written: replay re-runs what it showed */
 	struct vcpu_state step_state;	/* the next step point's, decoded */
 	struct page_image *step_pages;
 	size_t step_pages_cap;
+};
+
+/* Where the replayer stands in the trace, to come back to (reverse execution). */
+struct replay_place {
+	struct trace_mark mark;
+	uint64_t position, rip, events, checkpoints, step_points, frames_discarded;
 };
 
 /* Takes ownership of r (positioned after the header). out_fd receives the console. */
@@ -49,5 +56,9 @@ void replayer_init(struct replayer *p, struct trace_reader *r, int out_fd);
 /* A disk for the guest: a private copy of the recorded snapshot (the fd is owned). */
 void replayer_add_disk(struct replayer *p, int fd, uint64_t size);
 void replayer_destroy(struct replayer *p);
+/* The place now: 0, or -1 where there is none to come back to (failed, or no event left). */
+int replayer_place(const struct replayer *p, struct replay_place *pl);
+/* Back to a place taken earlier: 0, or an exit code (the trace cannot be read again). */
+int replayer_return(struct replayer *p, const struct replay_place *pl);
 
 #endif

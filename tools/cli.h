@@ -69,6 +69,8 @@ struct cli_replay_wrap {
 	int (*wrap)(void *ctx, struct replayer *rp, struct hostio **io, struct run_observer **obs);
 	void (*created)(void *ctx, struct machine *m);
 	void *ctx;
+	/* NULL, or told how the run ended (before the machine goes) */
+	void (*ended)(void *ctx, struct machine *m, int code);
 };
 /* detvm replay of an open trace (owned from here); path locates the disk snapshots;
  * wrap NULL for a plain replay. */

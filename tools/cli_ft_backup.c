@@ -240,7 +240,7 @@ int cli_ft_backup(int argc, char **argv)
 		code = DETVM_EXIT_TRACE;
 	} else {
 		s.hdr = trace_reader_header(reader);
-		const struct cli_replay_wrap w = { wrap, created, &s };
+		const struct cli_replay_wrap w = { wrap, created, &s, NULL };
 		code = cli_replay_session(reader, b.trace, b.serial, b.stats, &w);
 		if (s.halted)
 			code = DETVM_EXIT_FT_HALTED;

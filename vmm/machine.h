@@ -17,6 +17,7 @@
 #include "devices/virtio/net.h"
 #include "vmm/bus.h"
 #include "vmm/cpuid.h"
+#include "vmm/debugger.h"
 #include "vmm/exit.h"
 #include "vmm/guest_mem.h"
 #include "vmm/hostio.h"
@@ -118,6 +119,7 @@ struct machine {
 	struct kvm_cpuid_entry2 cpuid[CPUID_MAX_ENTRIES];	/* what the vCPU was given */
 	unsigned ncpuid;
 	struct run_observer *obs;	/* NULL in plain runs */
+	struct run_debugger *dbg;	/* NULL unless a debugger drives the run */
 	struct {
 		enum step_kind kind;	/* what is being single-stepped towards, if anything */
 		uint64_t rip;

@@ -1,0 +1,431 @@
+#include "tools/gdb_server.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/gdb_target.h"
+#include "vmm/exitcode.h"
+#include "vmm/log.h"
+#include "vmm/mono_clock.h"
+#include "vmm/probe.h"
+#include "vmm/vcpu_state.h"
+
+static int pos_cmp(struct gdb_pos a, struct gdb_pos b)
+{
+	if (a.exits != b.exits)
+		return a.exits < b.exits ? -1 : 1;
+	return a.steps < b.steps ? -1 : a.steps > b.steps;
+}
+
+void gdb_watch_refresh(struct gdb_server *s, struct machine *m)
+{
+	for (unsigned i = 0; i < s->nwp; i++) {
+		memset(s->wp[i].value, 0, sizeof(s->wp[i].value));
+		gdb_read_memory(m, s->wp[i].addr, s->wp[i].value, s->wp[i].len);
+	}
+}
+
+/* The first watched value that changed since the last boundary (all are brought up to
+ * date); -1 none. */
+static int watch_changed(struct gdb_server *s, struct machine *m)
+{
+	int hit = -1;
+	for (unsigned i = 0; i < s->nwp; i++) {
+		uint8_t now[8] = { 0 };
+		gdb_read_memory(m, s->wp[i].addr, now, s->wp[i].len);
+		if (memcmp(now, s->wp[i].value, s->wp[i].len) && hit < 0)
+			hit = (int)i;
+		memcpy(s->wp[i].value, now, sizeof(now));
+	}
+	return hit;
+}
+
+static int at_breakpoint(struct gdb_server *s, struct machine *m)
+{
+	uint64_t rip = m->kvm.run->s.regs.regs.rip;
+	for (unsigned i = 0; i < s->nbp; i++)
+		if (s->bp[i] == rip)
+			return 1;
+	return 0;
+}
+
+static void stop(struct gdb_server *s, int signal, const char *why)
+{
+	s->mode = GDB_STOP;
+	s->signal = signal;
+	snprintf(s->why, sizeof(s->why), "%s", why);
+}
+
+/* Puts checkpoint t back; the loop resumes there. -1, or an exit code. */
+static int go_back(struct gdb_server *s, struct machine *m, size_t t)
+{
+	char err[256];
+	int code = checkpoints_restore(&s->cps, t, m, s->rp, err, sizeof(err));
+	if (code) {
+		log_error("going back: %s", err);
+		return code;
+	}
+	s->pos = s->prev = (struct gdb_pos){ s->cps.cp[t].exits, 0 };
+	s->dbg.resume = DEBUGGER_RESUME_POINT;
+	s->free_run = 0;
+	s->rp->mute = 1;
+	gdb_watch_refresh(s, m);
+	return -1;
+}
+
+/* The latest checkpoint strictly before position p; -1 none. */
+static long checkpoint_before(struct gdb_server *s, struct gdb_pos p)
+{
+	if (p.steps)
+		return checkpoints_find(&s->cps, p.exits);
+	return p.exits ? checkpoints_find(&s->cps, p.exits - 1) : -1;
+}
+
+static void reverse_done(struct gdb_server *s)
+{
+	s->op_ns = mono_clock_ns() - s->op_ns;
+	log_debug("gdb: went back to exit %" PRIu64 " + %" PRIu64 " steps in %.1f ms (%" PRIu64 " exits re-run)",
+		  s->pos.exits, s->pos.steps, (double)s->op_ns / 1e6, s->op_exits);
+}
+
+/* Back to the start of the history: gdb hears it reached the beginning of the log. */
+static int at_begin(struct gdb_server *s, struct machine *m)
+{
+	int code = go_back(s, m, 0);
+	if (code >= 0)
+		return code;
+	stop(s, 5, "replaylog:begin;");
+	reverse_done(s);
+	return gdb_serve(s, m);
+}
+
+/* The search from checkpoint s->cp to s->target is over: go to its last hit, or search
+ * the interval before that checkpoint. -1 or an exit code. */
+static int search_end(struct gdb_server *s, struct machine *m)
+{
+	if (s->found) {
+		struct gdb_pos cp_pos = { s->cps.cp[s->cp].exits, 0 };
+		int code = go_back(s, m, (size_t)s->cp);
+		if (code >= 0)
+			return code;
+		if (!pos_cmp(s->hit, cp_pos)) {	/* the hit is the checkpoint itself */
+			stop(s, 5, s->hit_why);
+			reverse_done(s);
+			return gdb_serve(s, m);
+		}
+		s->mode = GDB_GOTO;
+		s->target = s->hit;
+		return -1;
+	}
+	if (s->cp <= 0)
+		return at_begin(s, m);
+	s->target = (struct gdb_pos){ s->cps.cp[s->cp].exits, 0 };
+	s->cp--;
+	s->found = 0;
+	return go_back(s, m, (size_t)s->cp);
+}
+
+int gdb_reverse(struct gdb_server *s, struct machine *m, int one_step)
+{
+	if (!s->reverse_ok) {
+		rsp_put(&s->rsp, "E01");
+		log_error("gdb: cannot go backwards: %s", s->reverse_off);
+		return 0;
+	}
+	s->op_ns = mono_clock_ns();
+	s->op_exits = 0;
+	s->gdb_waits = 1;
+	if (!s->cps.n || pos_cmp(s->pos, (struct gdb_pos){ s->cps.cp[0].exits, 0 }) <= 0) {
+		stop(s, 5, "replaylog:begin;");	/* nothing before here is kept */
+		return gdb_serve(s, m);
+	}
+	if (one_step && s->pos.steps >= 2) {	/* the previous instruction is in this interval */
+		s->target = (struct gdb_pos){ s->pos.exits, s->pos.steps - 1 };
+		s->hit_why[0] = 0;
+		s->mode = GDB_GOTO;
+		return go_back(s, m, (size_t)checkpoints_find(&s->cps, s->pos.exits));
+	}
+	s->cp = checkpoint_before(s, s->pos);
+	if (s->cp < 0)
+		return at_begin(s, m);
+	s->search_steps = one_step;
+	s->target = s->pos;
+	s->found = 0;
+	s->mode = GDB_SEARCH;
+	return go_back(s, m, (size_t)s->cp);
+}
+
+/* A boundary while searching: note a hit before the target, or end the search there. */
+static int search_at(struct gdb_server *s, struct machine *m, int stepped)
+{
+	if (pos_cmp(s->pos, s->target) >= 0)
+		return search_end(s, m);
+	int w = watch_changed(s, m);
+	const char *why = NULL;
+	struct gdb_pos at = s->pos;
+	char buf[64];
+	if (s->search_steps) {
+		why = stepped ? "" : NULL;
+	} else if (stepped && at_breakpoint(s, m)) {
+		why = "swbreak:;";
+	} else if (w >= 0) {
+		/* going backwards, a write is met just before the instruction that made it */
+		snprintf(buf, sizeof(buf), "watch:%" PRIx64 ";", s->wp[w].addr);
+		why = buf;
+		at = s->prev;
+	}
+	if (why) {
+		s->found = 1;
+		s->hit = at;
+		snprintf(s->hit_why, sizeof(s->hit_why), "%s", why);
+	}
+	return -1;
+}
+
+/* Running forward: whether gdb asked to stop (checked every so often: a syscall each). */
+static int interrupted(struct gdb_server *s, unsigned every)
+{
+	if (++s->polls % every)
+		return 0;
+	return rsp_poll_interrupt(&s->rsp);
+}
+
+static int boundary(struct gdb_server *s, struct machine *m, int stepped)
+{
+	switch (s->mode) {
+	case GDB_SEARCH:
+		return search_at(s, m, stepped);
+	case GDB_GOTO:
+		if (!pos_cmp(s->pos, s->target)) {
+			stop(s, 5, s->hit_why);
+			gdb_watch_refresh(s, m);
+			reverse_done(s);
+		}
+		break;
+	case GDB_STEP:
+		if (stepped)
+			stop(s, 5, "");
+		gdb_watch_refresh(s, m);
+		break;
+	case GDB_CONTINUE: {
+		int w = watch_changed(s, m);
+		if (stepped && at_breakpoint(s, m)) {
+			stop(s, 5, "swbreak:;");
+		} else if (w >= 0) {
+			char why[64];
+			snprintf(why, sizeof(why), "watch:%" PRIx64 ";", s->wp[w].addr);
+			stop(s, 5, why);
+		} else if (interrupted(s, stepped ? 256 : 16)) {
+			stop(s, 2, "");
+		}
+		break;
+	}
+	case GDB_STOP:
+	case GDB_DETACHED:
+		break;
+	}
+	if (s->mode != GDB_STOP)
+		return -1;
+	uint64_t t0 = mono_clock_ns();
+	int code = gdb_serve(s, m);
+	/* time stopped is not time the guest ran: the replay's no-progress checks skip it */
+	uint64_t stopped = mono_clock_ns() - t0;
+	s->rp->progress_ns = 0;
+	if (m->step.kind != STEP_NONE)
+		m->step.deadline_ns += stopped;
+	return code;
+}
+
+/*
+ * At a delivery point: stepping off (the state is read and saved here), and a port or
+ * MMIO exit's instruction finished now, always: finished by the next entry instead, it
+ * would end in a single-step stop when stepping is on and not when it is off, and the
+ * steps since this exit must count the same in every pass over it. 0 or an exit code.
+ */
+static int settle(struct gdb_server *s, struct machine *m)
+{
+	int r = 0;
+	if (s->dbg.stepping) {
+		s->dbg.stepping = 0;
+		r = kvm_vcpu_set_debug(&m->kvm, 0, 0);
+	}
+	unsigned why = m->kvm.run->exit_reason;
+	if (!r && (why == KVM_EXIT_IO || why == KVM_EXIT_MMIO))
+		r = vcpu_complete_exit(&m->kvm);
+	if (r)
+		log_error("gdb: cannot stop the vCPU at exit %" PRIu64 ": %s", m->stats.exits, strerror(-r));
+	return r ? DETVM_EXIT_KVM : 0;
+}
+
+static int dbg_point(void *self, struct machine *m)
+{
+	struct gdb_server *s = self;
+	int code = settle(s, m);
+	if (code)
+		return code;
+	s->free_run = 0;
+	s->prev = s->pos;
+	s->pos = (struct gdb_pos){ m->stats.exits, 0 };
+	if (s->mode == GDB_SEARCH || s->mode == GDB_GOTO)
+		s->op_exits++;
+	/* the next exit's console output was shown already if it ran before */
+	s->rp->mute = m->stats.exits < s->high_exits;
+	if (m->stats.exits > s->high_exits)
+		s->high_exits = m->stats.exits;
+	/* the first checkpoint at the first exit: the start has no exit to complete */
+	if (s->reverse_ok && s->mode != GDB_DETACHED && m->stats.exits) {
+		char err[256];
+		if (checkpoints_at_point(&s->cps, m, s->rp, 0, err, sizeof(err))) {
+			s->reverse_ok = 0;
+			snprintf(s->reverse_off, sizeof(s->reverse_off), "%s", err);
+			log_warn("gdb: reverse execution is off: %s", err);
+		}
+	}
+	/* without --gdb-wait, gdb may attach while the replay runs */
+	if (s->rsp.fd < 0 && s->mode == GDB_CONTINUE && ++s->polls % 64 == 0 && rsp_accept(&s->rsp, 0))
+		stop(s, 5, "");
+	return boundary(s, m, 0);
+}
+
+#define RFLAGS_TF (1ULL << 8)
+
+/*
+ * Single-stepping runs the guest with TF set, and KVM sets it again when it re-injects
+ * an exception it intercepted, so an event delivered in a step can push RFLAGS with TF
+ * on the guest's stack, where the guest's IRET would later take it back (a #DB the
+ * recording never had) and checkpoint digests would see it. Put such a frame back as the
+ * recording had it. A 64-bit frame: RIP, CS, RFLAGS, RSP, SS, at RSP, or above an error
+ * code and the handler's first push.
+ */
+static void untrace_frame(struct gdb_server *s, struct machine *m)
+{
+	uint64_t rsp = m->kvm.run->s.regs.regs.rsp, q[7];
+	if (rsp == s->entry_rsp || gdb_read_memory(m, rsp, (uint8_t *)q, sizeof(q)) != sizeof(q))
+		return;
+	for (unsigned b = 0; b < 3; b++) {
+		uint64_t cs = q[b + 1], flags = q[b + 2], ss = q[b + 4];
+		if ((flags & RFLAGS_TF) && (flags & 2) && !(flags >> 22) && cs && cs <= 0xffff &&
+		    ss <= 0xffff && (cs & 3) == (ss & 3)) {
+			flags &= ~RFLAGS_TF;
+			gdb_write_guest(m, rsp + 8 * (b + 2), &flags, sizeof(flags));
+			return;
+		}
+	}
+}
+
+static int dbg_stepped(void *self, struct machine *m)
+{
+	struct gdb_server *s = self;
+	s->free_run = 0;
+	untrace_frame(s, m);
+	s->prev = s->pos;
+	s->pos.steps++;
+	return boundary(s, m, 1);
+}
+
+/* A frame the IRET about to run will take is cleaned of TF, wherever that TF came from. */
+static void untrace_iret(struct machine *m)
+{
+	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
+	uint8_t insn[2];
+	uint64_t flags;
+	size_t n = gdb_read_memory(m, r->rip, insn, sizeof(insn));
+	int iret = (n >= 1 && insn[0] == 0xcf) || (n == 2 && insn[0] == 0x48 && insn[1] == 0xcf);
+	if (iret && gdb_read_memory(m, r->rsp + 16, (uint8_t *)&flags, 8) == 8 && (flags & RFLAGS_TF)) {
+		flags &= ~RFLAGS_TF;
+		gdb_write_guest(m, r->rsp + 16, &flags, sizeof(flags));
+	}
+}
+
+static int dbg_wants_step(void *self, struct machine *m)
+{
+	struct gdb_server *s = self;
+	s->entry_rsp = m->kvm.run->s.regs.regs.rsp;
+	s->entry_cs = m->kvm.run->s.regs.sregs.cs.selector;
+	int want = 0;
+	switch (s->mode) {
+	case GDB_STEP:
+	case GDB_SEARCH:
+		want = 1;
+		break;
+	case GDB_CONTINUE:
+		want = s->nbp || s->nwp;
+		break;
+	case GDB_GOTO:	/* at full speed up to the target's exit */
+		want = s->target.steps && m->stats.exits == s->target.exits;
+		break;
+	default:
+		break;
+	}
+	if (!want)
+		return 0;
+	/*
+	 * Where KVM does not single-step guest ring 3 (this host: the trap goes to the
+	 * guest's own #DB handler; `detvm doctor` says so), the guest runs freely there and
+	 * on into ring 0 until the next single-step stop or delivery point, with KVM's debug
+	 * state left as it was: re-armed at a host exit it would start stepping wherever a
+	 * signal happened to stop the guest, which no other pass over the same code repeats.
+	 */
+	if (!s->free_run && (m->kvm.run->s.regs.sregs.cs.selector & 3) == 3 && !(s->step_rings & 8))
+		s->free_run = 1;
+	if (s->free_run)
+		return DEBUGGER_STEP_KEEP;
+	untrace_iret(m);
+	return 1;
+}
+
+static const struct run_debugger_ops gdb_debugger = {
+	.point = dbg_point,
+	.stepped = dbg_stepped,
+	.wants_step = dbg_wants_step,
+};
+
+int gdb_server_init(struct gdb_server *s, const char *hostport, int wait, uint64_t budget)
+{
+	memset(s, 0, sizeof(*s));
+	char err[256];
+	unsigned port;
+	if (rsp_listen(&s->rsp, hostport, &port, err, sizeof(err))) {
+		log_error("%s", err);
+		return DETVM_EXIT_USAGE;
+	}
+	fprintf(stderr, "detvm: gdb: listening on port %u%s\n", port,
+		wait ? "; waiting for gdb to attach (target remote HOST:PORT)" : "");
+	s->dbg.ops = &gdb_debugger;
+	s->dbg.self = s;
+	s->mode = wait ? GDB_STOP : GDB_CONTINUE;
+	s->signal = 5;
+	s->reverse_ok = 1;
+	s->step_rings = probe_step_rings();
+	checkpoints_init(&s->cps, budget);
+	return 0;
+}
+
+void gdb_server_attach(struct gdb_server *s, struct machine *m, struct replayer *rp)
+{
+	s->rp = rp;
+	m->dbg = &s->dbg;
+	if (m->nblk) {	/* disk writes go to the scratch copy and are not undone */
+		s->reverse_ok = 0;
+		snprintf(s->reverse_off, sizeof(s->reverse_off), "the guest has disks, whose writes "
+			 "detvm cannot undo yet");
+	}
+}
+
+void gdb_server_finish(struct gdb_server *s, int code)
+{
+	if (s->rsp.fd >= 0 && s->mode != GDB_DETACHED) {
+		char w[8];
+		snprintf(w, sizeof(w), "W%02x", code & 0xff);
+		rsp_put(&s->rsp, w);
+	}
+	log_info("gdb: %" PRIu64 " checkpoints taken, %" PRIu64 " merged, %zu kept (%" PRIu64 " KiB)",
+		 s->cps.taken, s->cps.merged, s->cps.n, s->cps.bytes / 1024);
+}
+
+void gdb_server_destroy(struct gdb_server *s)
+{
+	rsp_close(&s->rsp);
+	checkpoints_destroy(&s->cps);
+}

@@ -1,0 +1,83 @@
+/*
+ * The gdb remote stub of `detvm replay --gdb` (a run_debugger, vmm/debugger.h): stops,
+ * breakpoints and watchpoints by single-stepping (this host has no working hardware
+ * breakpoints, and an INT3 written into guest memory would change what replay compares),
+ * and reverse execution from in-memory checkpoints (replay/checkpoints.h). A position is
+ * (exit number, single-steps since that exit's delivery point).
+ */
+#ifndef DETVM_TOOLS_GDB_SERVER_H
+#define DETVM_TOOLS_GDB_SERVER_H
+
+#include <stdint.h>
+
+#include "replay/checkpoints.h"
+#include "replay/replay.h"
+#include "tools/gdb_rsp.h"
+#include "vmm/debugger.h"
+#include "vmm/machine.h"
+
+#define GDB_MAX_BREAKPOINTS 64
+#define GDB_MAX_WATCHPOINTS 4
+
+struct gdb_pos {
+	uint64_t exits, steps;
+};
+
+struct gdb_watch {
+	uint64_t addr;
+	unsigned len;
+	uint8_t value[8];	/* at the last boundary */
+};
+
+enum gdb_mode { GDB_DETACHED, GDB_STOP, GDB_CONTINUE, GDB_STEP, GDB_SEARCH, GDB_GOTO };
+
+struct gdb_server {
+	struct run_debugger dbg;
+	struct rsp rsp;
+	struct replayer *rp;
+	struct checkpoints cps;
+	int reverse_ok;
+	char reverse_off[256];		/* why not, when not */
+	enum gdb_mode mode;
+	int gdb_waits;			/* gdb sent c/s/bc/bs and waits for a stop reply */
+	struct gdb_pos pos, prev;	/* this boundary and the one before */
+	uint64_t high_exits;		/* furthest exit run: its console output was shown */
+	uint64_t bp[GDB_MAX_BREAKPOINTS];
+	unsigned nbp;
+	struct gdb_watch wp[GDB_MAX_WATCHPOINTS];
+	unsigned nwp;
+	char why[64];			/* the stop reply's reason: "swbreak:;", "watch:ADDR;" */
+	int signal;			/* 5 SIGTRAP, 2 SIGINT */
+	/* a reverse search: the last hit before target, from checkpoint cp on */
+	int search_steps;		/* any single-step is a hit (reverse-stepi) */
+	struct gdb_pos target, hit;
+	long cp;
+	int found;
+	char hit_why[64];
+	uint64_t op_ns, op_exits;	/* the last reverse operation: host time, exits re-run */
+	unsigned polls;
+	uint64_t entry_rsp;		/* at the last entry into the guest */
+	uint16_t entry_cs;
+	unsigned step_rings;
+	int free_run;			/* not stepped until the next delivery point */		/* where KVM single-steps: bit n = ring n */
+};
+
+/* Listens on hostport (printing the port taken); wait: stop before the first instruction
+ * until gdb attaches. budget: bytes of checkpoints. 0, or an exit code after printing why. */
+int gdb_server_init(struct gdb_server *s, const char *hostport, int wait, uint64_t budget);
+/* Drives m from here on (sets m->dbg). */
+void gdb_server_attach(struct gdb_server *s, struct machine *m, struct replayer *rp);
+/* The replay ended with code: gdb sees the process exit with it. */
+void gdb_server_finish(struct gdb_server *s, int code);
+void gdb_server_destroy(struct gdb_server *s);
+
+/* Inside the stub. gdb_commands.c: the machine is stopped; talks to gdb until it resumes
+ * it (-1) or ends the replay (an exit code). */
+int gdb_serve(struct gdb_server *s, struct machine *m);
+/* gdb_server.c: starts going back (bc: to the previous hit; bs: one instruction). -1 on
+ * the way, 0 refused (the reply sent), or an exit code. */
+int gdb_reverse(struct gdb_server *s, struct machine *m, int one_step);
+/* The watched values as they are now (after a watchpoint is set, or the state moved). */
+void gdb_watch_refresh(struct gdb_server *s, struct machine *m);
+
+#endif
