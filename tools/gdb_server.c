@@ -104,6 +104,14 @@ static int at_begin(struct gdb_server *s, struct machine *m)
  * the interval before that checkpoint. -1 or an exit code. */
 static int search_end(struct gdb_server *s, struct machine *m)
 {
+	if (s->found && s->hit_coarse) {
+		/* a write in an interval run at full speed: search it again, stepping it */
+		s->fine_from = s->hit_seg;
+		s->target = s->hit_seen;
+		s->cp = checkpoints_find(&s->cps, s->hit_seg);
+		s->found = s->hit_coarse = 0;
+		return go_back(s, m, (size_t)s->cp);
+	}
 	if (s->found) {
 		struct gdb_pos cp_pos = { s->cps.cp[s->cp].exits, 0 };
 		int code = go_back(s, m, (size_t)s->cp);
@@ -123,6 +131,24 @@ static int search_end(struct gdb_server *s, struct machine *m)
 	s->target = (struct gdb_pos){ s->cps.cp[s->cp].exits, 0 };
 	s->cp--;
 	s->found = 0;
+	if (!s->search_steps && !s->nbp)
+		s->fine_from = s->target.exits;
+	else
+		s->fine_from = s->cps.cp[s->cp].exits;
+	return go_back(s, m, (size_t)s->cp);
+}
+
+/* Starts a search from checkpoint s->cp for the last hit before (at, for a write) target.
+ * Watchpoints alone need no stepping but in the target's own interval: a write seen at
+ * a delivery point is searched again in the interval before it, stepping that alone. */
+static int search(struct gdb_server *s, struct machine *m, struct gdb_pos target, int one_step, int forward)
+{
+	s->search_steps = one_step;
+	s->forward = forward;
+	s->target = target;
+	s->found = s->hit_coarse = 0;
+	s->fine_from = !one_step && !s->nbp ? target.exits : s->cps.cp[s->cp].exits;
+	s->mode = GDB_SEARCH;
 	return go_back(s, m, (size_t)s->cp);
 }
 
@@ -149,38 +175,41 @@ int gdb_reverse(struct gdb_server *s, struct machine *m, int one_step)
 	s->cp = checkpoint_before(s, s->pos);
 	if (s->cp < 0)
 		return at_begin(s, m);
-	s->search_steps = one_step;
-	s->target = s->pos;
-	s->found = 0;
-	s->mode = GDB_SEARCH;
-	return go_back(s, m, (size_t)s->cp);
+	return search(s, m, s->pos, one_step, 0);
 }
 
 /* A boundary while searching: note a hit before the target, or end the search there. */
 static int search_at(struct gdb_server *s, struct machine *m, int stepped)
 {
-	if (pos_cmp(s->pos, s->target) >= 0)
-		return search_end(s, m);
+	/* the target itself is no hit, but a write seen there was made just before it */
+	int end = pos_cmp(s->pos, s->target) >= 0;
 	int w = watch_changed(s, m);
 	const char *why = NULL;
 	struct gdb_pos at = s->pos;
 	char buf[64];
 	if (s->search_steps) {
-		why = stepped ? "" : NULL;
-	} else if (stepped && at_breakpoint(s, m)) {
-		why = "swbreak:;";
+		why = stepped && !end ? "" : NULL;
 	} else if (w >= 0) {
-		/* going backwards, a write is met just before the instruction that made it */
+		/* going backwards, a write is met just before the instruction that made it;
+		 * forwards, just after */
 		snprintf(buf, sizeof(buf), "watch:%" PRIx64 ";", s->wp[w].addr);
 		why = buf;
-		at = s->prev;
+		if (!s->forward)
+			at = s->prev;
+		s->hit_coarse = !stepped && s->prev.exits < s->fine_from;
+		s->hit_seg = s->prev.exits;
+		s->hit_seen = s->pos;
+	} else if (stepped && !end && at_breakpoint(s, m)) {
+		why = "swbreak:;";
 	}
 	if (why) {
+		if (w < 0)
+			s->hit_coarse = 0;
 		s->found = 1;
 		s->hit = at;
 		snprintf(s->hit_why, sizeof(s->hit_why), "%s", why);
 	}
-	return -1;
+	return end ? search_end(s, m) : -1;
 }
 
 /* Running forward: whether gdb asked to stop (checked every so often: a syscall each). */
@@ -212,6 +241,13 @@ static int boundary(struct gdb_server *s, struct machine *m, int stepped)
 		int w = watch_changed(s, m);
 		if (stepped && at_breakpoint(s, m)) {
 			stop(s, 5, "swbreak:;");
+		} else if (w >= 0 && !stepped && s->prev.exits < m->stats.exits && s->reverse_ok &&
+			   (s->cp = checkpoints_find(&s->cps, s->prev.exits)) >= 0) {
+			/* run at full speed, the write is somewhere in the interval before this
+			 * exit: step that interval again to stop just after it */
+			s->op_ns = mono_clock_ns();
+			s->op_exits = 0;
+			return search(s, m, s->pos, 0, 1);
 		} else if (w >= 0) {
 			char why[64];
 			snprintf(why, sizeof(why), "watch:%" PRIx64 ";", s->wp[w].addr);
@@ -346,11 +382,13 @@ static int dbg_wants_step(void *self, struct machine *m)
 	int want = 0;
 	switch (s->mode) {
 	case GDB_STEP:
-	case GDB_SEARCH:
 		want = 1;
 		break;
-	case GDB_CONTINUE:
-		want = s->nbp || s->nwp;
+	case GDB_SEARCH:
+		want = m->stats.exits >= s->fine_from;
+		break;
+	case GDB_CONTINUE:	/* watchpoints alone are checked at exits (see boundary) */
+		want = s->nbp || (s->nwp && !s->reverse_ok);
 		break;
 	case GDB_GOTO:	/* at full speed up to the target's exit */
 		want = s->target.steps && m->stats.exits == s->target.exits;

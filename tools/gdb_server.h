@@ -53,6 +53,11 @@ struct gdb_server {
 	struct gdb_pos target, hit;
 	long cp;
 	int found;
+	int forward;			/* a forward watchpoint stop: after the write */
+	uint64_t fine_from;		/* stepping from this exit on */
+	int hit_coarse;			/* the hit is a write somewhere in interval hit_seg */
+	uint64_t hit_seg;
+	struct gdb_pos hit_seen;	/* where that write was seen */
 	char hit_why[64];
 	uint64_t op_ns, op_exits;	/* the last reverse operation: host time, exits re-run */
 	unsigned polls;
