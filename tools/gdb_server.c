@@ -354,24 +354,33 @@ static int dbg_stepped(void *self, struct machine *m)
 {
 	struct gdb_server *s = self;
 	s->free_run = 0;
+	s->steps++;
+	s->rp->progress_ns = mono_clock_ns();	/* stepping is progress, however slow */
 	untrace_frame(s, m);
 	s->prev = s->pos;
 	s->pos.steps++;
 	return boundary(s, m, 1);
 }
 
-/* A frame the IRET about to run will take is cleaned of TF, wherever that TF came from. */
-static void untrace_iret(struct machine *m)
+/*
+ * Before a step: a frame the IRET about to run will take is cleaned of TF, wherever that
+ * TF came from. 1 where the next instruction must not be stepped: a HLT, which a pending
+ * single-step trap ends at once (the guest would run on instead of halting).
+ */
+static int before_step(struct machine *m)
 {
 	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
 	uint8_t insn[2];
 	uint64_t flags;
 	size_t n = gdb_read_memory(m, r->rip, insn, sizeof(insn));
+	if (n >= 1 && insn[0] == 0xf4)
+		return 1;
 	int iret = (n >= 1 && insn[0] == 0xcf) || (n == 2 && insn[0] == 0x48 && insn[1] == 0xcf);
 	if (iret && gdb_read_memory(m, r->rsp + 16, (uint8_t *)&flags, 8) == 8 && (flags & RFLAGS_TF)) {
 		flags &= ~RFLAGS_TF;
 		gdb_write_guest(m, r->rsp + 16, &flags, sizeof(flags));
 	}
+	return 0;
 }
 
 static int dbg_wants_step(void *self, struct machine *m)
@@ -409,7 +418,10 @@ static int dbg_wants_step(void *self, struct machine *m)
 		s->free_run = 1;
 	if (s->free_run)
 		return DEBUGGER_STEP_KEEP;
-	untrace_iret(m);
+	if (before_step(m)) {	/* to the HLT's exit unstepped */
+		s->free_run = 1;
+		return 0;
+	}
 	return 1;
 }
 
@@ -458,8 +470,8 @@ void gdb_server_finish(struct gdb_server *s, int code)
 		snprintf(w, sizeof(w), "W%02x", code & 0xff);
 		rsp_put(&s->rsp, w);
 	}
-	log_info("gdb: %" PRIu64 " checkpoints taken, %" PRIu64 " merged, %zu kept (%" PRIu64 " KiB)",
-		 s->cps.taken, s->cps.merged, s->cps.n, s->cps.bytes / 1024);
+	log_info("gdb: %" PRIu64 " single-steps; %" PRIu64 " checkpoints taken, %" PRIu64 " merged, %zu kept (%"
+		 PRIu64 " KiB)", s->steps, s->cps.taken, s->cps.merged, s->cps.n, s->cps.bytes / 1024);
 }
 
 void gdb_server_destroy(struct gdb_server *s)
