@@ -273,31 +273,56 @@ static int boundary(struct gdb_server *s, struct machine *m, int stepped)
 	return code;
 }
 
-/*
- * At a delivery point: stepping off (the state is read and saved here), and a port or
- * MMIO exit's instruction finished now, always: finished by the next entry instead, it
- * would end in a single-step stop when stepping is on and not when it is off, and the
- * steps since this exit must count the same in every pass over it. 0 or an exit code.
- */
-static int settle(struct gdb_server *s, struct machine *m)
+/* Whether the mode single-steps the next entry (before the ring and HLT rules). */
+static int mode_steps(struct gdb_server *s, struct machine *m)
 {
-	int r = 0;
-	if (s->dbg.stepping) {
-		s->dbg.stepping = 0;
-		r = kvm_vcpu_set_debug(&m->kvm, 0, 0);
+	switch (s->mode) {
+	case GDB_STEP:
+		return 1;
+	case GDB_SEARCH:
+		return m->stats.exits >= s->fine_from;
+	case GDB_CONTINUE:	/* watchpoints alone are checked at exits (see boundary) */
+		return s->nbp || (s->nwp && !s->reverse_ok);
+	case GDB_GOTO:	/* at full speed up to the target's exit */
+		return s->target.steps && m->stats.exits == s->target.exits;
+	default:
+		return 0;
 	}
-	unsigned why = m->kvm.run->exit_reason;
-	if (!r && (why == KVM_EXIT_IO || why == KVM_EXIT_MMIO))
-		r = vcpu_complete_exit(&m->kvm);
+}
+
+/* At a delivery point the state is read and saved: stepping off. 0 or an exit code. */
+static int unarm(struct gdb_server *s, struct machine *m)
+{
+	if (!s->dbg.stepping)
+		return 0;
+	s->dbg.stepping = 0;
+	int r = kvm_vcpu_set_debug(&m->kvm, 0, 0);
 	if (r)
-		log_error("gdb: cannot stop the vCPU at exit %" PRIu64 ": %s", m->stats.exits, strerror(-r));
+		log_error("gdb: cannot stop single-stepping at exit %" PRIu64 ": %s", m->stats.exits, strerror(-r));
+	return r ? DETVM_EXIT_KVM : 0;
+}
+
+/*
+ * Leaving a delivery point towards a stepped entry: a port or MMIO exit's instruction is
+ * finished first, unstepped. Finished by the stepped entry, it would end in a single-step
+ * stop, which an unstepped pass over the same exit does not have, and the steps since
+ * this exit must count the same in every pass. 0 or an exit code.
+ */
+static int finish_exit(struct gdb_server *s, struct machine *m)
+{
+	unsigned why = m->kvm.run->exit_reason;
+	if (s->dbg.resume || !mode_steps(s, m) || (why != KVM_EXIT_IO && why != KVM_EXIT_MMIO))
+		return 0;
+	int r = vcpu_complete_exit(&m->kvm);
+	if (r)
+		log_error("gdb: cannot finish exit %" PRIu64 ": %s", m->stats.exits, strerror(-r));
 	return r ? DETVM_EXIT_KVM : 0;
 }
 
 static int dbg_point(void *self, struct machine *m)
 {
 	struct gdb_server *s = self;
-	int code = settle(s, m);
+	int code = unarm(s, m);
 	if (code)
 		return code;
 	s->free_run = 0;
@@ -321,7 +346,8 @@ static int dbg_point(void *self, struct machine *m)
 	/* without --gdb-wait, gdb may attach while the replay runs */
 	if (s->rsp.fd < 0 && s->mode == GDB_CONTINUE && ++s->polls % 64 == 0 && rsp_accept(&s->rsp, 0))
 		stop(s, 5, "");
-	return boundary(s, m, 0);
+	code = boundary(s, m, 0);
+	return code >= 0 ? code : (finish_exit(s, m) ?: -1);
 }
 
 #define RFLAGS_TF (1ULL << 8)
@@ -388,23 +414,7 @@ static int dbg_wants_step(void *self, struct machine *m)
 	struct gdb_server *s = self;
 	s->entry_rsp = m->kvm.run->s.regs.regs.rsp;
 	s->entry_cs = m->kvm.run->s.regs.sregs.cs.selector;
-	int want = 0;
-	switch (s->mode) {
-	case GDB_STEP:
-		want = 1;
-		break;
-	case GDB_SEARCH:
-		want = m->stats.exits >= s->fine_from;
-		break;
-	case GDB_CONTINUE:	/* watchpoints alone are checked at exits (see boundary) */
-		want = s->nbp || (s->nwp && !s->reverse_ok);
-		break;
-	case GDB_GOTO:	/* at full speed up to the target's exit */
-		want = s->target.steps && m->stats.exits == s->target.exits;
-		break;
-	default:
-		break;
-	}
+	int want = mode_steps(s, m);
 	if (!want)
 		return 0;
 	/*

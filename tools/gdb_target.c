@@ -173,28 +173,29 @@ static int to_gpa(struct machine *m, const struct kvm_sregs *s, uint64_t lin, ui
 	return 0;
 }
 
+/* The loop keeps KVM's synced registers up to date (KVM_SYNC_X86_SREGS): no ioctl. */
+static const struct kvm_sregs *sregs(struct machine *m)
+{
+	return &m->kvm.run->s.regs.sregs;
+}
+
 int gdb_write_guest(struct machine *m, uint64_t addr, const void *buf, size_t len)
 {
-	struct kvm_sregs s;
 	uint64_t gpa;
-	if ((addr & (GUEST_PAGE_SIZE - 1)) + len > GUEST_PAGE_SIZE || kvm_vcpu_get_sregs(&m->kvm, &s) ||
-	    to_gpa(m, &s, addr, &gpa))
+	if ((addr & (GUEST_PAGE_SIZE - 1)) + len > GUEST_PAGE_SIZE || to_gpa(m, sregs(m), addr, &gpa))
 		return -EFAULT;
 	return guest_mem_write(&m->mem, gpa, buf, len);
 }
 
 size_t gdb_read_memory(struct machine *m, uint64_t addr, uint8_t *buf, size_t len)
 {
-	struct kvm_sregs s;
-	if (kvm_vcpu_get_sregs(&m->kvm, &s))
-		return 0;
 	size_t done = 0;
 	while (done < len) {
 		uint64_t lin = addr + done, gpa;
 		size_t n = GUEST_PAGE_SIZE - (lin & (GUEST_PAGE_SIZE - 1));
 		if (n > len - done)
 			n = len - done;
-		if (to_gpa(m, &s, lin, &gpa) || guest_mem_read(&m->mem, gpa, buf + done, n))
+		if (to_gpa(m, sregs(m), lin, &gpa) || guest_mem_read(&m->mem, gpa, buf + done, n))
 			break;
 		done += n;
 	}
