@@ -415,8 +415,10 @@ static int dbg_wants_step(void *self, struct machine *m)
 	s->entry_rsp = m->kvm.run->s.regs.regs.rsp;
 	s->entry_cs = m->kvm.run->s.regs.sregs.cs.selector;
 	int want = mode_steps(s, m);
-	if (!want)
+	if (!want) {
+		s->interrupts_seen = m->stats.interrupts;
 		return 0;
+	}
 	/*
 	 * Where KVM does not single-step guest ring 3 (this host: the trap goes to the
 	 * guest's own #DB handler; `detvm doctor` says so), the guest runs freely there and
@@ -424,7 +426,12 @@ static int dbg_wants_step(void *self, struct machine *m)
 	 * state left as it was: re-armed at a host exit it would start stepping wherever a
 	 * signal happened to stop the guest, which no other pass over the same code repeats.
 	 */
-	if (!s->free_run && (m->kvm.run->s.regs.sregs.cs.selector & 3) == 3 && !(s->step_rings & 8))
+	/* an interrupt injected at this entry takes the guest to ring 0 before any ring-3
+	 * instruction runs: stepped, the entry stops on the handler's first instruction */
+	int injecting = m->stats.interrupts != s->interrupts_seen;
+	s->interrupts_seen = m->stats.interrupts;
+	if (!s->free_run && !injecting && (m->kvm.run->s.regs.sregs.cs.selector & 3) == 3 &&
+	    !(s->step_rings & 8))
 		s->free_run = 1;
 	if (s->free_run)
 		return DEBUGGER_STEP_KEEP;

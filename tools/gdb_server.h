@@ -65,7 +65,8 @@ struct gdb_server {
 	uint64_t entry_rsp;		/* at the last entry into the guest */
 	uint16_t entry_cs;
 	unsigned step_rings;
-	int free_run;			/* not stepped until the next delivery point */		/* where KVM single-steps: bit n = ring n */
+	int free_run;			/* not stepped until the next delivery point */
+	uint64_t interrupts_seen;	/* m->stats.interrupts at the last entry */		/* where KVM single-steps: bit n = ring n */
 };
 
 /* Listens on hostport (printing the port taken); wait: stop before the first instruction

@@ -1,0 +1,105 @@
+#!/bin/bash
+# detvm replay --gdb with Debian's gdb in batch mode against the race and kspin guests:
+# a breakpoint on a guest function (by its ELF symbol), stepping, a memory read,
+# reverse-stepi back over a write (the old value again), reverse-continue to a watchpoint
+# on the race guest's shared counter, the same on kspin's tick count, and continuing to
+# the end: gdb sees the process exit, and the replay still matches its trace (exit 0).
+# usage: gdb_replay.sh DETVM GUEST_ELF
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/rr_lib.sh"
+rr_init gdb_replay "$1" "$2"
+command -v gdb >/dev/null || fail "gdb is not installed (scripts/install-deps.sh installs it)"
+
+# gdb_session TRACE TAG GDB-COMMANDS...: replay TRACE under gdb; $tmp/TAG.gdb gets gdb's
+# output, $tmp/TAG.err detvm's; returns detvm's status
+gdb_session() {
+	local trace=$1 tag=$2 port= pid rc
+	shift 2
+	show=("$tmp/$tag.gdb" "$tmp/$tag.err")
+	# port 0: detvm takes a free one and says which, so no port is ever guessed
+	"$detvm" replay -v --gdb 127.0.0.1:0 --gdb-wait -s "file:$tmp/$tag.out" "$trace" 2>"$tmp/$tag.err" </dev/null &
+	pid=$!
+	for _ in $(seq 200); do
+		port=$(sed -n 's/.*gdb: listening on port \([0-9]*\).*/\1/p' "$tmp/$tag.err")
+		[ -n "$port" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -n "$port" ] || { kill "$pid" 2>/dev/null; fail "$tag: detvm did not listen for gdb"; }
+	local args=(-ex "target remote 127.0.0.1:$port") c
+	for c in "$@"; do args+=(-ex "$c"); done
+	timeout 240 gdb -batch -nx "${args[@]}" "$elf" >"$tmp/$tag.gdb" 2>&1
+	wait "$pid"
+	rc=$?
+	rr_no_crash "$rc" "$tmp/$tag.err" "$tag"
+	return "$rc"
+}
+
+# the value gdb printed as "Old value = N" / "New value = N" the Kth time (1-based)
+watch_value() {
+	awk -v what="$2" -v k="$3" '$0 ~ "^" what " value = " { if (++n == k) { print $4; exit } }' "$1"
+}
+
+# ---- race: two ring-3 tasks, a shared counter, a system call between load and store ----
+rr_record "$tmp/race.trace" race_rec --cmdline "prog=race n=300" || fail "recording race failed"
+gdb_session "$tmp/race.trace" race \
+	'break syscall_dispatch' 'continue' \
+	'stepi' 'stepi' 'info registers rip' 'reverse-stepi' 'info registers rip' \
+	'delete' 'watch *(long *)&ticks' 'continue' 'reverse-stepi' 'print *(long *)&ticks' \
+	'delete' 'watch *(long *)&race_counter' 'continue' 'continue' 'reverse-continue' \
+	'print *(long *)&race_counter' 'info registers rip' 'x/gx &race_k' \
+	'delete' 'continue'
+rc=$?
+g=$tmp/race.gdb
+[ "$rc" -eq 0 ] || fail "race: replay under gdb ended with status $rc, not 0"
+grep -q "replay identical" "$tmp/race.err" || fail "race: the replay under gdb did not match its trace"
+grep -Eq "^Breakpoint 1, 0x0*1018c0 in syscall_dispatch" "$g" ||
+	fail "race: the breakpoint on syscall_dispatch was not hit"
+grep -Eq "<race_k>:[[:space:]]+0x0*12c$" "$g" || fail "race: reading race_k (300) through the page tables failed"
+grep -Eq "^rip +0x1018c2 " "$g" || fail "race: two stepi from syscall_dispatch did not reach syscall_dispatch+2"
+grep -Eq "^rip +0x1018c1 " "$g" || fail "race: reverse-stepi did not go back to syscall_dispatch+1"
+old=$(watch_value "$g" Old 1) new=$(watch_value "$g" New 1)
+[ -n "$old" ] && [ "$new" = $((old + 1)) ] || fail "race: the watchpoint on ticks did not stop on an increment"
+grep -Eq "^\\\$1 = $old$" "$g" || fail "race: reverse-stepi over the write to ticks did not show the old value $old"
+# forwards: the counter goes c -> c+1 -> c+2; backwards from there: c+2 -> c+1
+c1=$(watch_value "$g" New 2) c2=$(watch_value "$g" New 3) back_old=$(watch_value "$g" Old 4) back=$(watch_value "$g" New 4)
+[ -n "$c1" ] && [ "$c2" = $((c1 + 1)) ] || fail "race: continuing to the watchpoint on race_counter did not see it grow"
+[ "$back_old" = "$c2" ] && [ "$back" = "$c1" ] ||
+	fail "race: reverse-continue did not land on the write of race_counter $c1 -> $c2"
+grep -Eq "^\\\$2 = $c1$" "$g" || fail "race: race_counter is not $c1 where reverse-continue stopped"
+# the write is in ring 3, which KVM does not single-step here: the stop is the last ring-0
+# instruction before it, the IRETQ back to the racing task
+grep -Eq "^rip +0x[0-9a-f]+ +0x[0-9a-f]+ <trap_return\+[0-9]+>" "$g" ||
+	fail "race: reverse-continue did not stop on the return to the racing task"
+grep -q "exited normally" "$g" || fail "race: gdb did not see the guest end"
+grep -q "^RESULT race PASS" "$tmp/race.out" || fail "race: the console does not show the guest passing"
+[ "$(grep -c "^RESULT race PASS" "$tmp/race.out")" -eq 1 ] || fail "race: console output repeated by re-execution"
+
+# ---- kspin: a ring-0 spin with no exits, preempted by `step` delivery points ---------
+rr_record "$tmp/kspin.trace" kspin_rec --cmdline "prog=kspin n=3" || fail "recording kspin failed"
+# Replay loads the state of each `step` delivery point instead of running the spin up to
+# it, so only the last tick's handler runs here; the earlier ticks arrive with those states.
+gdb_session "$tmp/kspin.trace" kspin \
+	'break sched_tick' 'continue' 'print *(long *)&ticks' \
+	'stepi' 'stepi' 'stepi' 'reverse-stepi' 'reverse-stepi' 'reverse-stepi' 'info registers rip' \
+	'delete' 'watch *(long *)&ticks' 'reverse-continue' 'continue' 'continue' 'print *(long *)&ticks' \
+	'delete' 'continue'
+rc=$?
+g=$tmp/kspin.gdb
+[ "$rc" -eq 0 ] || fail "kspin: replay under gdb ended with status $rc, not 0"
+grep -q "replay identical" "$tmp/kspin.err" || fail "kspin: the replay under gdb did not match its trace"
+grep -Eq "^Breakpoint 1, 0x0*101800 in sched_tick" "$g" || fail "kspin: the breakpoint on sched_tick was not hit"
+grep -Eq "^rip +0x0*101800 +0x0*101800 <sched_tick>$" "$g" ||
+	fail "kspin: three stepi and three reverse-stepi did not come back to sched_tick"
+t=$(sed -n 's/^\$1 = //p' "$g")
+[ -n "$t" ] && [ "$t" -ge 1 ] || fail "kspin: no tick counted when sched_tick ran"
+# backwards to the tick before (it came with a step point's state), forwards over it
+# again, then on to this handler's own increment
+[ "$(watch_value "$g" Old 1)" = "$t" ] && [ "$(watch_value "$g" New 1)" = $((t - 1)) ] ||
+	fail "kspin: reverse-continue to the watchpoint on ticks did not go from $t back to $((t - 1))"
+[ "$(watch_value "$g" New 2)" = "$t" ] && [ "$(watch_value "$g" New 3)" = $((t + 1)) ] ||
+	fail "kspin: continuing from there did not see ticks go to $t, then $((t + 1))"
+grep -Eq "^\\\$2 = $((t + 1))$" "$g" || fail "kspin: ticks is not $((t + 1)) after sched_tick"
+grep -q "exited normally" "$g" || fail "kspin: gdb did not see the guest end"
+grep -Eq "gdb: went back .* in [0-9.]+ ms" "$tmp/race.err" "$tmp/kspin.err" || true
+pass "breakpoints, stepping, memory, reverse-stepi, reverse-continue to watchpoints; replays still identical"
