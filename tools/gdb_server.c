@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/gdb_target.h"
@@ -326,6 +327,7 @@ static int dbg_point(void *self, struct machine *m)
 	if (code)
 		return code;
 	s->free_run = 0;
+	s->us.armed = 0;	/* the entry ended in an exit: no #DB was delivered */
 	s->prev = s->pos;
 	s->pos = (struct gdb_pos){ m->stats.exits, 0 };
 	if (s->mode == GDB_SEARCH || s->mode == GDB_GOTO)
@@ -376,9 +378,9 @@ static void untrace_frame(struct gdb_server *s, struct machine *m)
 	}
 }
 
-static int dbg_stepped(void *self, struct machine *m)
+/* One instruction further, however it got there. -1, or an exit code. */
+static int one_step(struct gdb_server *s, struct machine *m)
 {
-	struct gdb_server *s = self;
 	s->free_run = 0;
 	s->steps++;
 	s->rp->progress_ns = mono_clock_ns();	/* stepping is progress, however slow */
@@ -388,10 +390,23 @@ static int dbg_stepped(void *self, struct machine *m)
 	return boundary(s, m, 1);
 }
 
+static int dbg_stepped(void *self, struct machine *m)
+{
+	struct gdb_server *s = self;
+	int r = user_step_finish(&s->us, m);
+	if (r) {
+		log_error("gdb: cannot finish a ring-3 single-step at exit %" PRIu64 ": %s", m->stats.exits,
+			  strerror(-r));
+		return DETVM_EXIT_KVM;
+	}
+	return one_step(s, m);
+}
+
 /*
  * Before a step: a frame the IRET about to run will take is cleaned of TF, wherever that
  * TF came from. 1 where the next instruction must not be stepped: a HLT, which a pending
- * single-step trap ends at once (the guest would run on instead of halting).
+ * single-step trap ends at once (the guest would run on instead of halting); 2 for an
+ * IRET into ring 3.
  */
 static int before_step(struct machine *m)
 {
@@ -402,11 +417,15 @@ static int before_step(struct machine *m)
 	if (n >= 1 && insn[0] == 0xf4)
 		return 1;
 	int iret = (n >= 1 && insn[0] == 0xcf) || (n == 2 && insn[0] == 0x48 && insn[1] == 0xcf);
-	if (iret && gdb_read_memory(m, r->rsp + 16, (uint8_t *)&flags, 8) == 8 && (flags & RFLAGS_TF)) {
+	uint64_t cs;
+	if (!iret || gdb_read_memory(m, r->rsp + 8, (uint8_t *)&cs, 8) != 8 ||
+	    gdb_read_memory(m, r->rsp + 16, (uint8_t *)&flags, 8) != 8)
+		return 0;
+	if (flags & RFLAGS_TF) {
 		flags &= ~RFLAGS_TF;
 		gdb_write_guest(m, r->rsp + 16, &flags, sizeof(flags));
 	}
-	return 0;
+	return (cs & 3) == 3 && !(m->kvm.run->s.regs.sregs.cs.selector & 3) ? 2 : 0;
 }
 
 static int dbg_wants_step(void *self, struct machine *m)
@@ -431,11 +450,27 @@ static int dbg_wants_step(void *self, struct machine *m)
 	int injecting = m->stats.interrupts != s->interrupts_seen;
 	s->interrupts_seen = m->stats.interrupts;
 	if (!s->free_run && !injecting && (m->kvm.run->s.regs.sregs.cs.selector & 3) == 3 &&
-	    !(s->step_rings & 8))
+	    !(s->step_rings & 8)) {
+		/* by the guest's #DB handler and a ring-0 breakpoint (gdb_user_step.h) */
+		if (s->user_steps && m->step.kind == STEP_NONE && !user_step_arm(&s->us, m)) {
+			s->dbg.stepping = 1;
+			return DEBUGGER_STEP_KEEP;
+		}
 		s->free_run = 1;
+	}
 	if (s->free_run)
 		return DEBUGGER_STEP_KEEP;
-	if (before_step(m)) {	/* to the HLT's exit unstepped */
+	int how = before_step(m);
+	if (how == 2 && !(s->step_rings & 8)) {
+		/* the trap after an IRET into ring 3 never comes: the IRET is done here */
+		if (s->user_steps && !injecting && m->step.kind == STEP_NONE && !user_step_iret(m)) {
+			s->dbg.exit_code = one_step(s, m);
+			return DEBUGGER_STEP_DONE;
+		}
+		s->free_run = 1;
+		return DEBUGGER_STEP_KEEP;
+	}
+	if (how == 1) {	/* to the HLT's exit unstepped */
 		s->free_run = 1;
 		return 0;
 	}
@@ -465,6 +500,7 @@ int gdb_server_init(struct gdb_server *s, const char *hostport, int wait, uint64
 	s->signal = 5;
 	s->reverse_ok = 1;
 	s->step_rings = probe_step_rings();
+	s->user_steps = !(s->step_rings & 8) && (probe_breakpoint_rings() & 1) && !getenv("DETVM_GDB_NO_USER_STEP");
 	checkpoints_init(&s->cps, budget);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "replay/checkpoints.h"
 #include "replay/replay.h"
 #include "tools/gdb_rsp.h"
+#include "tools/gdb_user_step.h"
 #include "vmm/debugger.h"
 #include "vmm/machine.h"
 
@@ -66,7 +67,9 @@ struct gdb_server {
 	uint16_t entry_cs;
 	unsigned step_rings;
 	int free_run;			/* not stepped until the next delivery point */
-	uint64_t interrupts_seen;	/* m->stats.interrupts at the last entry */		/* where KVM single-steps: bit n = ring n */
+	uint64_t interrupts_seen;	/* m->stats.interrupts at the last entry */
+	int user_steps;			/* ring 3 stepped by gdb_user_step.h */
+	struct user_step us;		/* where KVM single-steps: bit n = ring n */
 };
 
 /* Listens on hostport (printing the port taken); wait: stop before the first instruction

@@ -16,6 +16,7 @@ enum debugger_resume {
 };
 
 #define DEBUGGER_STEP_KEEP 2
+#define DEBUGGER_STEP_DONE 3
 
 struct run_debugger_ops {
 	/* The machine stands at a delivery point, whole (where a snapshot is taken), after
@@ -24,7 +25,10 @@ struct run_debugger_ops {
 	/* A single-step the debugger asked for ended (KVM_EXIT_DEBUG). Same returns. */
 	int (*stepped)(void *self, struct machine *m);
 	/* Before each entry into the guest: 1 to single-step it, 0 not, DEBUGGER_STEP_KEEP
-	 * to leave KVM's debug state as it is (a ring where KVM cannot step). */
+	 * to leave KVM's debug state as it is (a ring where KVM cannot step), or
+	 * DEBUGGER_STEP_DONE: the debugger moved the guest by one instruction itself (and
+	 * handled that stop); the loop goes round without entering, or ends with
+	 * exit_code where that is set. */
 	int (*wants_step)(void *self, struct machine *m);
 };
 
@@ -33,6 +37,7 @@ struct run_debugger {
 	void *self;
 	enum debugger_resume resume;	/* set by the debugger when it replaced the state */
 	int stepping;			/* single-step is armed for the debugger */
+	int exit_code;			/* with DEBUGGER_STEP_DONE: > 0 ends the run */
 };
 
 #endif

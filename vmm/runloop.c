@@ -344,10 +344,12 @@ static int host_exit(struct machine *m)
 }
 
 /* Single-step armed for the debugger where it wants it; step.c's own stepping is left as
- * step.c set it. 0, or an exit code. */
+ * step.c set it. 0, -1 where the debugger stepped the guest itself, or an exit code. */
 static int debugger_arm(struct machine *m)
 {
 	int want = m->dbg->ops->wants_step(m->dbg->self, m);
+	if (want == DEBUGGER_STEP_DONE)
+		return m->dbg->exit_code > 0 ? m->dbg->exit_code : -1;
 	if ((!want && !m->dbg->stepping) || want == DEBUGGER_STEP_KEEP)
 		return 0;
 	m->dbg->stepping = want;
@@ -394,8 +396,12 @@ static int run_until_end(struct machine *m)
 		}
 		if (m->dbg) {
 			int code = debugger_arm(m);
-			if (code)
+			if (code > 0)
 				return code;
+			if (code < 0) {
+				guest_exit = 0;	/* no entry, nothing to offer again */
+				continue;
+			}
 		}
 		int r = kvm_vcpu_run(&m->kvm);
 		if (r == -EINTR || r == -EAGAIN) {

@@ -46,8 +46,9 @@ gdb_session "$tmp/race.trace" race \
 	'break syscall_dispatch' 'continue' \
 	'stepi' 'stepi' 'info registers rip' 'reverse-stepi' 'info registers rip' \
 	'delete' 'watch *(long *)&ticks' 'continue' 'reverse-stepi' 'print *(long *)&ticks' \
+	'delete' 'break race_worker' 'continue' 'stepi' 'info registers rip cs' \
 	'delete' 'watch *(long *)&race_counter' 'continue' 'continue' 'reverse-continue' \
-	'print *(long *)&race_counter' 'info registers rip' 'x/gx &race_k' \
+	'print *(long *)&race_counter' 'x/i $pc' 'x/gx &race_k' \
 	'delete' 'continue'
 rc=$?
 g=$tmp/race.gdb
@@ -55,22 +56,24 @@ g=$tmp/race.gdb
 grep -q "replay identical" "$tmp/race.err" || fail "race: the replay under gdb did not match its trace"
 grep -Eq "^Breakpoint 1, 0x0*1018c0 in syscall_dispatch" "$g" ||
 	fail "race: the breakpoint on syscall_dispatch was not hit"
-grep -Eq "<race_k>:[[:space:]]+0x0*12c$" "$g" || fail "race: reading race_k (300) through the page tables failed"
 grep -Eq "^rip +0x1018c2 " "$g" || fail "race: two stepi from syscall_dispatch did not reach syscall_dispatch+2"
 grep -Eq "^rip +0x1018c1 " "$g" || fail "race: reverse-stepi did not go back to syscall_dispatch+1"
 old=$(watch_value "$g" Old 1) new=$(watch_value "$g" New 1)
 [ -n "$old" ] && [ "$new" = $((old + 1)) ] || fail "race: the watchpoint on ticks did not stop on an increment"
 grep -Eq "^\\\$1 = $old$" "$g" || fail "race: reverse-stepi over the write to ticks did not show the old value $old"
-# forwards: the counter goes c -> c+1 -> c+2; backwards from there: c+2 -> c+1
+# ring 3, stepped through the guest's own #DB handler (gdb_user_step.h)
+grep -Eq "^Breakpoint 3, 0x0*400c00 in race_worker" "$g" || fail "race: the breakpoint on race_worker (ring 3) was not hit"
+grep -Eq "^cs +0x23 " "$g" && grep -Eq "^rip +0x0*400c08 " "$g" || fail "race: stepi in ring 3 did not go to race_worker+8"
+# forwards: the counter goes c -> c+1 -> c+2; backwards from there: c+2 -> c+1, stopped on
+# the racing task's store
 c1=$(watch_value "$g" New 2) c2=$(watch_value "$g" New 3) back_old=$(watch_value "$g" Old 4) back=$(watch_value "$g" New 4)
 [ -n "$c1" ] && [ "$c2" = $((c1 + 1)) ] || fail "race: continuing to the watchpoint on race_counter did not see it grow"
 [ "$back_old" = "$c2" ] && [ "$back" = "$c1" ] ||
 	fail "race: reverse-continue did not land on the write of race_counter $c1 -> $c2"
 grep -Eq "^\\\$2 = $c1$" "$g" || fail "race: race_counter is not $c1 where reverse-continue stopped"
-# the write is in ring 3, which KVM does not single-step here: the stop is the last ring-0
-# instruction before it, the IRETQ back to the racing task
-grep -Eq "^rip +0x[0-9a-f]+ +0x[0-9a-f]+ <trap_return\+[0-9]+>" "$g" ||
-	fail "race: reverse-continue did not stop on the return to the racing task"
+grep -Eq "^=> 0x[0-9a-f]+ <race_worker\+[0-9]+>:[[:space:]]+mov +%[a-z0-9]+,0x[0-9a-f]+\(%rip\) +# 0x[0-9a-f]+ <race_counter>" "$g" ||
+	fail "race: reverse-continue did not stop on the store to race_counter"
+grep -Eq "<race_k>:[[:space:]]+0x0*12c$" "$g" || fail "race: reading race_k (300) through the page tables failed"
 grep -q "exited normally" "$g" || fail "race: gdb did not see the guest end"
 grep -q "^RESULT race PASS" "$tmp/race.out" || fail "race: the console does not show the guest passing"
 [ "$(grep -c "^RESULT race PASS" "$tmp/race.out")" -eq 1 ] || fail "race: console output repeated by re-execution"
