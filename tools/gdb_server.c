@@ -346,7 +346,7 @@ static int dbg_point(void *self, struct machine *m)
 		}
 	}
 	/* without --gdb-wait, gdb may attach while the replay runs */
-	if (s->rsp.fd < 0 && s->mode == GDB_CONTINUE && ++s->polls % 64 == 0 && rsp_accept(&s->rsp, 0))
+	if (s->rsp.fd < 0 && s->mode == GDB_CONTINUE && ++s->accept_polls % 64 == 0 && rsp_accept(&s->rsp, 0))
 		stop(s, 5, "");
 	code = boundary(s, m, 0);
 	return code >= 0 ? code : (finish_exit(s, m) ?: -1);
@@ -451,8 +451,10 @@ static int dbg_wants_step(void *self, struct machine *m)
 	s->interrupts_seen = m->stats.interrupts;
 	if (!s->free_run && !injecting && (m->kvm.run->s.regs.sregs.cs.selector & 3) == 3 &&
 	    !(s->step_rings & 8)) {
-		/* by the guest's #DB handler and a ring-0 breakpoint (gdb_user_step.h) */
-		if (s->user_steps && m->step.kind == STEP_NONE && !user_step_arm(&s->us, m)) {
+		/* by the guest's #DB handler and a ring-0 breakpoint (gdb_user_step.h); not
+		 * while an interrupt window is asked for, which KVM then reports late */
+		if (s->user_steps && m->step.kind == STEP_NONE && !m->kvm.run->request_interrupt_window &&
+		    !user_step_arm(&s->us, m)) {
 			s->dbg.stepping = 1;
 			return DEBUGGER_STEP_KEEP;
 		}
@@ -463,7 +465,8 @@ static int dbg_wants_step(void *self, struct machine *m)
 	int how = before_step(m);
 	if (how == 2 && !(s->step_rings & 8)) {
 		/* the trap after an IRET into ring 3 never comes: the IRET is done here */
-		if (s->user_steps && !injecting && m->step.kind == STEP_NONE && !user_step_iret(m)) {
+		if (s->user_steps && !injecting && m->step.kind == STEP_NONE &&
+		    !m->kvm.run->request_interrupt_window && !user_step_iret(m)) {
 			s->dbg.exit_code = one_step(s, m);
 			return DEBUGGER_STEP_DONE;
 		}

@@ -61,7 +61,7 @@ struct gdb_server {
 	struct gdb_pos hit_seen;	/* where that write was seen */
 	char hit_why[64];
 	uint64_t op_ns, op_exits;	/* the last reverse operation: host time, exits re-run */
-	unsigned polls;
+	unsigned polls, accept_polls;
 	uint64_t steps;			/* single-step stops, for statistics */
 	uint64_t entry_rsp;		/* at the last entry into the guest */
 	uint16_t entry_cs;
