@@ -165,9 +165,16 @@ static int thin(struct checkpoints *s)
 	return 0;
 }
 
-static int take(struct checkpoints *s, struct machine *m, struct replayer *p, char *err, size_t errlen)
+static int before(uint64_t e1, uint64_t s1, uint64_t e2, uint64_t s2)
 {
-	struct checkpoint c = { .exits = m->stats.exits, .exception_queued = m->exception_queued };
+	return e1 < e2 || (e1 == e2 && s1 < s2);
+}
+
+static int take(struct checkpoints *s, struct machine *m, struct replayer *p, uint64_t steps, char *err,
+		size_t errlen)
+{
+	struct checkpoint c = { .exits = m->stats.exits, .steps = steps, .exception_queued = m->exception_queued,
+				.request_window = m->kvm.run->request_interrupt_window };
 	struct page_set ps = { 0 };
 	if (replayer_place(p, &c.place))
 		return 0;	/* at the trace's end: nothing to come back to */
@@ -226,12 +233,13 @@ static int take(struct checkpoints *s, struct machine *m, struct replayer *p, ch
 	return r;
 }
 
-int checkpoints_at_point(struct checkpoints *s, struct machine *m, struct replayer *p, int force,
-			 char *err, size_t errlen)
+int checkpoints_at(struct checkpoints *s, struct machine *m, struct replayer *p, uint64_t steps, char *err,
+		   size_t errlen)
 {
 	uint64_t exits = m->stats.exits;
 	if (s->n && s->base + 1 < s->n) {	/* re-running history already checkpointed */
-		if (exits != s->cp[s->base + 1].exits)
+		const struct checkpoint *next = &s->cp[s->base + 1];
+		if (exits != next->exits || steps != next->steps)
 			return 0;
 		int r = flush(m);
 		if (r) {
@@ -244,18 +252,19 @@ int checkpoints_at_point(struct checkpoints *s, struct machine *m, struct replay
 			s->last_ns = mono_clock_ns();
 		return 0;
 	}
-	if (s->n && exits == s->cp[s->n - 1].exits)
+	const struct checkpoint *last = s->n ? &s->cp[s->n - 1] : NULL;
+	if (last && !before(last->exits, last->steps, exits, steps))
 		return 0;
-	if (s->n && !force && (s->full || (mono_clock_ns() - s->last_ns < CP_INTERVAL_NS &&
-					  exits - s->cp[s->n - 1].exits < CP_MAX_EXITS)))
+	if (last && (s->full || (mono_clock_ns() - s->last_ns < CP_INTERVAL_NS &&
+				 exits - last->exits < CP_MAX_EXITS)))
 		return 0;
-	return take(s, m, p, err, errlen);
+	return take(s, m, p, steps, err, errlen);
 }
 
-long checkpoints_find(const struct checkpoints *s, uint64_t exits)
+long checkpoints_find(const struct checkpoints *s, uint64_t exits, uint64_t steps)
 {
 	long best = -1;
-	for (size_t i = 0; i < s->n && s->cp[i].exits <= exits; i++)
+	for (size_t i = 0; i < s->n && !before(exits, steps, s->cp[i].exits, s->cp[i].steps); i++)
 		best = (long)i;
 	return best;
 }
@@ -323,6 +332,8 @@ int checkpoints_restore(struct checkpoints *s, size_t t, struct machine *m, stru
 		return DETVM_EXIT_KVM;
 	m->stats.exits = saved.exits;
 	m->exception_queued = c->exception_queued;
+	/* not KVM's state but the loop's, and a run between exits goes on waiting for it */
+	m->kvm.run->request_interrupt_window = (uint8_t)c->request_window;
 	m->step.kind = STEP_NONE;
 	r = replayer_return(p, &c->place);
 	if (r) {

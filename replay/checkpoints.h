@@ -17,9 +17,11 @@
 #include "vmm/state_io.h"
 
 struct checkpoint {
-	uint64_t exits;			/* the delivery point after this exit */
+	uint64_t exits;			/* the delivery point after this exit ... */
+	uint64_t steps;			/* ... or this many single-steps past it */
 	struct state_out state;		/* machine_state_save() */
 	int exception_queued;
+	int request_window;		/* the run loop asked KVM for an interrupt window */
 	struct replay_place place;
 	uint64_t npages;
 	uint64_t *pages;		/* page indices (guest_mem slot order), ascending */
@@ -39,14 +41,14 @@ struct checkpoints {
 void checkpoints_init(struct checkpoints *s, uint64_t budget);
 void checkpoints_destroy(struct checkpoints *s);
 /*
- * At a delivery point: takes a checkpoint where the policy says so (`force`: here, if
- * none is here yet), or, re-running known history, notes passing one. 0, or -errno with
- * err holding one line.
+ * At a delivery point (steps 0), or between instructions `steps` single-steps past one,
+ * with nothing half done: takes a checkpoint where the policy says so, or, re-running
+ * known history, notes passing one. 0, or -errno with err holding one line.
  */
-int checkpoints_at_point(struct checkpoints *s, struct machine *m, struct replayer *p, int force,
-			 char *err, size_t errlen);
-/* The latest checkpoint at or before the delivery point after exit `exits`; -1: none. */
-long checkpoints_find(const struct checkpoints *s, uint64_t exits);
+int checkpoints_at(struct checkpoints *s, struct machine *m, struct replayer *p, uint64_t steps, char *err,
+		   size_t errlen);
+/* The latest checkpoint at or before (exits, steps); -1: none. */
+long checkpoints_find(const struct checkpoints *s, uint64_t exits, uint64_t steps);
 /* Puts the machine and the replayer back to checkpoint t. 0, or a detvm exit code with
  * err holding one line. */
 int checkpoints_restore(struct checkpoints *s, size_t t, struct machine *m, struct replayer *p, char *err,

@@ -58,6 +58,22 @@ static void stop(struct gdb_server *s, int signal, const char *why)
 	snprintf(s->why, sizeof(s->why), "%s", why);
 }
 
+static struct gdb_pos cp_pos(struct gdb_server *s, size_t t)
+{
+	return (struct gdb_pos){ s->cps.cp[t].exits, s->cps.cp[t].steps };
+}
+
+/* A checkpoint here where the policy says so; a failure turns reverse execution off. */
+static void checkpoint(struct gdb_server *s, struct machine *m)
+{
+	char err[256];
+	if (checkpoints_at(&s->cps, m, s->rp, s->pos.steps, err, sizeof(err))) {
+		s->reverse_ok = 0;
+		snprintf(s->reverse_off, sizeof(s->reverse_off), "%s", err);
+		log_warn("gdb: reverse execution is off: %s", err);
+	}
+}
+
 /* Puts checkpoint t back; the loop resumes there. -1, or an exit code. */
 static int go_back(struct gdb_server *s, struct machine *m, size_t t)
 {
@@ -67,8 +83,8 @@ static int go_back(struct gdb_server *s, struct machine *m, size_t t)
 		log_error("going back: %s", err);
 		return code;
 	}
-	s->pos = s->prev = (struct gdb_pos){ s->cps.cp[t].exits, 0 };
-	s->dbg.resume = DEBUGGER_RESUME_POINT;
+	s->pos = s->prev = cp_pos(s, t);
+	s->dbg.resume = s->pos.steps ? DEBUGGER_RESUME_STEP : DEBUGGER_RESUME_POINT;
 	s->free_run = 0;
 	s->rp->mute = 1;
 	gdb_watch_refresh(s, m);
@@ -79,8 +95,8 @@ static int go_back(struct gdb_server *s, struct machine *m, size_t t)
 static long checkpoint_before(struct gdb_server *s, struct gdb_pos p)
 {
 	if (p.steps)
-		return checkpoints_find(&s->cps, p.exits);
-	return p.exits ? checkpoints_find(&s->cps, p.exits - 1) : -1;
+		return checkpoints_find(&s->cps, p.exits, p.steps - 1);
+	return p.exits ? checkpoints_find(&s->cps, p.exits - 1, UINT64_MAX) : -1;
 }
 
 static void reverse_done(struct gdb_server *s)
@@ -109,16 +125,15 @@ static int search_end(struct gdb_server *s, struct machine *m)
 		/* a write in an interval run at full speed: search it again, stepping it */
 		s->fine_from = s->hit_seg;
 		s->target = s->hit_seen;
-		s->cp = checkpoints_find(&s->cps, s->hit_seg);
+		s->cp = checkpoints_find(&s->cps, s->hit_seg, 0);
 		s->found = s->hit_coarse = 0;
 		return go_back(s, m, (size_t)s->cp);
 	}
 	if (s->found) {
-		struct gdb_pos cp_pos = { s->cps.cp[s->cp].exits, 0 };
 		int code = go_back(s, m, (size_t)s->cp);
 		if (code >= 0)
 			return code;
-		if (!pos_cmp(s->hit, cp_pos)) {	/* the hit is the checkpoint itself */
+		if (!pos_cmp(s->hit, cp_pos(s, (size_t)s->cp))) {	/* the hit is the checkpoint itself */
 			stop(s, 5, s->hit_why);
 			reverse_done(s);
 			return gdb_serve(s, m);
@@ -129,7 +144,7 @@ static int search_end(struct gdb_server *s, struct machine *m)
 	}
 	if (s->cp <= 0)
 		return at_begin(s, m);
-	s->target = (struct gdb_pos){ s->cps.cp[s->cp].exits, 0 };
+	s->target = cp_pos(s, (size_t)s->cp);
 	s->cp--;
 	s->found = 0;
 	if (!s->search_steps && !s->nbp)
@@ -163,15 +178,25 @@ int gdb_reverse(struct gdb_server *s, struct machine *m, int one_step)
 	s->op_ns = mono_clock_ns();
 	s->op_exits = 0;
 	s->gdb_waits = 1;
-	if (!s->cps.n || pos_cmp(s->pos, (struct gdb_pos){ s->cps.cp[0].exits, 0 }) <= 0) {
+	if (!s->cps.n || pos_cmp(s->pos, cp_pos(s, 0)) <= 0) {
 		stop(s, 5, "replaylog:begin;");	/* nothing before here is kept */
 		return gdb_serve(s, m);
 	}
 	if (one_step && s->pos.steps >= 2) {	/* the previous instruction is in this interval */
-		s->target = (struct gdb_pos){ s->pos.exits, s->pos.steps - 1 };
+		struct gdb_pos to = { s->pos.exits, s->pos.steps - 1 };
+		long t = checkpoints_find(&s->cps, to.exits, to.steps);
+		int code = go_back(s, m, (size_t)t);
+		if (code >= 0)
+			return code;
+		if (!pos_cmp(to, s->pos)) {	/* a checkpoint right there */
+			stop(s, 5, "");
+			reverse_done(s);
+			return gdb_serve(s, m);
+		}
+		s->target = to;
 		s->hit_why[0] = 0;
 		s->mode = GDB_GOTO;
-		return go_back(s, m, (size_t)checkpoints_find(&s->cps, s->pos.exits));
+		return -1;
 	}
 	s->cp = checkpoint_before(s, s->pos);
 	if (s->cp < 0)
@@ -243,7 +268,7 @@ static int boundary(struct gdb_server *s, struct machine *m, int stepped)
 		if (stepped && at_breakpoint(s, m)) {
 			stop(s, 5, "swbreak:;");
 		} else if (w >= 0 && !stepped && s->prev.exits < m->stats.exits && s->reverse_ok &&
-			   (s->cp = checkpoints_find(&s->cps, s->prev.exits)) >= 0) {
+			   (s->cp = checkpoints_find(&s->cps, s->prev.exits, 0)) >= 0) {
 			/* run at full speed, the write is somewhere in the interval before this
 			 * exit: step that interval again to stop just after it */
 			s->op_ns = mono_clock_ns();
@@ -337,14 +362,8 @@ static int dbg_point(void *self, struct machine *m)
 	if (m->stats.exits > s->high_exits)
 		s->high_exits = m->stats.exits;
 	/* the first checkpoint at the first exit: the start has no exit to complete */
-	if (s->reverse_ok && s->mode != GDB_DETACHED && m->stats.exits) {
-		char err[256];
-		if (checkpoints_at_point(&s->cps, m, s->rp, 0, err, sizeof(err))) {
-			s->reverse_ok = 0;
-			snprintf(s->reverse_off, sizeof(s->reverse_off), "%s", err);
-			log_warn("gdb: reverse execution is off: %s", err);
-		}
-	}
+	if (s->reverse_ok && s->mode != GDB_DETACHED && m->stats.exits)
+		checkpoint(s, m);
 	/* without --gdb-wait, gdb may attach while the replay runs */
 	if (s->rsp.fd < 0 && s->mode == GDB_CONTINUE && ++s->accept_polls % 64 == 0 && rsp_accept(&s->rsp, 0))
 		stop(s, 5, "");
@@ -387,6 +406,9 @@ static int one_step(struct gdb_server *s, struct machine *m)
 	untrace_frame(s, m);
 	s->prev = s->pos;
 	s->pos.steps++;
+	/* long runs of steps get checkpoints inside them, so going back one is short */
+	if (s->reverse_ok && s->mode != GDB_DETACHED && m->step.kind == STEP_NONE)
+		checkpoint(s, m);
 	return boundary(s, m, 1);
 }
 

@@ -13,6 +13,7 @@ struct machine;
 enum debugger_resume {
 	DEBUGGER_RESUME_NONE,
 	DEBUGGER_RESUME_POINT,	/* at a delivery point: offer an interrupt, then enter */
+	DEBUGGER_RESUME_STEP,	/* between two instructions of a run: enter */
 };
 
 #define DEBUGGER_STEP_KEEP 2

@@ -378,7 +378,7 @@ static int run_until_end(struct machine *m)
 	}
 	for (;;) {
 		if (m->dbg && m->dbg->resume) {	/* the debugger put an earlier state back */
-			guest_exit = 1;
+			guest_exit = m->dbg->resume == DEBUGGER_RESUME_POINT;
 			m->dbg->resume = DEBUGGER_RESUME_NONE;
 		}
 		if (*m->stop)
