@@ -196,6 +196,7 @@ static int command(struct gdb_server *s, struct machine *m, const char *p, char 
 int gdb_serve(struct gdb_server *s, struct machine *m)
 {
 	static char in[RSP_MAX_PACKET], out[REPLY_MAX];
+	s->rsp.stop = m->stop;	/* detvm's SIGINT or SIGTERM ends any wait for gdb */
 	if (s->rsp.fd < 0 && !rsp_accept(&s->rsp, 1)) {
 		s->mode = GDB_DETACHED;
 		return -1;

@@ -12,6 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static int stopped(const struct rsp *c)
+{
+	return c->stop && *c->stop;
+}
+
 int rsp_listen(struct rsp *c, const char *hostport, unsigned *port, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
@@ -58,7 +63,7 @@ int rsp_accept(struct rsp *c, int wait)
 	struct pollfd p = { c->lfd, POLLIN, 0 };
 	for (;;) {
 		int n = poll(&p, 1, wait ? -1 : 0);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && !stopped(c))
 			continue;	/* the replay's kick timer */
 		if (n <= 0)
 			return 0;
@@ -86,12 +91,14 @@ static int fill(struct rsp *c, int wait)
 	for (;;) {
 		struct pollfd p = { c->fd, POLLIN, 0 };
 		int n = poll(&p, 1, wait ? -1 : 0);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && !stopped(c))
 			continue;
+		if (n < 0)
+			return -1;
 		if (n == 0)
 			return 0;
 		ssize_t got = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-		if (got < 0 && errno == EINTR)
+		if (got < 0 && errno == EINTR && !stopped(c))
 			continue;
 		if (got <= 0)
 			return -1;
@@ -104,7 +111,7 @@ static int send_all(struct rsp *c, const char *p, size_t n)
 {
 	while (n) {
 		ssize_t w = write(c->fd, p, n);
-		if (w < 0 && errno == EINTR)
+		if (w < 0 && errno == EINTR && !stopped(c))
 			continue;
 		if (w <= 0)
 			return -1;

@@ -14,12 +14,14 @@ struct rsp {
 	int interrupt;		/* a 0x03 came in while the target ran */
 	char buf[RSP_MAX_PACKET];
 	size_t len, pos;	/* bytes received, not yet parsed */
+	volatile int *stop;	/* set by a signal (SIGINT, SIGTERM): give up waiting */
 };
 
 /* Listens on HOST:PORT (port 0: any free one; *port gets the one taken). 0, or -1 with
  * err holding one line. */
 int rsp_listen(struct rsp *c, const char *hostport, unsigned *port, char *err, size_t errlen);
-/* Takes a client: blocks when wait, else only if one is already knocking. 1 taken, 0 none. */
+/* Takes a client: blocks when wait (until *stop), else only if one is already knocking.
+ * 1 taken, 0 none. */
 int rsp_accept(struct rsp *c, int wait);
 /* The next packet's payload into out (NUL-terminated): its length, or -1 once the client
  * is gone. */
