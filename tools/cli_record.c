@@ -67,7 +67,7 @@ static const char replay_help[] =
 	"                        without --gdb-wait the replay runs and gdb may attach later\n"
 	"      --gdb-wait        with --gdb: stop before the first instruction until gdb attaches\n"
 	"      --checkpoint-mem SIZE  memory for reverse execution's checkpoints\n"
-	"                        (default 25%% of guest RAM)\n"
+	"                        (default 25% of guest RAM)\n"
 	"      --stats           print counters to stderr at the end\n"
 	"  -v, --verbose         more messages;  -q, --quiet  errors only\n"
 	"  -h, --help            this help\n"
@@ -301,20 +301,23 @@ int cli_replay(int argc, char **argv)
 	if (r)
 		return r < 0 ? DETVM_EXIT_OK : r;
 	char err[768] = "";
+	static struct gdb_wrap g;
+	if (ro.gdb) {	/* a bad --gdb is a usage error, before the trace is looked at */
+		g.budget = ro.checkpoint_mem;
+		int code = gdb_server_init(&g.server, ro.gdb, ro.gdb_wait, 0);
+		if (code)
+			return code;
+	}
 	struct trace_reader *reader;
 	if (trace_reader_open(&reader, path, err, sizeof(err)) < 0) {
 		log_error("%s", err);
+		if (ro.gdb)
+			gdb_server_destroy(&g.server);
 		return DETVM_EXIT_TRACE;
 	}
 	if (!ro.gdb)
 		return cli_replay_session(reader, path, serial, stats, NULL);
-	static struct gdb_wrap g;
-	g.budget = ro.checkpoint_mem;
-	int code = gdb_server_init(&g.server, ro.gdb, ro.gdb_wait, 0);
-	if (code) {
-		trace_reader_close(reader);
-		return code;
-	}
+	int code;
 	const struct cli_replay_wrap w = { gdb_wrap_replayer, gdb_wrap_created, &g, gdb_wrap_ended };
 	code = cli_replay_session(reader, path, serial, stats, &w);
 	gdb_server_destroy(&g.server);

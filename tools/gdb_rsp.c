@@ -29,6 +29,12 @@ int rsp_listen(struct rsp *c, const char *hostport, unsigned *port, char *err, s
 	}
 	memcpy(host, hostport, (size_t)(colon - hostport));
 	host[colon - hostport] = 0;
+	char *end;
+	unsigned long want = strtoul(colon + 1, &end, 10);
+	if (*end || want > 65535 || colon[1] == '-' || colon[1] == '+') {
+		snprintf(err, errlen, "--gdb %s: the port must be a number from 0 to 65535", hostport);
+		return -1;
+	}
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
 	struct addrinfo *ai;
 	int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);

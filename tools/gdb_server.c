@@ -517,8 +517,7 @@ int gdb_server_init(struct gdb_server *s, const char *hostport, int wait, uint64
 		log_error("%s", err);
 		return DETVM_EXIT_USAGE;
 	}
-	fprintf(stderr, "detvm: gdb: listening on port %u%s\n", port,
-		wait ? "; waiting for gdb to attach (target remote HOST:PORT)" : "");
+	s->port = port;
 	s->dbg.ops = &gdb_debugger;
 	s->dbg.self = s;
 	s->mode = wait ? GDB_STOP : GDB_CONTINUE;
@@ -534,6 +533,9 @@ void gdb_server_attach(struct gdb_server *s, struct machine *m, struct replayer 
 {
 	s->rp = rp;
 	m->dbg = &s->dbg;
+	/* said once the replay can start: a trace that cannot be read says only that */
+	fprintf(stderr, "detvm: gdb: listening on port %u%s\n", s->port,
+		s->mode == GDB_STOP ? "; waiting for gdb to attach (target remote HOST:PORT)" : "");
 	if (m->nblk) {	/* disk writes go to the scratch copy and are not undone */
 		s->reverse_ok = 0;
 		snprintf(s->reverse_off, sizeof(s->reverse_off), "the guest has disks, whose writes "

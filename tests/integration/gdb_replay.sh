@@ -40,6 +40,14 @@ watch_value() {
 	awk -v what="$2" -v k="$3" '$0 ~ "^" what " value = " { if (++n == k) { print $4; exit } }' "$1"
 }
 
+# bad flags: one line, status 2, before anything runs
+for bad in "--gdb-wait" "--gdb 127.0.0.1:65536" "--gdb nonsense" "--gdb :0 --checkpoint-mem 0"; do
+	# shellcheck disable=SC2086
+	"$detvm" replay $bad /nonexistent.trace >"$tmp/bad.out" 2>"$tmp/bad.err"
+	rc=$?
+	[ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] || fail "replay $bad: status $rc, not 2 with one line"
+done
+
 # ---- race: two ring-3 tasks, a shared counter, a system call between load and store ----
 rr_record "$tmp/race.trace" race_rec --cmdline "prog=race n=300" || fail "recording race failed"
 gdb_session "$tmp/race.trace" race \
