@@ -66,6 +66,7 @@ struct gdb_server {
 	uint64_t entry_rsp;		/* at the last entry into the guest */
 	uint16_t entry_cs;
 	unsigned step_rings;
+	unsigned port;			/* listened on */
 	int free_run;			/* not stepped until the next delivery point */
 	uint64_t interrupts_seen;	/* m->stats.interrupts at the last entry */
 	int user_steps;			/* ring 3 stepped by gdb_user_step.h */
