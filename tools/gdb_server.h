@@ -65,16 +65,16 @@ struct gdb_server {
 	uint64_t steps;			/* single-step stops, for statistics */
 	uint64_t entry_rsp;		/* at the last entry into the guest */
 	uint16_t entry_cs;
-	unsigned step_rings;
+	unsigned step_rings;		/* where KVM single-steps: bit n = ring n */
 	unsigned port;			/* listened on */
 	int free_run;			/* not stepped until the next delivery point */
 	uint64_t interrupts_seen;	/* m->stats.interrupts at the last entry */
 	int user_steps;			/* ring 3 stepped by gdb_user_step.h */
-	struct user_step us;		/* where KVM single-steps: bit n = ring n */
+	struct user_step us;
 };
 
-/* Listens on hostport (printing the port taken); wait: stop before the first instruction
- * until gdb attaches. budget: bytes of checkpoints. 0, or an exit code after printing why. */
+/* Listens on hostport (the port taken is printed once attached); wait: stop before the
+ * first instruction until gdb attaches. budget: bytes of checkpoints. 0, or an exit code after printing why. */
 int gdb_server_init(struct gdb_server *s, const char *hostport, int wait, uint64_t budget);
 /* Drives m from here on (sets m->dbg). */
 void gdb_server_attach(struct gdb_server *s, struct machine *m, struct replayer *rp);
