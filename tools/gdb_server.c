@@ -361,9 +361,11 @@ static int dbg_point(void *self, struct machine *m)
 	s->rp->mute = m->stats.exits < s->high_exits;
 	if (m->stats.exits > s->high_exits)
 		s->high_exits = m->stats.exits;
-	/* the first checkpoint at the first exit: the start has no exit to complete */
-	if (s->reverse_ok && s->mode != GDB_DETACHED && m->stats.exits)
+	/* the first checkpoint at the first exit: at the start, before the vCPU ever ran,
+	 * KVM has no exit to complete and refuses to save its state */
+	if (s->reverse_ok && s->mode != GDB_DETACHED && s->started)
 		checkpoint(s, m);
+	s->started = 1;
 	/* without --gdb-wait, gdb may attach while the replay runs */
 	if (s->rsp.fd < 0 && s->mode == GDB_CONTINUE && ++s->accept_polls % 64 == 0 && rsp_accept(&s->rsp, 0))
 		stop(s, 5, "");

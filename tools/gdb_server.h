@@ -67,6 +67,7 @@ struct gdb_server {
 	uint16_t entry_cs;
 	unsigned step_rings;		/* where KVM single-steps: bit n = ring n */
 	unsigned port;			/* listened on */
+	int started;			/* past the start of the run */
 	int free_run;			/* not stepped until the next delivery point */
 	uint64_t interrupts_seen;	/* m->stats.interrupts at the last entry */
 	int user_steps;			/* ring 3 stepped by gdb_user_step.h */
