@@ -28,7 +28,13 @@ gdb_session() {
 	[ -n "$port" ] || { kill "$pid" 2>/dev/null; fail "$tag: detvm did not listen for gdb"; }
 	local args=(-ex "target remote 127.0.0.1:$port") c
 	for c in "$@"; do args+=(-ex "$c"); done
-	timeout 240 gdb -batch -nx "${args[@]}" "$elf" >"$tmp/$tag.gdb" 2>&1
+	timeout 240 gdb -batch -nx "${args[@]}" "$elf" >"$tmp/$tag.gdb" 2>&1 &
+	local gdb_pid=$!
+	# Ctrl-C: gdb turns SIGINT into the 0x03 byte while the target runs
+	# (to gdb itself: `timeout` would pass the signal on twice, which gdb takes as a
+	# target that does not answer)
+	[ -z "${interrupt_after:-}" ] || { sleep "$interrupt_after"; kill -INT "$(pgrep -P "$gdb_pid")"; }
+	wait "$gdb_pid"
 	wait "$pid"
 	rc=$?
 	rr_no_crash "$rc" "$tmp/$tag.err" "$tag"
@@ -113,4 +119,17 @@ t=$(sed -n 's/^\$1 = //p' "$g")
 grep -Eq "^\\\$2 = $((t + 1))$" "$g" || fail "kspin: ticks is not $((t + 1)) after sched_tick"
 grep -q "exited normally" "$g" || fail "kspin: gdb did not see the guest end"
 grep -Eq "gdb: went back .* in [0-9.]+ ms" "$tmp/race.err" "$tmp/kspin.err" || true
+# ---- Ctrl-C while the replay runs, then backwards from where it stopped ---------------
+rr_record "$tmp/long.trace" long_rec --cmdline "prog=race n=20000" || fail "recording a long race failed"
+interrupt_after=1.5 gdb_session "$tmp/long.trace" long \
+	'continue' 'info registers rip' 'reverse-stepi' 'info registers rip' 'continue'
+rc=$?
+g=$tmp/long.gdb
+[ "$rc" -eq 0 ] || fail "Ctrl-C: replay under gdb ended with status $rc, not 0"
+grep -q "replay identical" "$tmp/long.err" || fail "Ctrl-C: the replay under gdb did not match its trace"
+grep -q "^Program received signal SIGINT" "$g" || fail "Ctrl-C: gdb's interrupt did not stop the replay"
+[ "$(grep -Ec "^rip +0x" "$g")" -eq 2 ] && [ "$(grep -E "^rip +0x" "$g" | sort -u | wc -l)" -eq 2 ] ||
+	fail "Ctrl-C: reverse-stepi from the interrupted replay did not move"
+grep -q "exited normally" "$g" || fail "Ctrl-C: gdb did not see the guest end"
+
 pass "breakpoints, stepping, memory, reverse-stepi, reverse-continue to watchpoints; replays still identical"
