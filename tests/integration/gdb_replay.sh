@@ -121,8 +121,11 @@ grep -q "exited normally" "$g" || fail "kspin: gdb did not see the guest end"
 grep -Eq "gdb: went back .* in [0-9.]+ ms" "$tmp/race.err" "$tmp/kspin.err" || true
 # ---- Ctrl-C while the replay runs, then backwards from where it stopped ---------------
 rr_record "$tmp/long.trace" long_rec --cmdline "prog=race n=20000" || fail "recording a long race failed"
+# a breakpoint inside an instruction never hits but keeps the replay single-stepping, so it
+# is still running when gdb interrupts it, however fast the host
 interrupt_after=1.5 gdb_session "$tmp/long.trace" long \
-	'continue' 'info registers rip' 'reverse-stepi' 'info registers rip' 'continue'
+	'break *(race_worker + 1)' 'continue' 'info registers rip' 'reverse-stepi' 'info registers rip' \
+	'delete' 'continue'
 rc=$?
 g=$tmp/long.gdb
 [ "$rc" -eq 0 ] || fail "Ctrl-C: replay under gdb ended with status $rc, not 0"
