@@ -59,8 +59,8 @@ rr_record "$tmp/race.trace" race_rec --cmdline "prog=race n=300" || fail "record
 gdb_session "$tmp/race.trace" race \
 	'break syscall_dispatch' 'continue' \
 	'stepi' 'stepi' 'info registers rip' 'reverse-stepi' 'info registers rip' \
-	'delete' 'watch *(long *)&ticks' 'continue' 'reverse-stepi' 'print *(long *)&ticks' \
 	'delete' 'break race_worker' 'continue' 'stepi' 'info registers rip cs' \
+	'delete' 'watch *(long *)&ticks' 'continue' 'reverse-stepi' 'print *(long *)&ticks' \
 	'delete' 'watch *(long *)&race_counter' 'continue' 'continue' 'reverse-continue' \
 	'print *(long *)&race_counter' 'x/i $pc' 'x/gx &race_k' \
 	'delete' 'continue'
@@ -76,7 +76,7 @@ old=$(watch_value "$g" Old 1) new=$(watch_value "$g" New 1)
 [ -n "$old" ] && [ "$new" = $((old + 1)) ] || fail "race: the watchpoint on ticks did not stop on an increment"
 grep -Eq "^\\\$1 = $old$" "$g" || fail "race: reverse-stepi over the write to ticks did not show the old value $old"
 # ring 3, stepped through the guest's own #DB handler (gdb_user_step.h)
-grep -Eq "^Breakpoint 3, 0x0*400c00 in race_worker" "$g" || fail "race: the breakpoint on race_worker (ring 3) was not hit"
+grep -Eq "^Breakpoint 2, 0x0*400c00 in race_worker" "$g" || fail "race: the breakpoint on race_worker (ring 3) was not hit"
 grep -Eq "^cs +0x23 " "$g" && grep -Eq "^rip +0x0*400c08 " "$g" || fail "race: stepi in ring 3 did not go to race_worker+8"
 # forwards: the counter goes c -> c+1 -> c+2; backwards from there: c+2 -> c+1, stopped on
 # the racing task's store
