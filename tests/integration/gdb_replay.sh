@@ -13,7 +13,7 @@ command -v gdb >/dev/null || fail "gdb is not installed (scripts/install-deps.sh
 # gdb_session TRACE TAG GDB-COMMANDS...: replay TRACE under gdb; $tmp/TAG.gdb gets gdb's
 # output, $tmp/TAG.err detvm's; returns detvm's status
 gdb_session() {
-	local trace=$1 tag=$2 port= pid rc
+	local trace=$1 tag=$2 port='' pid rc
 	shift 2
 	show=("$tmp/$tag.gdb" "$tmp/$tag.err")
 	# port 0: detvm takes a free one and says which, so no port is ever guessed
