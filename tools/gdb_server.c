@@ -164,6 +164,8 @@ static int search(struct gdb_server *s, struct machine *m, struct gdb_pos target
 	s->target = target;
 	s->found = s->hit_coarse = 0;
 	s->fine_from = !one_step && !s->nbp ? target.exits : s->cps.cp[s->cp].exits;
+	if (forward)	/* the first write after where the run started */
+		s->fine_from = s->from.exits;
 	s->mode = GDB_SEARCH;
 	return go_back(s, m, (size_t)s->cp);
 }
@@ -210,18 +212,25 @@ static int search_at(struct gdb_server *s, struct machine *m, int stepped)
 	/* the target itself is no hit, but a write seen there was made just before it */
 	int end = pos_cmp(s->pos, s->target) >= 0;
 	int w = watch_changed(s, m);
+	if (s->forward) {	/* stop on the first write after s->from, just after it */
+		if ((w >= 0 && pos_cmp(s->prev, s->from) >= 0) || end) {
+			char why[64];
+			snprintf(why, sizeof(why), "watch:%" PRIx64 ";", s->wp[w >= 0 ? w : 0].addr);
+			stop(s, 5, why);
+			reverse_done(s);
+		}
+		return -1;
+	}
 	const char *why = NULL;
 	struct gdb_pos at = s->pos;
 	char buf[64];
 	if (s->search_steps) {
 		why = stepped && !end ? "" : NULL;
 	} else if (w >= 0) {
-		/* going backwards, a write is met just before the instruction that made it;
-		 * forwards, just after */
+		/* going backwards, a write is met just before the instruction that made it */
 		snprintf(buf, sizeof(buf), "watch:%" PRIx64 ";", s->wp[w].addr);
 		why = buf;
-		if (!s->forward)
-			at = s->prev;
+		at = s->prev;
 		s->hit_coarse = !stepped && s->prev.exits < s->fine_from;
 		s->hit_seg = s->prev.exits;
 		s->hit_seen = s->pos;
@@ -249,8 +258,12 @@ static int interrupted(struct gdb_server *s, unsigned every)
 static int boundary(struct gdb_server *s, struct machine *m, int stepped)
 {
 	switch (s->mode) {
-	case GDB_SEARCH:
-		return search_at(s, m, stepped);
+	case GDB_SEARCH: {
+		int code = search_at(s, m, stepped);
+		if (code >= 0 || s->mode != GDB_STOP)
+			return code;
+		break;	/* a forward watchpoint stop: served below */
+	}
 	case GDB_GOTO:
 		if (!pos_cmp(s->pos, s->target)) {
 			stop(s, 5, s->hit_why);
@@ -273,6 +286,7 @@ static int boundary(struct gdb_server *s, struct machine *m, int stepped)
 			 * exit: step that interval again to stop just after it */
 			s->op_ns = mono_clock_ns();
 			s->op_exits = 0;
+			s->from = s->prev;
 			return search(s, m, s->pos, 0, 1);
 		} else if (w >= 0) {
 			char why[64];

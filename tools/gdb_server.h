@@ -54,7 +54,8 @@ struct gdb_server {
 	struct gdb_pos target, hit;
 	long cp;
 	int found;
-	int forward;			/* a forward watchpoint stop: after the write */
+	int forward;			/* a forward watchpoint stop: after the write ... */
+	struct gdb_pos from;		/* ... the first one after here */
 	uint64_t fine_from;		/* stepping from this exit on */
 	int hit_coarse;			/* the hit is a write somewhere in interval hit_seg */
 	uint64_t hit_seg;
