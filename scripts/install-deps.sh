@@ -5,7 +5,8 @@ set -euo pipefail
 # build and unit tests; the Linux test kernel (rsync: its headers_install); the KVM host
 # VM of tests/kvmhost (QEMU, busybox, cpio, kmod's depmod; its kernel comes from
 # linux-image-amd64 by apt-get download); RDMA verbs on Soft-RoCE inside it; the FT
-# arbiter (libcurl to etcd; etcd itself for the tests); gdb, the client of replay --gdb
+# arbiter (libcurl to etcd; etcd itself for the tests); gdb, the client of replay --gdb,
+# and Capstone, which decodes instructions for its read watchpoints
 pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       liblz4-dev lz4 libprotobuf-c-dev protobuf-c-compiler libibverbs-dev libcmocka-dev
       linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils cpio patch rsync
@@ -13,7 +14,7 @@ pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       rdma-core ibverbs-providers ibverbs-utils
       python3-protobuf python3-lz4 hyperfine iproute2 time
       libcurl4-openssl-dev etcd-server etcd-client
-      gdb)
+      gdb libcapstone-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

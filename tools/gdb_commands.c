@@ -54,7 +54,8 @@ static void read_memory(struct machine *m, const char *args, char *out)
 	free(buf);
 }
 
-/* Z/z: breakpoints (0 software, 1 hardware: both by single-step) and write watchpoints. */
+/* Z/z: breakpoints (0 software, 1 hardware: both by single-step), write watchpoints (2),
+ * read (3) and access (4) watchpoints. */
 static void breakpoint(struct gdb_server *s, struct machine *m, const char *p, char *out)
 {
 	int insert = p[0] == 'Z', type = p[1] - '0';
@@ -87,8 +88,22 @@ static void breakpoint(struct gdb_server *s, struct machine *m, const char *p, c
 			return;
 		gdb_watch_refresh(s, m);
 		snprintf(out, REPLY_MAX, "OK");
+	} else if (type == 3 || type == 4) {
+		unsigned kinds = GDB_ACCESS_READ | (type == 4 ? GDB_ACCESS_WRITE : 0), i = 0;
+		if (!len || len > 64)
+			return;
+		while (i < s->naw && (s->aw[i].addr != addr || s->aw[i].len != len || s->aw[i].kinds != kinds))
+			i++;
+		if (insert && i == s->naw && s->naw < GDB_MAX_WATCHPOINTS)
+			s->aw[s->naw++] = (struct gdb_access){ addr, (unsigned)len, kinds };
+		else if (!insert && i < s->naw)
+			s->aw[i] = s->aw[--s->naw];
+		else if (insert && i == s->naw)
+			return;
+		s->access_next = -1;
+		snprintf(out, REPLY_MAX, "OK");
 	} else {
-		out[0] = 0;	/* read and access watchpoints: not supported */
+		out[0] = 0;
 	}
 }
 

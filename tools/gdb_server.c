@@ -19,37 +19,7 @@ static int pos_cmp(struct gdb_pos a, struct gdb_pos b)
 	return a.steps < b.steps ? -1 : a.steps > b.steps;
 }
 
-void gdb_watch_refresh(struct gdb_server *s, struct machine *m)
-{
-	for (unsigned i = 0; i < s->nwp; i++) {
-		memset(s->wp[i].value, 0, sizeof(s->wp[i].value));
-		gdb_read_memory(m, s->wp[i].addr, s->wp[i].value, s->wp[i].len);
-	}
-}
-
-/* The first watched value that changed since the last boundary (all are brought up to
- * date); -1 none. */
-static int watch_changed(struct gdb_server *s, struct machine *m)
-{
-	int hit = -1;
-	for (unsigned i = 0; i < s->nwp; i++) {
-		uint8_t now[8] = { 0 };
-		gdb_read_memory(m, s->wp[i].addr, now, s->wp[i].len);
-		if (memcmp(now, s->wp[i].value, s->wp[i].len) && hit < 0)
-			hit = (int)i;
-		memcpy(s->wp[i].value, now, sizeof(now));
-	}
-	return hit;
-}
-
-static int at_breakpoint(struct gdb_server *s, struct machine *m)
-{
-	uint64_t rip = m->kvm.run->s.regs.regs.rip;
-	for (unsigned i = 0; i < s->nbp; i++)
-		if (s->bp[i] == rip)
-			return 1;
-	return 0;
-}
+static int mode_steps(struct gdb_server *s, struct machine *m);
 
 static void stop(struct gdb_server *s, int signal, const char *why)
 {
@@ -147,7 +117,7 @@ static int search_end(struct gdb_server *s, struct machine *m)
 	s->target = cp_pos(s, (size_t)s->cp);
 	s->cp--;
 	s->found = 0;
-	if (!s->search_steps && !s->nbp)
+	if (!s->search_steps && !s->nbp && !s->naw)
 		s->fine_from = s->target.exits;
 	else
 		s->fine_from = s->cps.cp[s->cp].exits;
@@ -163,7 +133,7 @@ static int search(struct gdb_server *s, struct machine *m, struct gdb_pos target
 	s->forward = forward;
 	s->target = target;
 	s->found = s->hit_coarse = 0;
-	s->fine_from = !one_step && !s->nbp ? target.exits : s->cps.cp[s->cp].exits;
+	s->fine_from = !one_step && !s->nbp && !s->naw ? target.exits : s->cps.cp[s->cp].exits;
 	if (forward)	/* the first write after where the run started */
 		s->fine_from = s->from.exits;
 	s->mode = GDB_SEARCH;
@@ -211,7 +181,7 @@ static int search_at(struct gdb_server *s, struct machine *m, int stepped)
 {
 	/* the target itself is no hit, but a write seen there was made just before it */
 	int end = pos_cmp(s->pos, s->target) >= 0;
-	int w = watch_changed(s, m);
+	int w = gdb_watch_changed(s, m);
 	if (s->forward) {	/* stop on the first write after s->from, just after it */
 		if ((w >= 0 && pos_cmp(s->prev, s->from) >= 0) || end) {
 			char why[64];
@@ -224,6 +194,7 @@ static int search_at(struct gdb_server *s, struct machine *m, int stepped)
 	const char *why = NULL;
 	struct gdb_pos at = s->pos;
 	char buf[64];
+	int a;
 	if (s->search_steps) {
 		why = stepped && !end ? "" : NULL;
 	} else if (w >= 0) {
@@ -234,8 +205,13 @@ static int search_at(struct gdb_server *s, struct machine *m, int stepped)
 		s->hit_coarse = !stepped && s->prev.exits < s->fine_from;
 		s->hit_seg = s->prev.exits;
 		s->hit_seen = s->pos;
-	} else if (stepped && !end && at_breakpoint(s, m)) {
+	} else if (stepped && !end && gdb_at_breakpoint(s, m)) {
 		why = "swbreak:;";
+	} else if (!end && (a = s->naw ? gdb_access_next(s->aw, s->naw, m) : -1) >= 0) {
+		/* backwards, an access is met just before the instruction that makes it */
+		snprintf(buf, sizeof(buf), "%s:%" PRIx64 ";", s->aw[a].kinds & GDB_ACCESS_WRITE ? "awatch" : "rwatch",
+			 s->aw[a].addr);
+		why = buf;
 	}
 	if (why) {
 		if (w < 0)
@@ -277,8 +253,11 @@ static int boundary(struct gdb_server *s, struct machine *m, int stepped)
 		gdb_watch_refresh(s, m);
 		break;
 	case GDB_CONTINUE: {
-		int w = watch_changed(s, m);
-		if (stepped && at_breakpoint(s, m)) {
+		int w = gdb_watch_changed(s, m);
+		char why[64];
+		if (gdb_accessed(s, m, mode_steps(s, m), why, sizeof(why)) >= 0) {
+			stop(s, 5, why);
+		} else if (stepped && gdb_at_breakpoint(s, m)) {
 			stop(s, 5, "swbreak:;");
 		} else if (w >= 0 && !stepped && s->prev.exits < m->stats.exits && s->reverse_ok &&
 			   (s->cp = checkpoints_find(&s->cps, s->prev.exits, 0)) >= 0) {
@@ -289,7 +268,6 @@ static int boundary(struct gdb_server *s, struct machine *m, int stepped)
 			s->from = s->prev;
 			return search(s, m, s->pos, 0, 1);
 		} else if (w >= 0) {
-			char why[64];
 			snprintf(why, sizeof(why), "watch:%" PRIx64 ";", s->wp[w].addr);
 			stop(s, 5, why);
 		} else if (interrupted(s, stepped ? 256 : 16)) {
@@ -321,8 +299,8 @@ static int mode_steps(struct gdb_server *s, struct machine *m)
 		return 1;
 	case GDB_SEARCH:
 		return m->stats.exits >= s->fine_from;
-	case GDB_CONTINUE:	/* watchpoints alone are checked at exits (see boundary) */
-		return s->nbp || (s->nwp && !s->reverse_ok);
+	case GDB_CONTINUE:	/* write watchpoints alone are checked at exits (see boundary) */
+		return s->nbp || s->naw || (s->nwp && !s->reverse_ok);
 	case GDB_GOTO:	/* at full speed up to the target's exit */
 		return s->target.steps && m->stats.exits == s->target.exits;
 	default:

@@ -12,6 +12,7 @@
 
 #include "replay/checkpoints.h"
 #include "replay/replay.h"
+#include "tools/gdb_access.h"
 #include "tools/gdb_rsp.h"
 #include "tools/gdb_user_step.h"
 #include "vmm/debugger.h"
@@ -47,6 +48,9 @@ struct gdb_server {
 	unsigned nbp;
 	struct gdb_watch wp[GDB_MAX_WATCHPOINTS];
 	unsigned nwp;
+	struct gdb_access aw[GDB_MAX_WATCHPOINTS];	/* read and access watchpoints */
+	unsigned naw;
+	int access_next;		/* the one the next instruction touches, -1 none */
 	char why[64];			/* the stop reply's reason: "swbreak:;", "watch:ADDR;" */
 	int signal;			/* 5 SIGTRAP, 2 SIGINT */
 	/* a reverse search: the last hit before target, from checkpoint cp on */
@@ -90,7 +94,16 @@ int gdb_serve(struct gdb_server *s, struct machine *m);
 /* gdb_server.c: starts going back (bc: to the previous hit; bs: one instruction). -1 on
  * the way, 0 refused (the reply sent), or an exit code. */
 int gdb_reverse(struct gdb_server *s, struct machine *m, int one_step);
-/* The watched values as they are now (after a watchpoint is set, or the state moved). */
+/* gdb_stops.c. The watched values as they are now (after a watchpoint is set, or the
+ * state moved). */
 void gdb_watch_refresh(struct gdb_server *s, struct machine *m);
+/* The first write watchpoint whose value changed since the last boundary (all are
+ * brought up to date); -1 none. */
+int gdb_watch_changed(struct gdb_server *s, struct machine *m);
+/* Whether RIP is on a breakpoint. */
+int gdb_at_breakpoint(struct gdb_server *s, struct machine *m);
+/* The read or access watchpoint the instruction just run touched (-1 none; why gets the
+ * stop reason), noting which one the next will touch where it is stepped. */
+int gdb_accessed(struct gdb_server *s, struct machine *m, int stepping, char *why, size_t len);
 
 #endif

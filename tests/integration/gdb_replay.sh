@@ -95,6 +95,18 @@ grep -Eq "^=> 0x[0-9a-f]+ <race_worker\+[0-9]+>:[[:space:]]+mov +%[a-z0-9]+,0x[0
 	fail "race: reverse-continue did not stop on the store to race_counter"
 grep -Eq "<race_k>:[[:space:]]+0x0*12c$" "$g" || fail "race: reading race_k (300) through the page tables failed"
 grep -q "exited normally" "$g" || fail "race: gdb did not see the guest end"
+
+# read watchpoints: decoded instruction by instruction; backwards, the stop is on the read
+gdb_session "$tmp/race.trace" race_rwatch \
+	'rwatch *(long *)&race_k' 'continue' 'continue' 'reverse-continue' 'x/i $pc' 'delete' 'continue'
+rc=$?
+g=$tmp/race_rwatch.gdb
+[ "$rc" -eq 0 ] && grep -q "replay identical" "$tmp/race_rwatch.err" ||
+	fail "rwatch: replay under gdb ended with status $rc or did not match its trace"
+[ "$(grep -c "^Value = 300$" "$g")" -eq 3 ] || fail "rwatch: not three stops reading race_k (300)"
+grep -Eq "^=> 0x[0-9a-f]+ <race_worker\+[0-9]+>:.*# 0x[0-9a-f]+ <race_k>$" "$g" ||
+	fail "rwatch: reverse-continue did not stop on an instruction reading race_k"
+grep -q "exited normally" "$g" || fail "rwatch: gdb did not see the guest end"
 grep -q "^RESULT race PASS" "$tmp/race.out" || fail "race: the console does not show the guest passing"
 [ "$(grep -c "^RESULT race PASS" "$tmp/race.out")" -eq 1 ] || fail "race: console output repeated by re-execution"
 
