@@ -168,6 +168,18 @@ uint32_t trace_reader_version(const struct trace_reader *r);
 /* The footer once trace_reader_next() has returned 0; NULL before or if absent. */
 const Detvm__TraceFooter *trace_reader_footer(const struct trace_reader *r);
 
+/* Where an event lies, to read it again (replay going back to a checkpoint). */
+#define TRACE_MARK_KINDS 64
+struct trace_mark {
+	uint64_t block_off, blocks, first_seq, last_pos, skip;
+	uint64_t kinds[TRACE_MARK_KINDS];	/* events per kind before the block */
+};
+/* The mark of ev, the event trace_reader_next() returned last. */
+void trace_reader_mark(const struct trace_reader *r, const struct trace_event *ev, struct trace_mark *m);
+/* Reads again from the event m marks, which it returns into out (1), as
+ * trace_reader_next() would. */
+int trace_reader_seek(struct trace_reader *r, const struct trace_mark *m, struct trace_event *out);
+
 /* Complete blocks read so far, and the file offset just after the last one. */
 uint64_t trace_reader_blocks(const struct trace_reader *r);
 uint64_t trace_reader_offset(const struct trace_reader *r);

@@ -22,7 +22,7 @@
 #include "logs/crc32c.h"
 #include "logs/trace_format.h"
 
-#define TRACE_KIND_SLOTS 64
+#define TRACE_KIND_SLOTS TRACE_MARK_KINDS
 
 /*
  * Fuzz builds skip the verdict of CRC checks (the checksums are still computed) so the
@@ -53,6 +53,9 @@ struct trace_reader {
 	size_t ulen, upos;		/* decompressed block and read cursor */
 	uint32_t left;			/* events not yet returned from this block */
 	uint64_t block_off;		/* offset of the current block, for messages */
+	uint64_t block_seq;		/* seq of its first event ... */
+	uint64_t block_last_pos;	/* ... last_pos before it: trace_reader_mark() ... */
+	uint64_t block_kinds[TRACE_KIND_SLOTS];	/* ... and kinds */
 	LZ4F_dctx *dctx;
 	Detvm__Event *cur;
 
@@ -519,6 +522,9 @@ static int load_block(struct trace_reader *r)
 	r->pos = 0;
 	r->off = off + TRACE_BLOCK_HDR_LEN + clen;
 	r->blocks++;
+	r->block_seq = r->seq;
+	r->block_last_pos = r->last_pos;
+	memcpy(r->block_kinds, r->kinds, sizeof(r->kinds));
 	return 1;
 }
 
@@ -598,6 +604,40 @@ uint32_t trace_reader_version(const struct trace_reader *r)
 const Detvm__TraceFooter *trace_reader_footer(const struct trace_reader *r)
 {
 	return r->done && r->state == 0 ? r->footer : NULL;
+}
+
+void trace_reader_mark(const struct trace_reader *r, const struct trace_event *ev, struct trace_mark *m)
+{
+	m->block_off = r->block_off;
+	m->blocks = r->blocks - 1;
+	m->first_seq = r->block_seq;
+	m->last_pos = r->block_last_pos;
+	m->skip = ev->seq - r->block_seq;
+	memcpy(m->kinds, r->block_kinds, sizeof(m->kinds));
+}
+
+int trace_reader_seek(struct trace_reader *r, const struct trace_mark *m, struct trace_event *out)
+{
+	if (r->cur)
+		detvm__event__free_unpacked(r->cur, NULL);
+	r->cur = NULL;
+	if (r->footer)
+		detvm__trace_footer__free_unpacked(r->footer, NULL);
+	r->footer = NULL;
+	r->done = false;
+	r->state = 0;
+	r->msg[0] = 0;
+	r->off = m->block_off;
+	r->blocks = m->blocks;
+	r->seq = m->first_seq;
+	r->last_pos = m->last_pos;
+	r->left = 0;
+	memcpy(r->kinds, m->kinds, sizeof(r->kinds));
+	int ret = 0;
+	for (uint64_t i = 0; i <= m->skip; i++)
+		if ((ret = trace_reader_next(r, out)) <= 0)
+			break;
+	return ret;
 }
 
 uint64_t trace_reader_blocks(const struct trace_reader *r)

@@ -86,3 +86,37 @@ int replay_next_is(struct replayer *p, Detvm__Event__PayloadCase c)
 {
 	return !p->failed && p->have && p->cur.position == p->position && p->cur.ev->payload_case == c;
 }
+
+int replayer_place(const struct replayer *p, struct replay_place *pl)
+{
+	if (p->failed || !p->have)
+		return -1;
+	trace_reader_mark(p->r, &p->cur, &pl->mark);
+	pl->position = p->position;
+	pl->rip = p->rip;
+	pl->events = p->events;
+	pl->checkpoints = p->checkpoints;
+	pl->step_points = p->step_points;
+	pl->frames_discarded = p->frames_discarded;
+	return 0;
+}
+
+int replayer_return(struct replayer *p, const struct replay_place *pl)
+{
+	int r = trace_reader_seek(p->r, &pl->mark, &p->cur);
+	p->have = r == 1;
+	p->status = r == 1 ? 0 : r;
+	if (!p->have) {
+		replay_fail(p, REPLAY_EXIT_TRACE, "cannot read the trace again at event %" PRIu64 ": %s",
+		            pl->events, trace_reader_error(p->r));
+		return REPLAY_EXIT_TRACE;
+	}
+	p->position = pl->position;
+	p->rip = pl->rip;
+	p->events = pl->events;
+	p->checkpoints = pl->checkpoints;
+	p->step_points = pl->step_points;
+	p->frames_discarded = pl->frames_discarded;
+	p->progress_ns = 0;	/* the no-progress clock starts again at the next host exit */
+	return 0;
+}

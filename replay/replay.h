@@ -40,6 +40,7 @@ struct replayer {
 	char msg[768];
 	int ended;			/* the recording's End was reached and matched */
 	int end_code;
+	int mute;			/* console output not written: replay re-runs what it showed */
 	struct vcpu_state step_state;	/* the next step point's, decoded */
 	struct page_image *step_pages;
 	size_t step_pages_cap;
@@ -47,6 +48,12 @@ struct replayer {
 	uint32_t chaos_max;
 	int chaos_holding;		/* holding since exit chaos_from */
 	uint64_t chaos_from;
+};
+
+/* Where the replayer stands in the trace, to come back to (reverse execution). */
+struct replay_place {
+	struct trace_mark mark;
+	uint64_t position, rip, events, checkpoints, step_points, frames_discarded;
 };
 
 /* Takes ownership of r (positioned after the header). out_fd receives the console. */
@@ -58,5 +65,9 @@ void replayer_destroy(struct replayer *p);
  * injects a deliverable interrupt only where the trace has one (install it as the
  * machine's gate). */
 void replayer_follow_chaos(struct replayer *p, uint32_t max_delay);
+/* The place now: 0, or -1 where there is none to come back to (failed, or no event left). */
+int replayer_place(const struct replayer *p, struct replay_place *pl);
+/* Back to a place taken earlier: 0, or an exit code (the trace cannot be read again). */
+int replayer_return(struct replayer *p, const struct replay_place *pl);
 
 #endif

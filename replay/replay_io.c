@@ -46,7 +46,7 @@ static void rp_timer_arm(struct hostio *h, unsigned timer, uint64_t deadline)
 static void rp_console_out(struct hostio *h, unsigned con, const uint8_t *buf, size_t len)
 {
 	struct replayer *p = self_io(h);
-	while (len) {
+	while (len && !p->mute) {
 		ssize_t n = write(p->out_fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;

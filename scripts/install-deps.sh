@@ -6,14 +6,15 @@ set -euo pipefail
 # VM of tests/kvmhost (QEMU, busybox, cpio, kmod's depmod; its kernel comes from
 # linux-image-amd64 by apt-get download); RDMA verbs on Soft-RoCE inside it; the FT
 # arbiter (libcurl to etcd; etcd itself for the tests); headless Chromium for the
-# `detvm report` page test; Capstone for `detvm trace`
+# `detvm report` page test; Capstone for `detvm trace` and the read watchpoints of
+# replay --gdb; gdb, its client
 pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       liblz4-dev lz4 libprotobuf-c-dev protobuf-c-compiler libibverbs-dev libcmocka-dev
       linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils cpio patch rsync
       qemu-system-x86 busybox-static kmod
       rdma-core ibverbs-providers ibverbs-utils
       python3-protobuf python3-lz4 hyperfine iproute2 time
-      chromium
+      chromium gdb
       libcurl4-openssl-dev etcd-server etcd-client libcapstone-dev)
 
 missing=()

@@ -82,6 +82,8 @@ struct cli_replay_wrap {
 	/* a trace that starts from a state the FT link brought: load it into m; 0 or a code */
 	int (*restore)(void *ctx, struct machine *m);
 	void *ctx;
+	/* NULL, or told how the run ended (before the machine goes) */
+	void (*ended)(void *ctx, struct machine *m, int code);
 };
 /* detvm replay of an open trace (owned from here); path locates the disk snapshots;
  * wrap NULL for a plain replay. */

@@ -294,7 +294,7 @@ int cli_ft_backup(int argc, char **argv)
 		code = DETVM_EXIT_TRACE;
 	} else {
 		s.hdr = trace_reader_header(reader);
-		const struct cli_replay_wrap w = { wrap, created, restore, &s };
+		const struct cli_replay_wrap w = { .wrap = wrap, .created = created, .restore = restore, .ctx = &s };
 		code = cli_replay_session(reader, b.trace, b.serial, b.stats, &w);
 		cli_control_stop(&s.control);
 		code = cli_protect_finish(&s.protect, code);

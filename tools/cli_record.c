@@ -17,6 +17,7 @@
 #include "tools/cli.h"
 #include "tools/cli_snapshot.h"
 #include "vmm/chaos.h"
+#include "tools/gdb_server.h"
 #include "vmm/exitcode.h"
 #include "vmm/file_io.h"
 #include "vmm/host_run.h"
@@ -63,6 +64,13 @@ static const char replay_help[] =
 	"\n"
 	"options:\n"
 	"  -s, --serial SPEC     console output: stdio (default) or file:PATH\n"
+	"      --gdb HOST:PORT   serve gdb's remote protocol there (port 0: any free one,\n"
+	"                        printed): breakpoints, watchpoints, stepping and reverse\n"
+	"                        execution (reverse-stepi, reverse-continue, reverse-next);\n"
+	"                        without --gdb-wait the replay runs and gdb may attach later\n"
+	"      --gdb-wait        with --gdb: stop before the first instruction until gdb attaches\n"
+	"      --checkpoint-mem SIZE  memory for reverse execution's checkpoints\n"
+	"                        (default 25% of guest RAM)\n"
 	"      --stats           print counters to stderr at the end\n"
 	"  -v, --verbose         more messages;  -q, --quiet  errors only\n"
 	"  -h, --help            this help\n"
@@ -214,9 +222,18 @@ static int scratch_copy(const char *src, uint64_t *size, char *err, size_t errle
 	return out;
 }
 
-static int parse_replay_opts(int argc, char **argv, const char **serial, int *stats, const char **trace)
+struct replay_opts {
+	const char *gdb;
+	int gdb_wait;
+	uint64_t checkpoint_mem;	/* 0: 25% of guest RAM */
+};
+
+static int parse_replay_opts(int argc, char **argv, const char **serial, int *stats, const char **trace,
+			     struct replay_opts *ro)
 {
 	static const struct option longopts[] = {
+		{ "gdb", required_argument, NULL, 'g' },    { "gdb-wait", no_argument, NULL, 'W' },
+		{ "checkpoint-mem", required_argument, NULL, 'C' },
 		{ "serial", required_argument, NULL, 's' }, { "stats", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },	    { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },	    { 0 },
@@ -234,6 +251,12 @@ static int parse_replay_opts(int argc, char **argv, const char **serial, int *st
 			*serial = optarg;
 			break;
 		case 'S': *stats = 1; break;
+		case 'g': ro->gdb = optarg; break;
+		case 'W': ro->gdb_wait = 1; break;
+		case 'C':
+			if (cli_parse_size(optarg, &ro->checkpoint_mem) || !ro->checkpoint_mem)
+				return cli_usage_error("replay", "--checkpoint-mem wants a size such as 64M, not '%s'", optarg);
+			break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_ERROR; break;
 		case 'h':
@@ -248,23 +271,66 @@ static int parse_replay_opts(int argc, char **argv, const char **serial, int *st
 	if (optind != argc - 1)
 		return cli_usage_error("replay", optind >= argc ? "no TRACE given" : "more than one TRACE given");
 	*trace = argv[optind];
+	if (ro->gdb_wait && !ro->gdb)
+		return cli_usage_error("replay", "--gdb-wait needs --gdb HOST:PORT");
 	return 0;
+}
+
+/* detvm replay --gdb: the stub drives the replayer's machine. */
+struct gdb_wrap {
+	struct gdb_server server;
+	struct replayer *rp;
+	uint64_t budget;
+};
+
+static int gdb_wrap_replayer(void *ctx, struct replayer *rp, struct hostio **io, struct run_observer **obs)
+{
+	((struct gdb_wrap *)ctx)->rp = rp;
+	return 0;
+}
+
+static void gdb_wrap_created(void *ctx, struct machine *m)
+{
+	struct gdb_wrap *g = ctx;
+	g->server.cps.budget = g->budget ? g->budget : m->mem.size / 4;
+	gdb_server_attach(&g->server, m, g->rp);
+}
+
+static void gdb_wrap_ended(void *ctx, struct machine *m, int code)
+{
+	gdb_server_finish(&((struct gdb_wrap *)ctx)->server, code);
 }
 
 int cli_replay(int argc, char **argv)
 {
 	const char *serial = NULL, *path = NULL;
 	int stats;
-	int r = parse_replay_opts(argc, argv, &serial, &stats, &path);
+	struct replay_opts ro = { 0 };
+	int r = parse_replay_opts(argc, argv, &serial, &stats, &path, &ro);
 	if (r)
 		return r < 0 ? DETVM_EXIT_OK : r;
 	char err[768] = "";
+	static struct gdb_wrap g;
+	if (ro.gdb) {	/* a bad --gdb is a usage error, before the trace is looked at */
+		g.budget = ro.checkpoint_mem;
+		int code = gdb_server_init(&g.server, ro.gdb, ro.gdb_wait, 0);
+		if (code)
+			return code;
+	}
 	struct trace_reader *reader;
 	if (trace_reader_open(&reader, path, err, sizeof(err)) < 0) {
 		log_error("%s", err);
+		if (ro.gdb)
+			gdb_server_destroy(&g.server);
 		return DETVM_EXIT_TRACE;
 	}
-	return cli_replay_session(reader, path, serial, stats, NULL);
+	if (!ro.gdb)
+		return cli_replay_session(reader, path, serial, stats, NULL);
+	int code;
+	const struct cli_replay_wrap w = { .wrap = gdb_wrap_replayer, .created = gdb_wrap_created, .ctx = &g, .ended = gdb_wrap_ended };
+	code = cli_replay_session(reader, path, serial, stats, &w);
+	gdb_server_destroy(&g.server);
+	return code;
 }
 
 int cli_replay_session(struct trace_reader *reader, const char *path, const char *serial, int stats,
@@ -351,6 +417,8 @@ int cli_replay_session(struct trace_reader *reader, const char *path, const char
 	code = machine_run(&m);
 	if (kick_on)
 		timer_delete(kick);
+	if (wrap && wrap->ended)
+		wrap->ended(wrap->ctx, &m, code);
 	if (rp.ended)
 		log_info("replay identical: %" PRIu64 " exits, %" PRIu64 " events, %" PRIu64
 			 " checkpoints matched; the guest ended with status %d", m.stats.exits, rp.events,

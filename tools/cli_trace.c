@@ -174,7 +174,7 @@ int cli_trace(int argc, char **argv)
 	t.step_rings = probe_step_rings();
 	t.bp_rings = probe_breakpoint_rings();
 	o.fmt->begin(out, o.regs);
-	const struct cli_replay_wrap w = { wrap, created, NULL, &t };
+	const struct cli_replay_wrap w = { .wrap = wrap, .created = created, .ctx = &t };
 	code = cli_replay_session(reader, o.trace, o.serial, o.stats, &w);
 	if (t.open)
 		t.ended_ns = mono_clock_ns();

@@ -44,7 +44,8 @@ int mem_digest_init(struct mem_digest *d, const struct guest_mem *m)
 	d->page_hash = calloc(d->pages, sizeof(uint64_t));
 	d->kvm_dirty = calloc((d->pages + 63) / 64 + 1, sizeof(uint64_t));
 	d->written = calloc((d->pages + 63) / 64 + 1, sizeof(uint64_t));
-	if (!d->page_hash || !d->kvm_dirty || !d->written) {
+	d->changed = calloc((d->pages + 63) / 64 + 1, sizeof(uint64_t));
+	if (!d->page_hash || !d->kvm_dirty || !d->written || !d->changed) {
 		mem_digest_destroy(d);
 		return -ENOMEM;
 	}
@@ -56,7 +57,8 @@ void mem_digest_destroy(struct mem_digest *d)
 	free(d->page_hash);
 	free(d->kvm_dirty);
 	free(d->written);
-	d->page_hash = d->kvm_dirty = d->written = NULL;
+	free(d->changed);
+	d->page_hash = d->kvm_dirty = d->written = d->changed = NULL;
 }
 
 /*
@@ -178,6 +180,7 @@ int mem_digest_memory(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *
 		m->dirty[w] = 0;
 		if (d->also)
 			d->also[w] |= bits;	/* the VMM's own writes (DMA) too */
+		d->changed[w] |= bits;
 		while (bits) {
 			uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);
 			bits &= bits - 1;
@@ -194,6 +197,18 @@ int mem_digest_memory(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *
 void mem_digest_forget_written(struct mem_digest *d)
 {
 	memset(d->written, 0, ((d->pages + 63) / 64) * sizeof(uint64_t));
+}
+
+void mem_digest_forget_changed(struct mem_digest *d)
+{
+	memset(d->changed, 0, ((d->pages + 63) / 64) * sizeof(uint64_t));
+}
+
+void mem_digest_each_changed(const struct mem_digest *d, void (*fn)(uint64_t page, void *arg), void *arg)
+{
+	for (uint64_t w = 0; w < (d->pages + 63) / 64; w++)
+		for (uint64_t bits = d->changed[w]; bits; bits &= bits - 1)
+			fn(w * 64 + (uint64_t)__builtin_ctzll(bits), arg);
 }
 
 void mem_digest_each_written(const struct mem_digest *d, void (*fn)(uint64_t page, void *arg), void *arg)

@@ -25,6 +25,8 @@ struct mem_digest {
 	/* another consumer of the dirty log (FT re-protection's pre-copy): every page KVM or
 	 * the VMM wrote is also set here, until that consumer clears it; NULL: none */
 	uint64_t *also;
+	/* pages rehashed (changed, by the guest or the VMM) since mem_digest_forget_changed() */
+	uint64_t *changed;
 	int primed;		/* every page hashed at least once */
 	uint64_t rehashed;	/* pages hashed so far, for statistics */
 };
@@ -44,6 +46,9 @@ int mem_digest_collect(struct mem_digest *d, struct guest_mem *m, struct kvm_vm 
 void mem_digest_forget_written(struct mem_digest *d);
 /* The written set: calls fn(page index, arg) for each page in it. */
 void mem_digest_each_written(const struct mem_digest *d, void (*fn)(uint64_t page, void *arg), void *arg);
+/* The changed set (replay checkpoints): every page rehashed since the last forget. */
+void mem_digest_each_changed(const struct mem_digest *d, void (*fn)(uint64_t page, void *arg), void *arg);
+void mem_digest_forget_changed(struct mem_digest *d);
 /* The 64-bit hash used for pages and digests (exposed for tests). */
 uint64_t digest_hash(const void *data, uint64_t len, uint64_t seed);
 

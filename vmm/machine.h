@@ -17,6 +17,7 @@
 #include "devices/virtio/net.h"
 #include "vmm/bus.h"
 #include "vmm/cpuid.h"
+#include "vmm/debugger.h"
 #include "vmm/exit.h"
 #include "vmm/guest_mem.h"
 #include "vmm/hostio.h"
@@ -123,6 +124,7 @@ struct machine {
 	struct run_observer *obs;	/* NULL in plain runs */
 	struct irq_gate *gate;		/* NULL: inject as soon as the guest can take it */
 	struct run_tracer *tracer;	/* NULL unless instructions are traced (replay) */
+	struct run_debugger *dbg;	/* NULL unless a debugger drives the run */
 	struct {
 		enum step_kind kind;	/* what is being single-stepped towards, if anything */
 		uint64_t rip;

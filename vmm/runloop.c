@@ -272,7 +272,7 @@ static int delivery_point(struct machine *m, int deliver_now)
 		log_error("stopped at the exit limit (%" PRIu64 " exits)", m->max_exits);
 		return DETVM_EXIT_TIMEOUT;
 	}
-	return -1;
+	return m->dbg ? m->dbg->ops->point(m->dbg->self, m) : -1;
 }
 
 /* Everything after a guest-caused exit was counted; -1 to keep running. */
@@ -354,6 +354,25 @@ static int host_exit(struct machine *m)
 	return code >= 0 ? code : HOST_EXIT_POINT;
 }
 
+/* Single-step armed for the debugger where it wants it; step.c's own stepping is left as
+ * step.c set it. 0, -1 where the debugger stepped the guest itself, or an exit code. */
+static int debugger_arm(struct machine *m)
+{
+	int want = m->dbg->ops->wants_step(m->dbg->self, m);
+	if (want == DEBUGGER_STEP_DONE)
+		return m->dbg->exit_code > 0 ? m->dbg->exit_code : -1;
+	if ((!want && !m->dbg->stepping) || want == DEBUGGER_STEP_KEEP)
+		return 0;
+	m->dbg->stepping = want;
+	/* step.c's own way to a landmark stays armed: its breakpoint, or its stepping */
+	unsigned landmark = 0;
+	if (m->step.kind != STEP_NONE)
+		landmark = m->step_breakpoints && m->step.single != 1 ? KVM_DEBUG_HW_BP : KVM_DEBUG_STEP;
+	/* asked again at every entry: the guest's IRET or POPF clears TF */
+	int r = kvm_vcpu_set_debug(&m->kvm, (want ? KVM_DEBUG_STEP : 0) | landmark, m->step.rip);
+	return r ? kvm_failure("KVM_SET_GUEST_DEBUG", r) : 0;
+}
+
 static int run_until_end(struct machine *m)
 {
 	struct kvm_run *run = m->kvm.run;
@@ -363,7 +382,16 @@ static int run_until_end(struct machine *m)
 		if (code >= 0)
 			return code;
 	}
+	if (m->dbg) {
+		int code = m->dbg->ops->point(m->dbg->self, m);
+		if (code >= 0)
+			return code;
+	}
 	for (;;) {
+		if (m->dbg && m->dbg->resume) {	/* the debugger put an earlier state back */
+			guest_exit = m->dbg->resume == DEBUGGER_RESUME_POINT;
+			m->dbg->resume = DEBUGGER_RESUME_NONE;
+		}
 		if (*m->stop)
 			return stopped(m);
 		if (guest_exit) {
@@ -380,6 +408,15 @@ static int run_until_end(struct machine *m)
 			if (m->tracer && (code = m->tracer->ops->entering(m->tracer, m, event)) >= 0)
 				return code;
 		}
+		if (m->dbg) {
+			int code = debugger_arm(m);
+			if (code > 0)
+				return code;
+			if (code < 0) {
+				guest_exit = 0;	/* no entry, nothing to offer again */
+				continue;
+			}
+		}
 		int r = kvm_vcpu_run(&m->kvm);
 		if (r == -EINTR || r == -EAGAIN) {
 			int code = host_exit(m);
@@ -391,6 +428,17 @@ static int run_until_end(struct machine *m)
 		if (r) {
 			log_error("KVM_RUN: %s", strerror(-r));
 			return DETVM_EXIT_KVM;
+		}
+		if (m->dbg && m->dbg->stepping && run->exit_reason == KVM_EXIT_DEBUG) {
+			int code = m->dbg->ops->stepped(m->dbg->self, m);
+			if (code >= 0)
+				return code;
+			if (m->dbg->resume)
+				continue;
+			if (m->step.kind == STEP_NONE && !m->tracer) {
+				guest_exit = 0;
+				continue;
+			}
 		}
 		if (run->exit_reason == KVM_EXIT_DEBUG && (m->step.kind != STEP_NONE || m->tracer)) {
 			enum step_kind kind = m->step.kind;

@@ -1,0 +1,135 @@
+#include "tools/gdb_user_step.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "tools/gdb_target.h"
+
+#define VEC_DB 1
+#define VEC_SYSCALL 0x80	/* the INT gate a guest may use for system calls */
+#define RFLAGS_TF (1ULL << 8)
+
+/* The handler of IDT vector v and its IST index; 0, or -EFAULT. */
+static int gate(struct machine *m, const struct kvm_sregs *s, unsigned v, uint64_t *handler, unsigned *ist)
+{
+	uint8_t e[16];
+	if (16 * v + 15 > s->idt.limit || gdb_read_memory(m, s->idt.base + 16 * v, e, sizeof(e)) != sizeof(e))
+		return -EFAULT;
+	uint64_t lo = e[0] | (uint64_t)e[1] << 8, mid = e[6] | (uint64_t)e[7] << 8;
+	uint64_t hi = e[8] | (uint64_t)e[9] << 8 | (uint64_t)e[10] << 16 | (uint64_t)e[11] << 24;
+	*handler = lo | mid << 16 | hi << 32;
+	*ist = e[4] & 7;
+	return (e[5] & 0x80) ? 0 : -EFAULT;	/* present */
+}
+
+/* The segment register a ring-3 selector loads, from the guest's GDT. 0, or -EFAULT. */
+static int segment(struct machine *m, const struct kvm_sregs *s, uint64_t sel, struct kvm_segment *seg)
+{
+	uint8_t d[8];
+	if ((sel & 4) || (sel | 7) > s->gdt.limit || gdb_read_memory(m, s->gdt.base + (sel & ~7ULL), d, 8) != 8)
+		return -EFAULT;
+	memset(seg, 0, sizeof(*seg));
+	seg->selector = (uint16_t)sel;
+	seg->base = d[2] | (uint32_t)d[3] << 8 | (uint32_t)d[4] << 16 | (uint32_t)d[7] << 24;
+	seg->limit = d[0] | (uint32_t)d[1] << 8 | (uint32_t)(d[6] & 15) << 16;
+	seg->type = d[5] & 15;
+	seg->s = (d[5] >> 4) & 1;
+	seg->dpl = (d[5] >> 5) & 3;
+	seg->present = d[5] >> 7;
+	seg->avl = (d[6] >> 4) & 1;
+	seg->l = (d[6] >> 5) & 1;
+	seg->db = (d[6] >> 6) & 1;
+	seg->g = d[6] >> 7;
+	if (seg->g)
+		seg->limit = seg->limit << 12 | 0xfff;
+	return seg->present ? 0 : -EFAULT;
+}
+
+int user_step_arm(struct user_step *u, struct machine *m)
+{
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	uint64_t top, sys_handler = 0;
+	unsigned ist, sys_ist;
+	u->armed = 0;
+	if (!(s->efer & 0x400) || gate(m, s, VEC_DB, &u->db_handler, &ist))
+		return -EFAULT;	/* long mode only */
+	/* the #DB frame goes on the gate's IST stack, else on the TSS's ring-0 stack */
+	uint64_t at = s->tr.base + (ist ? 0x24 + 8 * (ist - 1) : 4);
+	if (gdb_read_memory(m, at, (uint8_t *)&top, 8) != 8)
+		return -EFAULT;
+	u->frame = (top & ~15ULL) - sizeof(u->saved);
+	if (gdb_read_memory(m, u->frame, u->saved, sizeof(u->saved)) != sizeof(u->saved))
+		return -EFAULT;
+	if (ioctl(m->kvm.vcpu_fd, KVM_GET_DEBUGREGS, &u->dregs) < 0)
+		return -errno;
+	struct kvm_guest_debug d = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP |
+						KVM_GUESTDBG_USE_HW_BP };
+	d.arch.debugreg[0] = u->db_handler;
+	d.arch.debugreg[7] = 0x1;	/* L0: an instruction breakpoint at DR0 */
+	if (!gate(m, s, VEC_SYSCALL, &sys_handler, &sys_ist) && sys_handler != u->db_handler) {
+		d.arch.debugreg[1] = sys_handler;
+		d.arch.debugreg[7] |= 0x4;	/* L1 */
+	}
+	if (ioctl(m->kvm.vcpu_fd, KVM_SET_GUEST_DEBUG, &d) < 0)
+		return -errno;
+	u->armed = 1;
+	return 0;
+}
+
+int user_step_finish(struct user_step *u, struct machine *m)
+{
+	struct kvm_run *run = m->kvm.run;
+	if (!u->armed)
+		return 0;
+	u->armed = 0;
+	if (run->s.regs.regs.rip != u->db_handler || (run->s.regs.sregs.cs.selector & 3))
+		return 0;	/* not our #DB: a ring-0 stop like any other */
+	uint64_t f[5];	/* RIP, CS, RFLAGS, RSP, SS after the ring-3 instruction */
+	if (gdb_read_memory(m, u->frame, (uint8_t *)f, sizeof(f)) != sizeof(f) || (f[1] & 3) != 3)
+		return -EFAULT;
+	int r = gdb_write_guest(m, u->frame, u->saved, sizeof(u->saved));
+	if (r)
+		return r;
+	struct kvm_regs regs = run->s.regs.regs;	/* the GPRs are the instruction's */
+	regs.rip = f[0];
+	regs.rflags = f[2] & ~RFLAGS_TF;
+	regs.rsp = f[3];
+	/* back to ring 3's code and stack segments; nothing else changed, and no interrupt
+	 * is pending to inject (KVM_SET_SREGS would queue one from the bitmap) */
+	struct kvm_sregs sregs;
+	if (ioctl(m->kvm.vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	if (segment(m, &sregs, f[1], &sregs.cs) || segment(m, &sregs, f[4], &sregs.ss))
+		return -EFAULT;
+	memset(sregs.interrupt_bitmap, 0, sizeof(sregs.interrupt_bitmap));
+	if (ioctl(m->kvm.vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(m->kvm.vcpu_fd, KVM_SET_REGS, &regs) < 0 ||
+	    ioctl(m->kvm.vcpu_fd, KVM_SET_DEBUGREGS, &u->dregs) < 0)
+		return -errno;
+	run->s.regs.regs = regs;
+	run->s.regs.sregs = sregs;
+	return 0;
+}
+
+int user_step_iret(struct machine *m)
+{
+	struct kvm_run *run = m->kvm.run;
+	struct kvm_regs regs = run->s.regs.regs;
+	struct kvm_sregs sregs;
+	uint64_t f[5];	/* RIP, CS, RFLAGS, RSP, SS */
+	if (gdb_read_memory(m, regs.rsp, (uint8_t *)f, sizeof(f)) != sizeof(f) || (f[1] & 3) != 3)
+		return -EFAULT;
+	if (ioctl(m->kvm.vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	if (segment(m, &sregs, f[1], &sregs.cs) || segment(m, &sregs, f[4], &sregs.ss))
+		return -EFAULT;
+	memset(sregs.interrupt_bitmap, 0, sizeof(sregs.interrupt_bitmap));
+	regs.rip = f[0];
+	regs.rflags = f[2] | 2;
+	regs.rsp = f[3];
+	if (ioctl(m->kvm.vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(m->kvm.vcpu_fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	run->s.regs.regs = regs;
+	run->s.regs.sregs = sregs;
+	return 0;
+}
