@@ -14,7 +14,7 @@
 #        (inside a VM: ft_two_vms.sh --side backup|primary DIR DETVM GUEST_ELF)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-dead_ms=${FT_DEAD_MS:-3000}
+dead_ms=${FT_DEAD_MS:-5000}
 n=300
 
 if [ "${1:-}" = --side ]; then
@@ -50,7 +50,8 @@ if [ "${1:-}" = --side ]; then
 	exit 0
 fi
 
-detvm=$(realpath "$1") elf=$(realpath "$2") at=${3:-30}
+[ $# -ge 2 ] || { echo "usage: ft_two_vms.sh DETVM GUEST_ELF [KILL_AFTER_LINES]" >&2; exit 2; }
+detvm=$(realpath "$1") elf=$(realpath "$2") at=${3:-30} self=$(realpath "$0")
 kvmhost=$here/../kvmhost/kvmhost.py
 ft_console=$here/../../tools/ft_console.py
 # on this machine's disk (not /dev/shm): the VMs see it over 9p
@@ -79,7 +80,7 @@ cp "$tmp/disk.img" "$tmp/plain.img"
 # the backup's VM listens on the wire, the primary's connects to it
 nic() { echo "-netdev socket,id=w0,$1=127.0.0.1:$port -device virtio-net-pci,netdev=w0,mac=52:54:00:a9:09:0$2"; }
 DETVM_KVMHOST_MEM=1536 DETVM_KVMHOST_POOL=$tmp/poolb DETVM_KVMHOST_QEMU_ARGS=$(nic listen 1) \
-	python3 "$kvmhost" exec -- "$0" --side backup "$tmp" "$detvm" "$elf" >"$tmp/vmb.log" 2>&1 &
+	python3 "$kvmhost" exec -- "$self" --side backup "$tmp" "$detvm" "$elf" >"$tmp/vmb.log" 2>&1 &
 bjob=$!
 for _ in $(seq 1800); do
 	grep -q "waiting for the primary" "$tmp/b.err" 2>/dev/null && break
@@ -88,7 +89,7 @@ for _ in $(seq 1800); do
 done
 grep -q "waiting for the primary" "$tmp/b.err" 2>/dev/null || fail "the backup did not listen"
 DETVM_KVMHOST_MEM=1536 DETVM_KVMHOST_POOL=$tmp/poolp DETVM_KVMHOST_QEMU_ARGS=$(nic connect 2) \
-	python3 "$kvmhost" exec -- "$0" --side primary "$tmp" "$detvm" "$elf" >"$tmp/vmp.log" 2>&1 &
+	python3 "$kvmhost" exec -- "$self" --side primary "$tmp" "$detvm" "$elf" >"$tmp/vmp.log" 2>&1 &
 pjob=$!
 echo "ft_two_vms: both VMs up after ${SECONDS}s; waiting for $at journal lines from the primary"
 
