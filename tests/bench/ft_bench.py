@@ -397,13 +397,13 @@ def main():
     sections = {"lockstep": lockstep, "failover": failover, "reprotect": reprotect}
     for s in a.only.split(","):
         if s not in sections:
-            die("unknown section %s (lockstep, failover, reprotect)" % s)
+            ap.error("unknown section %s (lockstep, failover, reprotect)" % s)
     addr = a.addr
     for t in a.transport.split(","):
         a.transport = t
         a.addr = addr or (os.environ.get("DETVM_RXE_ADDR", "") if t.startswith("rdma") else "127.0.0.1")
         if not a.addr:
-            die("--transport rdma needs --addr or DETVM_RXE_ADDR (tests/kvmhost/with-rxe.sh)")
+            ap.error("--transport rdma needs --addr or DETVM_RXE_ADDR (tests/kvmhost/with-rxe.sh)")
         for s in a.only.split(","):
             print("-- %s over %s" % (s, t), flush=True)
             sections[s](a)
