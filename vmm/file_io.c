@@ -48,6 +48,24 @@ int file_write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* [pos, end) by read and write, for files copy_file_range cannot copy between. */
+static int copy_by_rw(int in, int out, off_t pos, off_t end)
+{
+	uint8_t buf[65536];
+	while (pos < end) {
+		size_t n = end - pos < (off_t)sizeof(buf) ? (size_t)(end - pos) : sizeof(buf);
+		int r = file_pread_full(in, buf, n, (uint64_t)pos);
+		if (!r)
+			r = file_pwrite_full(out, buf, n, (uint64_t)pos);
+		if (r) {
+			errno = -r;
+			return -1;
+		}
+		pos += (off_t)n;
+	}
+	return 0;
+}
+
 /* Copies [pos, end) of in to the same offsets of out. 0, or -1 with errno set. */
 static int copy_range(int in, int out, off_t pos, off_t end)
 {
@@ -56,6 +74,9 @@ static int copy_range(int in, int out, off_t pos, off_t end)
 		ssize_t n = copy_file_range(in, &pos, out, &o, (size_t)(end - pos), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* a filesystem without it (9p: EXDEV even within one directory) */
+		if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL))
+			return copy_by_rw(in, out, pos, end);
 		if (n <= 0) {
 			if (!n)
 				errno = EIO;	/* the source shrank under us */

@@ -20,3 +20,18 @@ echo "== Linux boot"
 echo
 echo "== chaos recording: the race guest's lost update, plain vs --chaos"
 "$here/chaos_race.sh" "$build" 50 10
+echo
+# Soft-RoCE exists only in the KVM host VM: there, lockstep over tcp and rdma side by side
+# (ratios only; failover and re-protection figures under the emulator say little)
+if [ -z "${DETVM_IN_KVMHOST:-}" ]; then
+	echo "== fault tolerance: primary and backup on this host, over tcp"
+	/usr/bin/python3 "$here/ft_bench.py" "$build"
+	echo
+	echo "== fault tolerance in the KVM host VM: lockstep over tcp and rdma (Soft-RoCE)"
+	BENCH_RUNS=1 python3 "$here/../kvmhost/kvmhost.py" run -- "$here/../kvmhost/with-rxe.sh" /usr/bin/python3 \
+		"$here/ft_bench.py" "$build" --transport tcp,rdma --only lockstep
+else
+	echo "== fault tolerance: lockstep over tcp and rdma (Soft-RoCE)"
+	BENCH_RUNS=1 "$here/../kvmhost/with-rxe.sh" /usr/bin/python3 "$here/ft_bench.py" "$build" --transport tcp,rdma \
+		--only lockstep
+fi

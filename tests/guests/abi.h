@@ -35,6 +35,7 @@
 #define SYS_HOSTILE	15	/* (dev, kind): post a malformed virtqueue chain */
 #define SYS_DEV_RESET	16	/* (dev): reset and re-initialise a virtio device */
 #define SYS_KSPIN	17	/* (n): spin in ring 0, IF on, until n ticks -> loop iterations */
+#define SYS_RAM_TOP	18	/* (): end of RAM below 4 GiB, from the PVH memory map */
 
 /* dev argument of SYS_HOSTILE / SYS_DEV_RESET */
 #define GDEV_BLK	0
@@ -60,5 +61,8 @@ struct guest_rtc {
 #define USER_BASE	0x400000UL
 #define USER_END	0x800000UL
 #define USTACK0_SIZE	16384	/* user/ustart.c: ustack0[] */
+
+/* RAM from here (to SYS_RAM_TOP, below 3 GiB) is ring 3's too: memtouch's scratch. */
+#define USER_SCRATCH	0x1000000UL
 
 #endif

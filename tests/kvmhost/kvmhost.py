@@ -20,11 +20,13 @@ Environment: DETVM_KVMHOST_POOL (exec, stop: the pool directory), DETVM_KVMHOST_
 (VMs in a pool, default: the number of CPUs), DETVM_KVMHOST_MEM (MiB per VM, default
 3072), DETVM_KVMHOST_HANG (seconds without a heartbeat before a VM counts as hung,
 default 90), DETVM_KVMHOST_IDLE (seconds without a job before a pool VM powers itself
-off, default 900).
+off, default 900), DETVM_KVMHOST_QEMU_ARGS (more QEMU arguments, split as a shell
+would: e.g. a -netdev socket and its virtio-net-pci for two VMs joined by a wire).
 """
 import fcntl
 import hashlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -36,9 +38,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VM_FAILED = 125
 # What the VM loads, dependencies first (resolved from modules.dep at prepare time):
 # virtio-pci and 9p for the root, KVM, TAP, veth for namespaces, Soft-RoCE for RDMA
-# (rxe needs the crc32 shash, which no module depends on by symbol).
+# (rxe needs the crc32 shash, which no module depends on by symbol), virtio-net for a
+# NIC given with DETVM_KVMHOST_QEMU_ARGS (tests/bench/ft_two_vms.sh).
 MODULES = ["virtio_pci", "9pnet_virtio", "9p", "kvm-amd", "tun", "veth",
-           "crc32_generic", "rdma_rxe", "ib_uverbs", "rdma_ucm"]
+           "crc32_generic", "rdma_rxe", "ib_uverbs", "rdma_ucm", "virtio_net"]
 INIT_FILES = ["init.sh"]
 
 
@@ -222,7 +225,7 @@ def qemu_argv(entry, spool, mem):
             "-initrd", os.path.join(entry, "initrd.gz"), "-append", append,
             "-virtfs", f"local,path=/,mount_tag=hostroot,security_model={model},"
             "id=hostroot,multidevs=remap",
-            "-pidfile", f"{spool}/qemu.pid"]
+            "-pidfile", f"{spool}/qemu.pid"] + shlex.split(os.environ.get("DETVM_KVMHOST_QEMU_ARGS", ""))
 
 
 def qemu_alive(spool):

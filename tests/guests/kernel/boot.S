@@ -98,7 +98,8 @@ gdt_ptr:
 /*
  * Identity map of the low 4 GiB with 2 MiB pages.  PD entries 2 and 3
  * (4-8 MiB) are user-accessible: that is where the ring-3 image, stacks and
- * DMA buffers live.  The top GiB (virtio windows at 0xd0000000 and 0xfeb00000,
+ * DMA buffers live.  So is RAM from 16 MiB (USER_SCRATCH) up to 3 GiB: ring 0 is
+ * emulated per instruction on some hosts, so memtouch writes it from ring 3.  The top GiB (virtio windows at 0xd0000000 and 0xfeb00000,
  * LAPIC at 0xfee00000) is mapped uncached.
  */
 #define PTE_P	0x001
@@ -121,7 +122,7 @@ pdpt:
 pd:
 	.set i, 0
 	.rept 2048
-	.if (i == 2) || (i == 3)
+	.if (i == 2) || (i == 3) || ((i >= 8) && (i < 1536))
 	.quad (i << 21) | (PTE_P | PTE_W | PTE_PS | PTE_U)
 	.elseif i >= 1536
 	.quad (i << 21) | (PTE_P | PTE_W | PTE_PS | PTE_PCD | PTE_PWT)

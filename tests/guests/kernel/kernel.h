@@ -84,6 +84,7 @@ extern u64 prog_name_len;
 
 /* sched.c */
 extern volatile u64 ticks;
+extern u64 ram_top;		/* end of the RAM below 4 GiB (PVH memory map) */
 void sched_start(u64 entry, u64 arg, u64 stack_top) __attribute__((noreturn));
 void sched_tick(struct trapframe *tf);
 void sched_wake_io(void);

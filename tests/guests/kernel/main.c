@@ -25,6 +25,27 @@ struct __attribute__((packed)) tss64 {
 	u16 iomap_base;
 };
 
+/* PVH memory map entry; type 1 is RAM */
+struct hvm_memmap_entry {
+	u64 addr, size;
+	u32 type, reserved;
+};
+
+u64 ram_top;
+
+/* The highest end of RAM below 4 GiB (what the identity map reaches), for memtouch. */
+static void find_ram_top(const struct hvm_start_info *si)
+{
+	const struct hvm_memmap_entry *e = (const struct hvm_memmap_entry *)si->memmap_paddr;
+
+	for (u32 i = 0; si->version >= 1 && e && i < si->memmap_entries; i++) {
+		u64 end = e[i].addr + e[i].size;
+
+		if (e[i].type == 1 && end <= 0x100000000UL && end > ram_top)
+			ram_top = end;
+	}
+}
+
 static struct tss64 tss __attribute__((aligned(16)));
 
 /* Ring-3 symbols (user/ustart.c) */
@@ -95,6 +116,8 @@ void kmain(u32 info_pa)
 	lapic_virtual_wire();
 	kputs("detvm-guest: kernel up\n");
 
+	if (si && si->magic == XEN_HVM_START_MAGIC)
+		find_ram_top(si);
 	if (si && si->magic == XEN_HVM_START_MAGIC && si->cmdline_paddr)
 		cmd = (const char *)si->cmdline_paddr;
 	else

@@ -235,6 +235,9 @@ void syscall_dispatch(struct trapframe *tf)
 	case SYS_KSPIN:
 		ret = (s64)kspin(a0);
 		break;
+	case SYS_RAM_TOP:
+		ret = (s64)ram_top;
+		break;
 	default:
 		ret = -38;
 	}

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Programs that need no virtio device: hello, ticks, race, spin, kspin, talk. */
+/* Programs that need no virtio device: hello, ticks, race, spin, kspin, talk, memtouch. */
 #include "ulib.h"
 
 int prog_hello(u64 n)
@@ -216,4 +216,44 @@ int prog_talk(u64 n)
 		put_char('\n');
 	}
 	return pass("talk", fnv_u64(fnv_str(FNV_INIT, "talk"), n));
+}
+
+/*
+ * memtouch: n MiB (default 64) of RAM from USER_SCRATCH (16 MiB) dirtied every timer
+ * tick for 2000 ticks: a new pattern word in every 4 KiB page (a page is dirty for KVM's
+ * log all the same), an exit every 256 KiB (so a pass that faults its pages, the first or
+ * one under dirty logging, does not run 10 ms without one). A guest whose whole
+ * working set stays hot, for the FT re-protection benchmark's pre-copy. How many passes
+ * fit depends on the host's speed: INFO lines. The last pass is read back.
+ */
+int prog_memtouch(u64 n)
+{
+	volatile u64 *mem = (volatile u64 *)USER_SCRATCH;
+	u64 t0, passes = 0, pages, pat = 0;
+
+	if (!n)
+		n = 64;
+	if (USER_SCRATCH + (n << 20) > (u64)sys0(SYS_RAM_TOP))
+		return fail("memtouch", "range-past-ram");
+	pages = n << 8;
+	t0 = uticks();
+	while (uticks() - t0 < 2000) {
+		pat = ++passes * 0x9e3779b97f4a7c15UL;
+		for (u64 i = 0; i < pages; i++) {
+			mem[i << 9 | (passes & 511)] = pat ^ i;
+			if ((i & 63) == 63)
+				sys0(SYS_PORTNOP);
+		}
+		put_str("INFO memtouch pass ");
+		put_dec(passes);
+		put_char('\n');
+		usleep_ticks(1);
+	}
+	for (u64 i = 0; i < pages; i++)
+		if (mem[i << 9 | (passes & 511)] != (pat ^ i))
+			return fail("memtouch", "read-back");
+	put_str("memtouch dirtied ");
+	put_dec(n);
+	put_str(" MiB every tick\n");
+	return pass("memtouch", fnv_u64(fnv_str(FNV_INIT, "memtouch"), n));
 }

@@ -3,7 +3,8 @@
  * Ring-3 entry: parse the command line the kernel copied into ucmdline and run
  * the selected program.  Arguments (everything else is ignored, including the
  * virtio_mmio.device= entries the VMM appends):
- *   prog=NAME   hello (default), ticks, race, blk, net, spin, badqueue, kspin, talk, journal
+ *   prog=NAME   hello (default), ticks, race, blk, net, spin, badqueue, kspin, talk, journal,
+ *               memtouch
  *   n=NUMBER    per-program count, see each prog_*.c (0 or absent = default)
  */
 #include "ulib.h"
@@ -29,6 +30,7 @@ static const struct prog progs[] = {
 	{ "badqueue", prog_badqueue },
 	{ "kspin", prog_kspin },
 	{ "talk", prog_talk },
+	{ "memtouch", prog_memtouch },
 };
 
 /* Value of KEY=... as a [start, len) token, or 0 if absent. */
