@@ -63,23 +63,28 @@ static void first_round(struct ft_protect *p)
 	}
 }
 
-/* What was written since the round began becomes the next round. */
-static int next_round(struct ft_protect *p, uint64_t *count)
+/* Pages written since the round began (KVM's dirty log fetched now): how many. */
+static int written_since(struct ft_protect *p, uint64_t *count)
 {
 	struct machine *m = p->m;
 	int r = mem_digest_collect(&m->digest, &m->mem, &m->kvm);
+	uint64_t n = 0;
+	for (uint64_t w = 0; !r && w < (p->pages + 63) / 64; w++)
+		n += (uint64_t)__builtin_popcountll(m->mem.also[w]);
+	*count = n;
+	return r;
+}
+
+/* What was written since the round began becomes the next round. */
+static int next_round(struct ft_protect *p, uint64_t *count)
+{
+	int r = written_since(p, count);
 	if (r)
 		return r;
-	uint64_t words = (p->pages + 63) / 64, n = 0;
-	for (uint64_t w = 0; w < words; w++) {
-		/* pages the VMM wrote that no digest took yet are in mem.dirty */
-		p->todo[w] = m->digest.also[w] | m->mem.dirty[w];
-		m->digest.also[w] = 0;
-		n += (uint64_t)__builtin_popcountll(p->todo[w]);
-	}
+	memcpy(p->todo, p->m->mem.also, bitmap_bytes(p->pages));
+	memset(p->m->mem.also, 0, bitmap_bytes(p->pages));
 	p->cursor = 0;
 	p->round++;
-	*count = n;
 	return 0;
 }
 
@@ -98,15 +103,15 @@ int ft_protect_begin(struct ft_protect *p, struct machine *m, struct ft_link *li
 	if (!m->track_state || !m->mem.dirty)
 		return -EINVAL;
 	p->todo = calloc(1, bitmap_bytes(p->pages));
-	m->digest.also = calloc(1, bitmap_bytes(p->pages));
+	m->mem.also = calloc(1, bitmap_bytes(p->pages));
 	p->batch = malloc(1 + BATCH_PAGES * ENTRY);
-	if (!p->todo || !m->digest.also || !p->batch)
+	if (!p->todo || !m->mem.also || !p->batch)
 		return -ENOMEM;
 	/* writes from here on are the next round's: start the dirty log afresh */
 	int r = mem_digest_collect(&m->digest, &m->mem, &m->kvm);
 	if (r)
 		return r;
-	memset(m->digest.also, 0, bitmap_bytes(p->pages));
+	memset(m->mem.also, 0, bitmap_bytes(p->pages));
 	first_round(p);
 	uint8_t begin[1 + sizeof(uint64_t)] = { 'B' };
 	memcpy(begin + 1, &m->mem.size, sizeof(uint64_t));
@@ -164,12 +169,17 @@ static int pause_and_switch(struct ft_protect *p)
 
 int ft_protect_step(struct ft_protect *p)
 {
+	/* at most every other SLICE_NS: the guest keeps at least half of its vCPU */
+	if (mono_clock_ns() < p->next_slice_ns)
+		return 0;
 	int r = send_round(p, 0);
+	p->next_slice_ns = mono_clock_ns() + SLICE_NS;
 	if (!r && p->cursor >= p->pages) {
 		uint64_t n = 0;
-		/* peek at what the next round would hold; pause when it is small enough */
-		for (uint64_t w = 0; w < (p->pages + 63) / 64; w++)
-			n += (uint64_t)__builtin_popcountll(p->m->digest.also[w]);
+		/* what the next round would hold: pause when it is small enough */
+		r = written_since(p, &n);
+		if (r)
+			return r;
 		if (n <= FT_PROTECT_PAUSE_PAGES || p->round + 1 >= FT_PROTECT_MAX_ROUNDS) {
 			r = pause_and_switch(p);
 			return r ? r : 1;
@@ -184,8 +194,8 @@ int ft_protect_step(struct ft_protect *p)
 void ft_protect_destroy(struct ft_protect *p)
 {
 	if (p->m) {
-		free(p->m->digest.also);
-		p->m->digest.also = NULL;
+		free(p->m->mem.also);
+		p->m->mem.also = NULL;
 	}
 	free(p->todo);
 	free(p->batch);

@@ -5,7 +5,8 @@
  *
  *  1. pre-copy, the guest running: every non-zero page, then, round after round, the
  *     pages written since the previous round began (KVM's dirty log and the VMM's own
- *     writes, vmm/digest.h `also`), a slice at each delivery point;
+ *     writes, vmm/guest_mem.h `also`), 2 ms slices at delivery points, at most half
+ *     of the vCPU's time;
  *  2. once a round is small (or after FT_PROTECT_MAX_ROUNDS) the pause, at one delivery
  *     point: the last written pages, then the vCPU, every device, clock and timers
  *     (vmm/machine_state.h);
@@ -39,6 +40,7 @@ struct ft_protect {
 	uint64_t round_pages[FT_PROTECT_MAX_ROUNDS + 1];	/* sent in each round */
 	uint64_t sent_pages;
 	uint64_t begin_ns, pause_ns, pause_pages;
+	uint64_t next_slice_ns;		/* no pre-copy before this: the guest's turn */
 	/* the pause: the live host's clock, and becoming the primary (0 or -errno) */
 	uint64_t (*clock)(void *ctx);
 	int (*become_primary)(void *ctx);

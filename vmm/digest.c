@@ -103,8 +103,8 @@ int mem_digest_collect(struct mem_digest *d, struct guest_mem *m, struct kvm_vm 
 				bits &= bits - 1;
 				m->dirty[pg / 64] |= 1ULL << (pg % 64);
 				d->written[pg / 64] |= 1ULL << (pg % 64);
-				if (d->also)
-					d->also[pg / 64] |= 1ULL << (pg % 64);
+				if (m->also)
+					m->also[pg / 64] |= 1ULL << (pg % 64);
 			}
 		}
 		first += n;
@@ -178,8 +178,6 @@ int mem_digest_memory(struct mem_digest *d, struct guest_mem *m, struct kvm_vm *
 	for (uint64_t w = 0; w < (d->pages + 63) / 64; w++) {
 		uint64_t bits = m->dirty[w];
 		m->dirty[w] = 0;
-		if (d->also)
-			d->also[w] |= bits;	/* the VMM's own writes (DMA) too */
 		d->changed[w] |= bits;
 		while (bits) {
 			uint64_t pg = w * 64 + (uint64_t)__builtin_ctzll(bits);

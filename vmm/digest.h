@@ -22,9 +22,6 @@ struct mem_digest {
 	uint64_t *kvm_dirty;	/* scratch bitmap for KVM_GET_DIRTY_LOG */
 	/* pages KVM saw the guest write since mem_digest_forget_written(), one bit each */
 	uint64_t *written;
-	/* another consumer of the dirty log (FT re-protection's pre-copy): every page KVM or
-	 * the VMM wrote is also set here, until that consumer clears it; NULL: none */
-	uint64_t *also;
 	/* pages rehashed (changed, by the guest or the VMM) since mem_digest_forget_changed() */
 	uint64_t *changed;
 	int primed;		/* every page hashed at least once */

@@ -100,8 +100,11 @@ void guest_mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len)
 	if (!m->dirty || i < 0 || !len)
 		return;
 	uint64_t off = (uint64_t)(m->slots[i].host - m->base) + (gpa - m->slots[i].gpa);
-	for (uint64_t pg = off / GUEST_PAGE_SIZE; pg <= (off + len - 1) / GUEST_PAGE_SIZE; pg++)
+	for (uint64_t pg = off / GUEST_PAGE_SIZE; pg <= (off + len - 1) / GUEST_PAGE_SIZE; pg++) {
 		m->dirty[pg / 64] |= 1ULL << (pg % 64);
+		if (m->also)
+			m->also[pg / 64] |= 1ULL << (pg % 64);
+	}
 }
 
 uint64_t guest_mem_page_gpa(const struct guest_mem *m, uint64_t page)

@@ -27,6 +27,10 @@ struct guest_mem {
 	struct guest_mem_slot slots[2];
 	/* Pages the VMM itself wrote (device DMA, loaders): KVM's dirty log misses those. */
 	uint64_t *dirty;	/* one bit per page of RAM, in slot order; NULL: not tracked */
+	/* A second consumer's record of writes (FT re-protection's pre-copy): pages the VMM
+	 * wrote, and those KVM's dirty log reported (vmm/digest.c), until it clears them;
+	 * NULL: none. The digests' `dirty` is cleared by theirs, not by it. */
+	uint64_t *also;
 };
 
 /* Maps size bytes (a multiple of 4 KiB, at least 1 MiB). 0 or -errno. */

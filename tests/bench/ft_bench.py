@@ -336,8 +336,8 @@ def failover(a):
 
 
 def reprotect(a):
-    cases = [("memtouch n=232", "prog=memtouch n=232"), ("memtouch n=32", "prog=memtouch n=32"),
-             ("talk (idle)", "prog=talk n=3000")]
+    cases = [("memhot n=232", "prog=memhot n=232"), ("memtouch n=232", "prog=memtouch n=232"),
+             ("memtouch n=32", "prog=memtouch n=32"), ("talk (idle)", "prog=talk n=3000")]
     print("re-protection of a live 256 MiB guest (the live VM's report):")
     print("  %-16s %9s %7s %10s %12s %12s %10s %s" % ("guest", "pause ms", "rounds", "pages", "in the pause",
                                                      "MiB/s paused", "total s", "guest lines/s before, during"))

@@ -4,7 +4,7 @@
  * the selected program.  Arguments (everything else is ignored, including the
  * virtio_mmio.device= entries the VMM appends):
  *   prog=NAME   hello (default), ticks, race, blk, net, spin, badqueue, kspin, talk, journal,
- *               memtouch
+ *               memtouch, memhot
  *   n=NUMBER    per-program count, see each prog_*.c (0 or absent = default)
  */
 #include "ulib.h"
@@ -31,6 +31,7 @@ static const struct prog progs[] = {
 	{ "kspin", prog_kspin },
 	{ "talk", prog_talk },
 	{ "memtouch", prog_memtouch },
+	{ "memhot", prog_memhot },
 };
 
 /* Value of KEY=... as a [start, len) token, or 0 if absent. */
