@@ -24,6 +24,7 @@ void checkpoints_init(struct checkpoints *s, uint64_t budget)
 static void cp_free(struct checkpoint *c)
 {
 	state_out_free(&c->state);
+	block_copies_free(&c->blocks);
 	free(c->pages);
 	free(c->data);
 	memset(c, 0, sizeof(*c));
@@ -31,7 +32,7 @@ static void cp_free(struct checkpoint *c)
 
 static uint64_t cp_bytes(const struct checkpoint *c)
 {
-	return c->state.len + c->npages * (PAGE + sizeof(uint64_t));
+	return c->state.len + c->npages * (PAGE + sizeof(uint64_t)) + c->blocks.n * (CP_BLOCK + sizeof(uint64_t));
 }
 
 void checkpoints_destroy(struct checkpoints *s)
@@ -39,7 +40,23 @@ void checkpoints_destroy(struct checkpoints *s)
 	for (size_t i = 0; i < s->n; i++)
 		cp_free(&s->cp[i]);
 	free(s->cp);
+	if (s->disks)
+		cp_disks_destroy(s->disks);
+	free(s->disks);
 	memset(s, 0, sizeof(*s));
+}
+
+int checkpoints_watch_disks(struct checkpoints *s, struct replayer *rp)
+{
+	if (!rp->ndisks)
+		return 0;
+	s->disks = malloc(sizeof(*s->disks));
+	int r = s->disks ? cp_disks_init(s->disks, rp) : -ENOMEM;
+	if (r) {
+		free(s->disks);
+		s->disks = NULL;
+	}
+	return r;
 }
 
 struct page_set {
@@ -134,6 +151,12 @@ static int merge_into_next(struct checkpoints *s, size_t i)
 		n++;
 	}
 	s->bytes -= cp_bytes(a) + cp_bytes(b);
+	if (block_copies_merge(&a->blocks, &b->blocks)) {
+		s->bytes += cp_bytes(a) + cp_bytes(b);
+		free(pages);
+		free(data);
+		return -ENOMEM;
+	}
 	free(b->pages);
 	free(b->data);
 	b->pages = pages;
@@ -192,8 +215,10 @@ static int take(struct checkpoints *s, struct machine *m, struct replayer *p, ui
 	}
 	r = ps.err ? ps.err : copy_pages(&c, &ps, m);
 	free(ps.pages);
+	if (!r && s->disks)
+		r = cp_disks_take(s->disks, &c.blocks);
 	if (r) {
-		snprintf(err, errlen, "out of memory for a replay checkpoint");
+		snprintf(err, errlen, "%s for a replay checkpoint", r == -ENOMEM ? "out of memory" : "cannot read the disks");
 		cp_free(&c);
 		return r;
 	}
@@ -247,6 +272,8 @@ int checkpoints_at(struct checkpoints *s, struct machine *m, struct replayer *p,
 			return r;
 		}
 		mem_digest_forget_changed(&m->digest);
+		if (s->disks)
+			cp_disks_passed(s->disks);
 		s->base++;
 		if (s->base + 1 == s->n)
 			s->last_ns = mono_clock_ns();
@@ -323,6 +350,17 @@ int checkpoints_restore(struct checkpoints *s, size_t t, struct machine *m, stru
 			guest_mem_mark_dirty(&m->mem, guest_mem_page_gpa(&m->mem, pg), PAGE);
 		}
 	free(rc.set);
+	if (s->disks) {
+		const struct block_copies **cps = malloc((s->n ? s->n : 1) * sizeof(*cps));
+		for (size_t i = 0; cps && i < s->n; i++)
+			cps[i] = &s->cp[i].blocks;
+		r = cps ? cp_disks_restore(s->disks, cps, t, s->base) : -ENOMEM;
+		free(cps);
+		if (r) {
+			snprintf(err, errlen, "cannot put the disks back: %s", strerror(-r));
+			return DETVM_EXIT_HOST;
+		}
+	}
 	const struct checkpoint *c = &s->cp[t];
 	struct state_in in;
 	struct machine_saved saved;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "replay/checkpoint_disks.h"
 #include "replay/replay.h"
 #include "vmm/machine.h"
 #include "vmm/state_io.h"
@@ -26,6 +27,7 @@ struct checkpoint {
 	uint64_t npages;
 	uint64_t *pages;		/* page indices (guest_mem slot order), ascending */
 	uint8_t *data;			/* npages * 4 KiB */
+	struct block_copies blocks;	/* disk blocks written since the previous one */
 };
 
 struct checkpoints {
@@ -36,10 +38,13 @@ struct checkpoints {
 	uint64_t taken, merged;
 	uint64_t last_ns;	/* host time when the frontier checkpoint was taken */
 	int full;		/* over budget with nothing left to merge: no more taken */
+	struct cp_disks *disks;	/* the replay's disks, watched; NULL: none */
 };
 
 void checkpoints_init(struct checkpoints *s, uint64_t budget);
 void checkpoints_destroy(struct checkpoints *s);
+/* Keeps the replay's disks too (call before the run starts). 0 or -ENOMEM. */
+int checkpoints_watch_disks(struct checkpoints *s, struct replayer *rp);
 /*
  * At a delivery point (steps 0), or between instructions `steps` single-steps past one,
  * with nothing half done: takes a checkpoint where the policy says so, or, re-running

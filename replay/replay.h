@@ -48,6 +48,9 @@ struct replayer {
 	uint32_t chaos_max;
 	int chaos_holding;		/* holding since exit chaos_from */
 	uint64_t chaos_from;
+	/* told before each disk write lands (replay checkpoints keep what it overwrites) */
+	void (*disk_writing)(void *ctx, unsigned disk, uint64_t off, uint64_t len);
+	void *disk_ctx;
 };
 
 /* Where the replayer stands in the trace, to come back to (reverse execution). */

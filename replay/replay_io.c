@@ -66,6 +66,8 @@ static int disk_io(struct replayer *p, unsigned disk, uint64_t off, void *buf, s
 	}
 	if (disk >= p->ndisks || off > p->disk_size[disk] || len > p->disk_size[disk] - off)
 		return -EIO;
+	if (wr && p->disk_writing && len)
+		p->disk_writing(p->disk_ctx, disk, off, len);
 	int r = wr ? file_pwrite_full(p->disk_fd[disk], buf, len, off)
 		   : file_pread_full(p->disk_fd[disk], buf, len, off);
 	if (r)	/* the recording succeeded here: a host failure now is a divergence */

@@ -530,10 +530,10 @@ void gdb_server_attach(struct gdb_server *s, struct machine *m, struct replayer 
 	/* said once the replay can start: a trace that cannot be read says only that */
 	fprintf(stderr, "detvm: gdb: listening on port %u%s\n", s->port,
 		s->mode == GDB_STOP ? "; waiting for gdb to attach (target remote HOST:PORT)" : "");
-	if (m->nblk) {	/* disk writes go to the scratch copy and are not undone */
+	/* disk writes go to the replay's private copies: checkpoints keep what they overwrite */
+	if (checkpoints_watch_disks(&s->cps, rp)) {
 		s->reverse_ok = 0;
-		snprintf(s->reverse_off, sizeof(s->reverse_off), "the guest has disks, whose writes "
-			 "detvm cannot undo yet");
+		snprintf(s->reverse_off, sizeof(s->reverse_off), "out of memory for watching the disks");
 	}
 }
 

@@ -1,8 +1,9 @@
 #!/bin/bash
-# detvm replay --gdb with Debian's gdb in batch mode against the race and kspin guests:
+# detvm replay --gdb with Debian's gdb in batch mode against the race, kspin and blk guests:
 # a breakpoint on a guest function (by its ELF symbol), stepping, a memory read,
 # reverse-stepi back over a write (the old value again), reverse-continue to a watchpoint
-# on the race guest's shared counter, the same on kspin's tick count, and continuing to
+# on the race guest's shared counter, the same on kspin's tick count, back to the start over
+# blk's disk writes (then forwards again: the sectors read as they were), and continuing to
 # the end: gdb sees the process exit, and the replay still matches its trace (exit 0).
 # usage: gdb_replay.sh DETVM GUEST_ELF
 here=$(cd "$(dirname "$0")" && pwd)
@@ -136,6 +137,24 @@ t=$(sed -n 's/^\$1 = //p' "$g")
 grep -Eq "^\\\$2 = $t$" "$g" || fail "kspin: ticks is not $t where reverse-continue stopped"
 grep -q "exited normally" "$g" || fail "kspin: gdb did not see the guest end"
 grep -Eq "gdb: went back .* in [0-9.]+ ms" "$tmp/race.err" "$tmp/kspin.err" || true
+# ---- blk: backwards over disk writes (the replay's private disk copy is put back) -----
+python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"
+rr_record "$tmp/blk.trace" blk_rec --disk "$tmp/disk.img" --cmdline "prog=blk" || fail "recording blk failed"
+# blk_io's first call reads sector 0's original into `saved`, the second writes a pattern
+# over it; back to the start from the third, the first call must read the original again
+# (the replay's private disk copy put back): `saved` the same both times
+gdb_session "$tmp/blk.trace" blk \
+	'break blk_io' 'ignore 1 1' 'continue' 'x/8xb &saved' 'continue' 'delete' 'reverse-continue' \
+	'break blk_io' 'ignore 2 1' 'continue' 'x/8xb &saved' 'delete' 'continue'
+rc=$?
+g=$tmp/blk.gdb
+[ "$rc" -eq 0 ] || fail "blk: replay under gdb ended with status $rc, not 0"
+grep -q "replay identical" "$tmp/blk.err" || fail "blk: the replay under gdb did not match its trace"
+grep -q "No more reverse-execution history" "$g" || fail "blk: reverse-continue did not go back to the start"
+[ "$(grep -c "^0x[0-9a-f]* <saved>:[[:space:]]*0x00[[:space:]]*0x01[[:space:]]*0x02[[:space:]]*0x03" "$g")" -eq 2 ] ||
+	fail "blk: after going back over the write, sector 0 did not read as it was (00 01 02 03...) again"
+grep -q "exited normally" "$g" || fail "blk: gdb did not see the guest end"
+
 # ---- Ctrl-C while the replay runs, then backwards from where it stopped ---------------
 rr_record "$tmp/long.trace" long_rec --cmdline "prog=race n=20000" || fail "recording a long race failed"
 # a breakpoint inside an instruction never hits but keeps the replay single-stepping, so it
