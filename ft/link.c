@@ -1,6 +1,7 @@
 #include "ft/link.h"
 
 #include <errno.h>
+#include <sys/eventfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,8 @@ int ft_primary_start(struct ft_link *l, struct transport *t, int beat_ms, int de
 {
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;
+	/* a queued piece goes at once, not at the next poll of the link's thread */
+	t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return start(l, t, beat_ms, dead_ms, run_primary);
 }
 
@@ -297,6 +300,15 @@ int ft_backup_start(struct ft_link *l, struct transport *t, int fd, int beat_ms,
 	l->state_ctx = state_ctx;
 	l->fd = fd;
 	return start(l, t, beat_ms, dead_ms, run_backup);
+}
+
+/* The link's thread, waiting for a word from the backup, has something to send. */
+static void wake(struct ft_link *l)
+{
+	if (l->t->wake_fd < 0)
+		return;
+	ssize_t w = write(l->t->wake_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+	(void)w;	/* the counter full: a wake-up is pending anyway */
 }
 
 static int queue(struct ft_link *l, uint8_t type, const void *data, size_t len)
@@ -327,6 +339,8 @@ static int queue(struct ft_link *l, uint8_t type, const void *data, size_t len)
 	pthread_mutex_unlock(&l->mu);
 	if (r)
 		free(p);
+	else
+		wake(l);
 	return r;
 }
 
@@ -447,6 +461,8 @@ void ft_link_destroy(struct ft_link *l)
 		l->head = p->next;
 		free(p);
 	}
+	if (l->t && l->t->wake_fd >= 0)
+		close(l->t->wake_fd);
 	transport_destroy(l->t);
 	l->t = NULL;
 	pthread_cond_destroy(&l->cv);

@@ -25,6 +25,12 @@ struct hello {
 	uint32_t wire;
 };
 
+int link_woken(struct transport *t)
+{
+	uint64_t v;
+	return t->wake_fd >= 0 && read(t->wake_fd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
 int64_t link_deadline(int timeout_ms)
 {
 	if (timeout_ms < 0)

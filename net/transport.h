@@ -48,6 +48,9 @@ struct transport {
 	 * it takes). Past it the send fails with -ETIMEDOUT and the link is dead: a peer
 	 * that takes nothing, like one that says nothing, may be gone (a partition). */
 	int send_timeout_ms;
+	/* An eventfd (-1, the default: none) that ends a recv's wait early, as a timeout
+	 * would: the link's own thread is told it has something to send. */
+	int wake_fd;
 };
 
 /* A TCP listening socket on "HOST:PORT" (port 0: any; the one chosen is in addr). */

@@ -16,6 +16,8 @@ int64_t link_deadline(int timeout_ms);
 int link_write_all(int fd, const void *buf, size_t len, int64_t deadline);
 /* Exactly len bytes from fd before the deadline: 0, -ETIMEDOUT, -ECONNRESET (closed). */
 int link_read_all(int fd, void *buf, size_t len, int64_t deadline);
+/* The wake_fd was written: clears it; 1 if it was, else 0. */
+int link_woken(struct transport *t);
 void link_fail(struct transport *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The wires: each takes the connected side channel fd (closed on failure). */

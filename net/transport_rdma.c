@@ -174,11 +174,12 @@ static int wait_cq(struct rdma_link *l, int64_t deadline)
 		/* what came between the last poll and arming is not announced */
 		return drain(l);
 	}
-	struct pollfd pf[2] = { { .fd = l->ch->fd, .events = POLLIN }, { .fd = l->fd, .events = POLLIN } };
-	int p = poll(pf, 2, link_ms_left(deadline));
+	struct pollfd pf[3] = { { .fd = l->ch->fd, .events = POLLIN }, { .fd = l->fd, .events = POLLIN },
+				{ .fd = l->t.wake_fd, .events = POLLIN } };
+	int p = poll(pf, l->t.wake_fd >= 0 ? 3 : 2, link_ms_left(deadline));
 	if (p < 0)
 		return errno == EINTR ? 0 : -errno;
-	if (p == 0)
+	if (p == 0 || (!pf[0].revents && !pf[1].revents && link_woken(&l->t)))
 		return -ETIMEDOUT;
 	if (pf[1].revents) {
 		char c;
@@ -401,6 +402,7 @@ int transport_rdma_new(struct transport **out, int fd, const char *peer, const c
 	}
 	l->fd = fd;
 	l->t.ops = &rdma_ops;
+	l->t.wake_fd = -1;
 	snprintf(l->t.peer, sizeof(l->t.peer), "%s", peer);
 	l->ctx = open_device(device, &gid, &gidx, name, sizeof(name));
 	if (!l->ctx) {

@@ -123,9 +123,9 @@ static ssize_t tcp_recv(struct transport *t, void *out, size_t cap, int timeout_
 		}
 		if (r > 0)
 			continue;
-		struct pollfd pf = { .fd = l->fd, .events = POLLIN };
-		int p = poll(&pf, 1, link_ms_left(deadline));
-		if (p == 0)
+		struct pollfd pf[2] = { { .fd = l->fd, .events = POLLIN }, { .fd = t->wake_fd, .events = POLLIN } };
+		int p = poll(pf, t->wake_fd >= 0 ? 2 : 1, link_ms_left(deadline));
+		if (p == 0 || (p > 0 && !pf[0].revents && link_woken(t)))
 			return -ETIMEDOUT;
 		if (p < 0 && errno != EINTR)
 			return -errno;
@@ -156,6 +156,7 @@ int transport_tcp_new(struct transport **out, int fd, const char *peer, char *er
 		return -ENOMEM;
 	}
 	l->t.ops = &tcp_ops;
+	l->t.wake_fd = -1;
 	l->fd = fd;
 	snprintf(l->t.peer, sizeof(l->t.peer), "%s", peer);
 	*out = &l->t;
