@@ -478,6 +478,9 @@ static int dbg_wants_step(void *self, struct machine *m)
 	}
 	if (s->free_run)
 		return DEBUGGER_STEP_KEEP;
+	int gate = gdb_gate_ahead(s, m, injecting);
+	if (gate >= 0)
+		return gate;
 	int how = before_step(m);
 	if (how == 2 && !(s->step_rings & 8)) {
 		/* the trap after an IRET into ring 3 never comes: the IRET is done here */
@@ -518,7 +521,8 @@ int gdb_server_init(struct gdb_server *s, const char *hostport, int wait, uint64
 	s->signal = 5;
 	s->reverse_ok = 1;
 	s->step_rings = probe_step_rings();
-	s->user_steps = !(s->step_rings & 8) && (probe_breakpoint_rings() & 1) && !getenv("DETVM_GDB_NO_USER_STEP");
+	s->bp_rings = probe_breakpoint_rings();
+	s->user_steps = !(s->step_rings & 8) && (s->bp_rings & 1) && !getenv("DETVM_GDB_NO_USER_STEP");
 	checkpoints_init(&s->cps, budget);
 	return 0;
 }

@@ -71,6 +71,7 @@ struct gdb_server {
 	uint64_t entry_rsp;		/* at the last entry into the guest */
 	uint16_t entry_cs;
 	unsigned step_rings;		/* where KVM single-steps: bit n = ring n */
+	unsigned bp_rings;		/* where its hardware breakpoints work: bit n = ring n */
 	unsigned port;			/* listened on */
 	int started;			/* past the start of the run */
 	int free_run;			/* not stepped until the next delivery point */
@@ -105,5 +106,9 @@ int gdb_at_breakpoint(struct gdb_server *s, struct machine *m);
 /* The read or access watchpoint the instruction just run touched (-1 none; why gets the
  * stop reason), noting which one the next will touch where it is stepped. */
 int gdb_accessed(struct gdb_server *s, struct machine *m, int stepping, char *why, size_t len);
+
+/* Before a stepped entry: where the guest is about to go through an interrupt gate, how
+ * it goes (tools/gdb_gate.c): -1 none ahead, else what wants_step answers. */
+int gdb_gate_ahead(struct gdb_server *s, struct machine *m, int injecting);
 
 #endif

@@ -23,6 +23,15 @@ static int gate(struct machine *m, const struct kvm_sregs *s, unsigned v, uint64
 	return (e[5] & 0x80) ? 0 : -EFAULT;	/* present */
 }
 
+int user_step_idt_handler(struct machine *m, unsigned v, uint64_t *handler)
+{
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	unsigned ist;
+	if (!(s->efer & 0x400))
+		return -EFAULT;	/* long mode only */
+	return gate(m, s, v, handler, &ist);
+}
+
 /* The segment register a ring-3 selector loads, from the guest's GDT. 0, or -EFAULT. */
 static int segment(struct machine *m, const struct kvm_sregs *s, uint64_t sel, struct kvm_segment *seg)
 {

@@ -32,6 +32,10 @@ int user_step_arm(struct user_step *u, struct machine *m);
  * 0, or -errno. */
 int user_step_finish(struct user_step *u, struct machine *m);
 
+/* The handler of IDT vector v of a long-mode guest: 0, or -EFAULT (not long mode, beyond
+ * the IDT, not present). */
+int user_step_idt_handler(struct machine *m, unsigned v, uint64_t *handler);
+
 /* Does what the IRETQ at RIP into ring 3 would: that step needs no entry (the trap after
  * an IRET into ring 3 never comes here). 0, or -errno. */
 int user_step_iret(struct machine *m);

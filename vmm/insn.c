@@ -20,3 +20,17 @@ int insn_is_rep_string(const uint8_t *b, unsigned n)
 	}
 	return 1;	/* unknown bytes: treat as unsafe */
 }
+
+int insn_gate_vector(const uint8_t *b, unsigned n, int long_mode, int of)
+{
+	if (!n)
+		return -1;
+	switch (b[0]) {
+	case 0xcd: return n >= 2 ? b[1] : -1;
+	case 0xcc: return 3;
+	case 0xf1: return 1;
+	case 0xce: return long_mode ? 6 : of ? 4 : -1;
+	case 0x0f: return n >= 2 && b[1] == 0x0b ? 6 : -1;
+	default: return -1;
+	}
+}

@@ -9,4 +9,9 @@
  * 0 otherwise. A REP string instruction can stop half way with RIP still on it. */
 int insn_is_rep_string(const uint8_t *b, unsigned n);
 
+/* The vector of the interrupt gate the instruction the bytes start goes through: INT n,
+ * INT1, INT3, INTO (taken where OF is set, #UD in 64-bit mode), UD2; -1 for any other or
+ * for bytes cut off. long_mode: 64-bit code; of: RFLAGS.OF. */
+int insn_gate_vector(const uint8_t *b, unsigned n, int long_mode, int of);
+
 #endif

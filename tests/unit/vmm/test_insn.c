@@ -41,12 +41,32 @@ static void test_undecodable(void **state)
 	assert_int_equal(IS_REP(0x66, 0x66, 0x48), 1);
 }
 
+#define GATE(lm, of, ...) insn_gate_vector((const uint8_t[]){ __VA_ARGS__ }, \
+						sizeof((const uint8_t[]){ __VA_ARGS__ }), lm, of)
+
+static void test_gate_vector(void **state)
+{
+	(void)state;
+	assert_int_equal(GATE(1, 0, 0xcd, 0x80), 0x80);		/* int 0x80 */
+	assert_int_equal(GATE(1, 0, 0xcc), 3);			/* int3 */
+	assert_int_equal(GATE(1, 0, 0xf1), 1);			/* int1 */
+	assert_int_equal(GATE(1, 0, 0x0f, 0x0b), 6);		/* ud2 */
+	assert_int_equal(GATE(1, 0, 0xce), 6);			/* into: #UD in 64-bit mode */
+	assert_int_equal(GATE(0, 1, 0xce), 4);			/* into with OF */
+	assert_int_equal(GATE(0, 0, 0xce), -1);			/* into without OF: no gate */
+	assert_int_equal(GATE(1, 0, 0xcd), -1);			/* cut off */
+	assert_int_equal(GATE(1, 0, 0x0f, 0x05), -1);		/* syscall: no gate */
+	assert_int_equal(GATE(1, 0, 0x48, 0xcf), -1);		/* iretq */
+	assert_int_equal(insn_gate_vector(NULL, 0, 1, 0), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rep_string),
 		cmocka_unit_test(test_not_rep_string),
 		cmocka_unit_test(test_undecodable),
+		cmocka_unit_test(test_gate_vector),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
