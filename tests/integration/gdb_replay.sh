@@ -158,12 +158,14 @@ grep -Eq "gdb: went back .* in [0-9.]+ ms" "$tmp/race.err" "$tmp/kspin.err" || t
 # ---- blk: backwards over disk writes (the replay's private disk copy is put back) -----
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"
 rr_record "$tmp/blk.trace" blk_rec --disk "$tmp/disk.img" --cmdline "prog=blk" || fail "recording blk failed"
-# blk_io's first call reads sector 0's original into `saved`, the second writes a pattern
-# over it; back to the start from the third, the first call must read the original again
-# (the replay's private disk copy put back): `saved` the same both times
+# blk's first request reads sector 0's original into `saved`, the second writes a
+# pattern over it, the third reads that back into `readback` (all by the device's DMA, at
+# exits: write watchpoints see them on every host). Stopped there, back to the start, then
+# forwards to the first read again: `saved` must hold the original both times (the
+# replay's private disk copy put back)
 gdb_session "$tmp/blk.trace" blk \
-	'break blk_io' 'ignore 1 1' 'continue' 'x/8xb &saved' 'continue' 'delete' 'reverse-continue' \
-	'break blk_io' 'ignore 2 1' 'continue' 'x/8xb &saved' 'delete' 'continue'
+	'watch *(long *)&readback' 'continue' 'x/8xb &saved' 'delete' 'reverse-continue' \
+	'watch *(long *)&saved' 'continue' 'x/8xb &saved' 'delete' 'continue'
 rc=$?
 g=$tmp/blk.gdb
 [ "$rc" -eq 0 ] || fail "blk: replay under gdb ended with status $rc, not 0"
