@@ -165,8 +165,6 @@ static void trim_pending(struct ft_golive *g, unsigned con)
 
 static void hold_console(struct ft_golive *g, unsigned con, const uint8_t *buf, size_t len)
 {
-	if (!g->pending && !(g->pending = malloc(2 * PENDING_MAX + HOST_CONSOLE_BUF)))
-		return;		/* shown neither way: the primary's reader has what it released */
 	if (!g->pending_len)
 		g->pending_off = g->console_off;
 	while (len) {
@@ -274,165 +272,105 @@ static const struct hostio_ops golive_ops = {
 	.due = gl_due,
 };
 
-/* A live VM nobody records: nothing to check, nothing to say. */
-static int none_exit(void *s, uint64_t p, const struct kvm_run *r, const uint8_t *m)
-{
-	(void)s, (void)p, (void)r, (void)m;
-	return 0;
-}
-static int none_interrupt(void *s, uint64_t p, unsigned v, uint64_t rip)
-{
-	(void)s, (void)p, (void)v, (void)rip;
-	return 0;
-}
-static int none_no_interrupt(void *s, uint64_t p, uint64_t rip, int pending)
-{
-	(void)s, (void)p, (void)rip, (void)pending;
-	return 0;
-}
-static int none_position(void *s, uint64_t p)
-{
-	(void)s, (void)p;
-	return 0;
-}
-static int none_checkpoint(void *s, uint64_t p, uint64_t rip, const struct run_digest *d)
-{
-	(void)s, (void)p, (void)rip, (void)d;
-	return 0;
-}
-static int none_should_stop(void *s, uint64_t p, int *code)
-{
-	(void)s, (void)p, (void)code;
-	return 0;
-}
-static int none_window(void *s, uint64_t p, struct step_landmark *lm)
-{
-	(void)s, (void)p, (void)lm;
-	return OBSERVER_WINDOW_ASK;
-}
-static int none_step_point(void *s, const struct step_landmark *lm)
-{
-	(void)s, (void)lm;
-	return 0;
-}
-static int none_step_target(void *s, uint64_t p, struct step_landmark *lm)
-{
-	(void)s, (void)p, (void)lm;
-	return 0;
-}
-static int none_host_exit(void *s)
-{
-	(void)s;
-	return 0;
-}
-static int none_end(void *s, uint64_t p, int code, const char *why, const struct run_digest *d)
-{
-	(void)s, (void)p, (void)code, (void)why, (void)d;
-	return 0;
-}
-static int none_failure(void *s, char *msg, unsigned len)
-{
-	(void)s;
-	if (len) msg[0] = 0;
-	return 0;
-}
-
-static const struct run_observer_ops none_ops = {
-	none_exit, none_interrupt, none_no_interrupt, none_position, none_checkpoint, none_should_stop,
-	none_window, none_step_point, none_step_target, none_host_exit, none_end, none_failure,
-};
-static struct run_observer none = { &none_ops, NULL };
-
-/* The run observer: the replayer's while the log lasts; once live none, or the recorder's
- * of a re-protected VM. */
+/* The run observer: the replayer's while the log lasts; once live the recorder's of a
+ * re-protected VM, or none (NULL: a live VM nobody records has nothing to check). */
 static struct run_observer *target(struct ft_golive *g)
 {
-	return !live(g) ? &g->rp->obs : g->live_obs ? g->live_obs : &none;
+	return !live(g) ? &g->rp->obs : g->live_obs;
 }
-
-#define FORWARD(g, fn, ...) (target(g)->ops->fn(target(g)->self, __VA_ARGS__))
 
 static int ob_exit(void *s, uint64_t position, const struct kvm_run *run, const uint8_t *mem)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return FORWARD(g, exit, position, run, mem);
+	struct run_observer *o = target(g);
+	return o ? o->ops->exit(o->self, position, run, mem) : 0;
 }
 
 static int ob_interrupt(void *s, uint64_t position, unsigned vector, uint64_t rip)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return FORWARD(g, interrupt, position, vector, rip);
+	struct run_observer *o = target(g);
+	return o ? o->ops->interrupt(o->self, position, vector, rip) : 0;
 }
 
 static int ob_no_interrupt(void *s, uint64_t position, uint64_t rip, int pending)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return FORWARD(g, no_interrupt, position, rip, pending);
+	struct run_observer *o = target(g);
+	return o ? o->ops->no_interrupt(o->self, position, rip, pending) : 0;
 }
 
 static int ob_want_checkpoint(void *s, uint64_t position)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return FORWARD(g, want_checkpoint, position);
+	struct run_observer *o = target(g);
+	return o ? o->ops->want_checkpoint(o->self, position) : 0;
 }
 
 static int ob_checkpoint(void *s, uint64_t position, uint64_t rip, const struct run_digest *d)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return FORWARD(g, checkpoint, position, rip, d);
+	struct run_observer *o = target(g);
+	return o ? o->ops->checkpoint(o->self, position, rip, d) : 0;
 }
 
 static int ob_should_stop(void *s, uint64_t position, int *code)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return FORWARD(g, should_stop, position, code);
+	struct run_observer *o = target(g);
+	return o ? o->ops->should_stop(o->self, position, code) : 0;
 }
 
 static int ob_window(void *s, uint64_t position, struct step_landmark *lm)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return FORWARD(g, window, position, lm);
+	struct run_observer *o = target(g);
+	return o ? o->ops->window(o->self, position, lm) : OBSERVER_WINDOW_ASK;
 }
 
 static int ob_step_point(void *s, const struct step_landmark *lm)
 {
 	struct ft_golive *g = s;
 	g->rp->position = lm->last_exit + 1;
-	return FORWARD(g, step_point, lm);
+	struct run_observer *o = target(g);
+	return o ? o->ops->step_point(o->self, lm) : 0;
 }
 
 static int ob_step_target(void *s, uint64_t position, struct step_landmark *lm)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return FORWARD(g, step_target, position, lm);
+	struct run_observer *o = target(g);
+	return o ? o->ops->step_target(o->self, position, lm) : 0;
 }
 
 static int ob_host_exit(void *s)
 {
 	struct ft_golive *g = s;
-	return target(g)->ops->host_exit(target(g)->self);
+	struct run_observer *o = target(g);
+	return o ? o->ops->host_exit(o->self) : 0;
 }
 
 static int ob_end(void *s, uint64_t position, int code, const char *why, const struct run_digest *d)
 {
 	struct ft_golive *g = s;
 	g->rp->position = position;
-	return FORWARD(g, end, position, code, why, d);
+	struct run_observer *o = target(g);
+	return o ? o->ops->end(o->self, position, code, why, d) : 0;
 }
 
 static int ob_failure(void *s, char *msg, unsigned len)
 {
 	struct ft_golive *g = s;
-	/* after a failed switch the replayer holds the reason */
-	struct run_observer *o = g->live_now ? target(g) : &g->rp->obs;
+	/* the recorder of a re-protected VM, else the replayer (a failed switch's reason) */
+	struct run_observer *o = g->live_now && g->live_obs ? g->live_obs : &g->rp->obs;
 	return o->ops->failure(o->self, msg, len);
 }
 
@@ -473,6 +411,10 @@ int ft_golive_init(struct ft_golive *g, struct replayer *rp, struct host_run *li
 	g->ctx = ctx;
 	for (unsigned t = 0; t < HOSTIO_TIMERS; t++)
 		g->armed[t] = HOSTIO_TIMER_OFF;
+	/* a chunk past PENDING_MAX is shown before the next joins: never more than twice it */
+	g->pending = malloc(2 * PENDING_MAX);
+	if (!g->pending)
+		return -ENOMEM;
 	for (unsigned d = 0; d < rp->ndisks; d++) {
 		g->nblocks[d] = (rp->disk_size[d] + BLOCK - 1) / BLOCK;
 		g->dirty[d] = calloc(g->nblocks[d] / 8 + 1, 1);
