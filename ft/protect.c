@@ -75,27 +75,22 @@ static int written_since(struct ft_protect *p, uint64_t *count)
 	return r;
 }
 
-/* What was written since the round began becomes the next round. */
-static int next_round(struct ft_protect *p, uint64_t *count)
+/* What was written since the round began (written_since() just looked) is the next. */
+static void start_round(struct ft_protect *p)
 {
-	int r = written_since(p, count);
-	if (r)
-		return r;
 	memcpy(p->todo, p->m->mem.also, bitmap_bytes(p->pages));
 	memset(p->m->mem.also, 0, bitmap_bytes(p->pages));
 	p->cursor = 0;
 	p->round++;
-	return 0;
 }
 
-int ft_protect_begin(struct ft_protect *p, struct machine *m, struct ft_link *link)
+int ft_protect_begin(struct ft_protect *p, struct machine *m, struct ft_link *link, uint64_t (*clock)(void *ctx),
+		     int (*become_primary)(void *ctx), void *ctx)
 {
-	struct ft_protect keep = *p;	/* the caller's callbacks */
 	memset(p, 0, sizeof(*p));
-	p->clock = keep.clock;
-	p->become_primary = keep.become_primary;
-	p->ctx = keep.ctx;
-	p->console_off = keep.console_off;
+	p->clock = clock;
+	p->become_primary = become_primary;
+	p->ctx = ctx;
 	p->m = m;
 	p->link = link;
 	p->pages = m->mem.size / PAGE;
@@ -141,12 +136,10 @@ static int send_round(struct ft_protect *p, int all)
 	return batch_send(p);
 }
 
-static int pause_and_switch(struct ft_protect *p)
+/* The pause, from t0, with the last round of n pages started. */
+static int pause_and_switch(struct ft_protect *p, uint64_t t0, uint64_t n)
 {
-	uint64_t t0 = mono_clock_ns(), n;
-	int r = next_round(p, &n);
-	if (!r)
-		r = send_round(p, 1);
+	int r = send_round(p, 1);
 	p->pause_pages = n;
 	struct state_out o;
 	state_out_init(&o);
@@ -175,16 +168,16 @@ int ft_protect_step(struct ft_protect *p)
 	int r = send_round(p, 0);
 	p->next_slice_ns = mono_clock_ns() + SLICE_NS;
 	if (!r && p->cursor >= p->pages) {
-		uint64_t n = 0;
-		/* what the next round would hold: pause when it is small enough */
+		uint64_t t0 = mono_clock_ns(), n = 0;
 		r = written_since(p, &n);
-		if (r)
-			return r;
-		if (n <= FT_PROTECT_PAUSE_PAGES || p->round + 1 >= FT_PROTECT_MAX_ROUNDS) {
-			r = pause_and_switch(p);
-			return r ? r : 1;
+		if (!r) {
+			start_round(p);
+			/* small enough (or no better in sight): the pause, here */
+			if (n <= FT_PROTECT_PAUSE_PAGES || p->round >= FT_PROTECT_MAX_ROUNDS) {
+				r = pause_and_switch(p, t0, n);
+				return r ? r : 1;
+			}
 		}
-		r = next_round(p, &n);
 	}
 	if (r && !p->why[0])
 		snprintf(p->why, sizeof(p->why), "%s", r == -EPIPE ? "the new backup is gone" : strerror(-r));

@@ -51,8 +51,10 @@ struct ft_protect {
 	char why[256];			/* a failure, one line */
 };
 
-/* Starts the transfer of m over link (the new backup connected). 0 or -errno. */
-int ft_protect_begin(struct ft_protect *p, struct machine *m, struct ft_link *link);
+/* Starts the transfer of m over link (the new backup connected); clock and become_primary
+ * (with ctx) are the pause's. 0 or -errno. */
+int ft_protect_begin(struct ft_protect *p, struct machine *m, struct ft_link *link, uint64_t (*clock)(void *ctx),
+		     int (*become_primary)(void *ctx), void *ctx);
 /* At a delivery point: a slice of pre-copy, or the pause. 0 more to do; 1 done, the VM
  * is a primary now; -errno failed (why), the VM runs on unprotected. */
 int ft_protect_step(struct ft_protect *p);

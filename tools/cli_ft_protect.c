@@ -51,10 +51,7 @@ static void protect_work(struct cli_control *c, struct machine *m)
 	char reply[512];
 	int r;
 	if (!pr->p.m) {
-		pr->p.clock = live_clock;
-		pr->p.become_primary = become_primary;
-		pr->p.ctx = pr;
-		r = ft_protect_begin(&pr->p, m, &pr->side.link);
+		r = ft_protect_begin(&pr->p, m, &pr->side.link, live_clock, become_primary, pr);
 		if (!r)
 			return;
 		snprintf(pr->p.why, sizeof(pr->p.why), "cannot start: %s", strerror(-r));
