@@ -165,6 +165,12 @@ static int attach_platform(struct machine *m)
 	return r;
 }
 
+int machine_list_msrs(struct machine *m)
+{
+	m->nstate_msrs = VCPU_STATE_MAX_MSRS;
+	return vcpu_state_msr_list(&m->kvm, m->state_msrs, &m->nstate_msrs);
+}
+
 void machine_nic_mac(unsigned i, uint8_t mac[6])
 {
 	/* locally administered, stable per index so a replay shows the same MAC */
@@ -280,10 +286,11 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		r = kvm_vcpu_set_cpuid(&m->kvm, m->cpuid, m->ncpuid);
 	if (!r)
 		r = kvm_vcpu_set_boot_state(&m->kvm, &bs);
-	/* after CPUID: which MSRs KVM lets the guest have depends on it */
-	m->nstate_msrs = VCPU_STATE_MAX_MSRS;
-	if (!r)
-		r = vcpu_state_msr_list(&m->kvm, m->state_msrs, &m->nstate_msrs);
+	/* after CPUID: which MSRs KVM lets the guest have depends on it (a plain run that is
+	 * never saved need not ask: machine_state_save() does, once) */
+	m->nstate_msrs = 0;
+	if (!r && m->track_state)
+		r = machine_list_msrs(m);
 	/* every exit then brings the registers along: RIP and CPL checks cost no ioctl */
 	m->kvm.run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 	if (r) {

@@ -167,6 +167,8 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		   const uint64_t *disk_sizes, char *err, size_t errlen);
 void machine_destroy(struct machine *m);
 void machine_nic_mac(unsigned index, uint8_t mac[6]);
+/* The MSRs a saved vCPU state carries (m->state_msrs); 0 or -errno. */
+int machine_list_msrs(struct machine *m);
 /* Runs until the guest ends; returns a detvm exit code and prints why it ended. */
 int machine_run(struct machine *m);
 /* One line per device counter worth knowing (bad chains, dropped input, ...). */

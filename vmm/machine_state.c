@@ -75,7 +75,9 @@ static const struct dev_part parts[] = {
 int machine_state_save(struct machine *m, uint64_t clock_ns, struct state_out *o, char *err, size_t errlen)
 {
 	struct vcpu_state st;
-	int r = vcpu_complete_exit(&m->kvm);
+	int r = m->nstate_msrs ? 0 : machine_list_msrs(m);
+	if (!r)
+		r = vcpu_complete_exit(&m->kvm);
 	if (!r)
 		r = vcpu_state_get(&m->kvm, m->state_msrs, m->nstate_msrs, &st);
 	if (r) {
