@@ -10,21 +10,8 @@
 # usage: ft_failover.sh DETVM GUEST_ELF [KILLS (default 10; 100 for the long run)]
 set -u
 detvm=$1 elf=$2 kills=${3:-10}
-tmp=$(mktemp -d)
-bpid= ppid=
-cleanup() {
-	kill -9 $bpid $ppid 2>/dev/null
-	etcd_stop
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL ft_failover: $*"
-	for f in "$tmp"/k*/*.err; do [ -f "$f" ] && { echo "--- ${f#$tmp/}"; tail -c 1500 "$f"; }; done
-	exit 1
-}
 . "$(dirname "$0")/ft_lib.sh"
-SECONDS=0
+ft_init ft_failover
 n=100
 etcd_start
 plain_journal $n

@@ -1,6 +1,6 @@
 # Helpers of the FT failure tests (sourced): a real etcd on loopback, a journal disk, a
 # primary/backup pair on loopback, the console an outside reader sees.
-# Needs: detvm, elf, tmp set by the caller; fail() defined by it.
+# Needs: detvm, elf, tmp set by the caller; fail() defined by it, or by ft_init.
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ft_console=$here/../../tools/ft_console.py
@@ -8,6 +8,31 @@ ft_console=$here/../../tools/ft_console.py
 # side for seconds beside the rest of the suite; /dev/kvm hosts much less.
 dead_ms=${FT_DEAD_MS:-$([ -n "${DETVM_IN_KVMHOST:-}" ] && echo 5000 || echo 1000)}
 etcd_pid=
+
+# ft_init NAME: a scratch $tmp, the sides' pids (bpid ppid b2pid) killed and etcd stopped
+# on exit, and fail MSG, which prints the sides' logs ($tmp/*/*.err) and exits 1.
+ft_init() {
+	ft_name=$1
+	tmp=$(mktemp -d)
+	bpid= ppid= b2pid=
+	trap ft_cleanup EXIT
+	# (defined here, so a test that sources this file with its own fail keeps that)
+	fail() {
+		echo "FAIL $ft_name: $*"
+		local f
+		for f in "$tmp"/*/*.err; do [ -f "$f" ] && { echo "--- ${f#"$tmp"/}"; tail -c 1500 "$f"; }; done
+		exit 1
+	}
+	SECONDS=0
+}
+
+ft_cleanup() {
+	kill -CONT $ppid 2>/dev/null	# a stopped side cannot die of SIGKILL's cleanup otherwise
+	kill -9 $bpid $ppid $b2pid 2>/dev/null
+	etcd_stop
+	rm -rf "$tmp"
+}
+
 
 # etcd_start: a single-member etcd on loopback ports of its own; sets etcd_url.
 etcd_start() {

@@ -12,21 +12,8 @@
 # usage: ft_reprotect.sh DETVM GUEST_ELF [TRIALS (default 3)]
 set -u
 detvm=$1 elf=$2 trials=${3:-3}
-tmp=$(mktemp -d)
-bpid= ppid= b2pid=
-cleanup() {
-	kill -9 $bpid $ppid $b2pid 2>/dev/null
-	etcd_stop
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL ft_reprotect: $*"
-	for f in "$tmp"/t*/*.err; do [ -f "$f" ] && { echo "--- ${f#$tmp/}"; tail -c 1500 "$f"; }; done
-	exit 1
-}
 . "$(dirname "$0")/ft_lib.sh"
-SECONDS=0
+ft_init ft_reprotect
 n=300
 etcd_start
 plain_journal $n

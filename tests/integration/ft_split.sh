@@ -13,22 +13,8 @@
 # usage: ft_split.sh DETVM GUEST_ELF
 set -u
 detvm=$1 elf=$2
-tmp=$(mktemp -d)
-bpid= ppid=
-cleanup() {
-	kill -CONT $ppid 2>/dev/null
-	kill -9 $bpid $ppid 2>/dev/null
-	etcd_stop
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL ft_split: $*"
-	for f in "$tmp"/*/*.err; do [ -f "$f" ] && { echo "--- ${f#$tmp/}"; tail -c 1500 "$f"; }; done
-	exit 1
-}
 . "$(dirname "$0")/ft_lib.sh"
-SECONDS=0
+ft_init ft_split
 n=100
 etcd_start
 plain_journal $n
