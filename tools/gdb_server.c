@@ -95,6 +95,7 @@ static int search_end(struct gdb_server *s, struct machine *m)
 		/* a write in an interval run at full speed: search it again, stepping it */
 		s->fine_from = s->hit_seg;
 		s->target = s->hit_seen;
+		s->target_inclusive = 0;
 		s->cp = checkpoints_find(&s->cps, s->hit_seg, 0);
 		s->found = s->hit_coarse = 0;
 		return go_back(s, m, (size_t)s->cp);
@@ -115,6 +116,7 @@ static int search_end(struct gdb_server *s, struct machine *m)
 	if (s->cp <= 0)
 		return at_begin(s, m);
 	s->target = cp_pos(s, (size_t)s->cp);
+	s->target_inclusive = 1;
 	s->cp--;
 	s->found = 0;
 	if (!s->search_steps && !s->nbp && !s->naw)
@@ -132,6 +134,7 @@ static int search(struct gdb_server *s, struct machine *m, struct gdb_pos target
 	s->search_steps = one_step;
 	s->forward = forward;
 	s->target = target;
+	s->target_inclusive = 0;
 	s->found = s->hit_coarse = 0;
 	s->fine_from = !one_step && !s->nbp && !s->naw ? target.exits : s->cps.cp[s->cp].exits;
 	if (forward)	/* the first write after where the run started */
@@ -181,6 +184,9 @@ static int search_at(struct gdb_server *s, struct machine *m, int stepped)
 {
 	/* the target itself is no hit, but a write seen there was made just before it */
 	int end = pos_cmp(s->pos, s->target) >= 0;
+	/* where a breakpoint or an access may count: before the target, or at it when the
+	 * target is an earlier interval's end */
+	int open = !end || (s->target_inclusive && !pos_cmp(s->pos, s->target));
 	int w = gdb_watch_changed(s, m);
 	if (s->forward) {	/* stop on the first write after s->from, just after it */
 		if ((w >= 0 && pos_cmp(s->prev, s->from) >= 0) || end) {
@@ -205,9 +211,9 @@ static int search_at(struct gdb_server *s, struct machine *m, int stepped)
 		s->hit_coarse = !stepped && s->prev.exits < s->fine_from;
 		s->hit_seg = s->prev.exits;
 		s->hit_seen = s->pos;
-	} else if (stepped && !end && gdb_at_breakpoint(s, m)) {
+	} else if (stepped && open && gdb_at_breakpoint(s, m)) {
 		why = "swbreak:;";
-	} else if (!end && (a = s->naw ? gdb_access_next(s->aw, s->naw, m) : -1) >= 0) {
+	} else if (open && (a = s->naw ? gdb_access_next(s->aw, s->naw, m) : -1) >= 0) {
 		/* backwards, an access is met just before the instruction that makes it */
 		snprintf(buf, sizeof(buf), "%s:%" PRIx64 ";", s->aw[a].kinds & GDB_ACCESS_WRITE ? "awatch" : "rwatch",
 			 s->aw[a].addr);

@@ -55,6 +55,9 @@ struct gdb_server {
 	int signal;			/* 5 SIGTRAP, 2 SIGINT */
 	/* a reverse search: the last hit before target, from checkpoint cp on */
 	int search_steps;		/* any single-step is a hit (reverse-stepi) */
+	/* the target is a later interval's checkpoint, not where the search began: the
+	 * instruction there still ran before that, so a breakpoint or access there is a hit */
+	int target_inclusive;
 	struct gdb_pos target, hit;
 	long cp;
 	int found;
