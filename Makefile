@@ -7,7 +7,7 @@ CMAKE_FLAGS += -DDETVM_SANITIZE=ON
 endif
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build test demo bench fuzz linux clean
+.PHONY: all deps build test test-long demo bench fuzz linux clean
 
 all: build
 
@@ -18,8 +18,13 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# the long trials (label long: 10 kills, 20 partitions...) are `make test-long`
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS); rc=$$?; \
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE long $(CTEST_FLAGS); rc=$$?; \
+		../tests/kvmhost/kvm-test.sh --where; exit $$rc
+
+test-long: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L long $(CTEST_FLAGS); rc=$$?; \
 		../tests/kvmhost/kvm-test.sh --where; exit $$rc
 
 demo: build

@@ -43,7 +43,9 @@ void event_from_exit(struct event_buf *b, const struct kvm_run *run, const uint8
 		x->addr = run->msr.index;
 		x->size = 8;
 		x->is_write = run->exit_reason == KVM_EXIT_X86_WRMSR;
-		if (x->is_write) {
+		/* a read detvm served (the virtual TSC) carries its value: replay computes it
+		 * again, and a difference is a divergence found where it starts */
+		if (x->is_write || !run->msr.error) {
 			memcpy(b->data, &run->msr.data, 8);
 			x->data.data = b->data;
 			x->data.len = 8;
@@ -106,7 +108,7 @@ static void describe_exit(const Detvm__ExitRecord *x, char *out, size_t len)
 		break;
 	case DETVM__EXIT_KIND__EXIT_MSR:
 		snprintf(out, len, "%s 0x%" PRIx64 "%s%s", x->is_write ? "wrmsr" : "rdmsr", x->addr,
-			 x->is_write ? " data " : "", data);
+			 x->data.len ? " data " : "", data);
 		break;
 	case DETVM__EXIT_KIND__EXIT_HLT: snprintf(out, len, "hlt"); break;
 	case DETVM__EXIT_KIND__EXIT_IRQ_WINDOW:

@@ -60,6 +60,7 @@ int trace_header_build(struct trace_header_buf *b, const struct machine_config *
 	b->cfg.cmdline = (char *)m->cmdline;
 	b->cfg.vcpus = 1;
 	b->cfg.cpuid_policy_version = CPUID_POLICY_VERSION;
+	b->cfg.tsc_khz = m->kvm.tsc_exit ? VTSC_KHZ : 0;
 	int r = image_ref(&b->kernel, b->kernel_path, b->kernel_sha, cfg->image_path, "image", err, errlen);
 	if (r)
 		return r;
@@ -196,6 +197,7 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 			     : c->n_disks > MACHINE_MAX_DISKS	    ? "too many disks"
 			     : c->n_nics > MACHINE_MAX_NICS	    ? "too many NICs"
 			     : c->n_cpuid > CPUID_MAX_ENTRIES	    ? "too many CPUID entries"
+			     : c->tsc_khz && c->tsc_khz != VTSC_KHZ ? "a virtual TSC of another frequency"
 								    : machine_mem_size_problem(c->mem_bytes);
 	if (cannot) {
 		snprintf(err, errlen, "the trace header describes a VM this detvm cannot build: %s", cannot);
@@ -263,6 +265,7 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 	s->cfg.cmdline = c->cmdline;
 	s->cfg.cmdline_final = 1;
 	s->cfg.track_state = 1;
+	s->cfg.tsc = c->tsc_khz ? TSC_EXIT_ON : TSC_EXIT_OFF;
 	return 0;
 }
 

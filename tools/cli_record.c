@@ -159,6 +159,9 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 	m.obs = &rec.obs;
 	cli_chaos_start(&m, &o, &chaos);
 	cli_warn_cpuid(honoured);
+	if (!m.kvm.tsc_exit)
+		log_warn("this KVM does not let detvm see RDTSC (see `detvm doctor`, tsc-exit): a guest "
+			 "that reads the TSC will not replay");
 	if ((o.restore && (code = cli_restore_apply(&snap, &m, &host))) ||
 	    (o.control && (code = cli_control_start(&control, o.control, &m, &o.cfg, &host))))
 		goto out_rec;

@@ -82,6 +82,20 @@ static void check_cpuid(void)
 		line(1, "cpuid-virtualized", "the guest sees detvm's CPUID policy (no TSC, RDRAND, XSAVE)");
 }
 
+static void check_tsc_exit(void)
+{
+	int r0 = probe_tsc_exit(0), r3 = probe_tsc_exit(3);
+	if (r0 == -ENODEV)
+		line(0, "tsc-exit", "KVM never lets detvm see RDTSC: a guest that reads the TSC (every "
+		     "distribution's kernel does) will not replay; scripts/kvm-detvm builds KVM modules that do");
+	else if (r0 == 1 && r3 == 1)
+		line(1, "tsc-exit", "RDTSC and RDTSCP exit to detvm in rings 0 and 3 (KVM_CAP_X86_TSC_EXIT_DETVM): "
+		     "guests read its virtual TSC, which replays");
+	else
+		line(0, "tsc-exit", "KVM has KVM_CAP_X86_TSC_EXIT_DETVM but RDTSC did not come back with "
+		     "detvm's value (ring 0: %s, ring 3: %s)", r0 == 1 ? "yes" : "no", r3 == 1 ? "yes" : "no");
+}
+
 /* ns per loop iteration in `ring`, or a negative value when the probe could not run. */
 static double loop_speed(int ring)
 {
@@ -233,6 +247,7 @@ int cli_doctor(int argc, char **argv)
 	if (check_kvm())
 		return 1;
 	check_cpuid();
+	check_tsc_exit();
 	check_speed();
 	check_syscall();
 	check_int3();

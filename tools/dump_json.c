@@ -69,8 +69,8 @@ static void put_config(FILE *out, const Detvm__VmConfig *c)
 		put_hex_kv(out, "mac", &c->nics[i]->mac);
 		putc('}', out);
 	}
-	fprintf(out, "],\"cpuid_policy_version\":%" PRIu32 ",\"cpuid_entries\":%zu,\"cpuid\":[",
-		c->cpuid_policy_version, c->n_cpuid);
+	fprintf(out, "],\"tsc_khz\":%" PRIu32 ",\"cpuid_policy_version\":%" PRIu32 ",\"cpuid_entries\":%zu,\"cpuid\":[",
+		c->tsc_khz, c->cpuid_policy_version, c->n_cpuid);
 	for (size_t i = 0; i < c->n_cpuid; i++) {
 		const Detvm__CpuidEntry *e = c->cpuid[i];
 

@@ -85,6 +85,10 @@ static void put_config(FILE *out, const Detvm__VmConfig *c)
 	fprintf(out, "cpuid: %zu entries (policy version %" PRIu32 ")\n", c->n_cpuid,
 		c->cpuid_policy_version);
 	fprintf(out, "vcpus: %" PRIu32 "\n", c->vcpus);
+	if (c->tsc_khz)
+		fprintf(out, "tsc: virtual, %" PRIu32 " kHz (RDTSC exits to detvm)\n", c->tsc_khz);
+	else
+		fprintf(out, "tsc: the host's (not logged)\n");
 }
 
 void dump_text_header(FILE *out, const char *path, uint32_t version,

@@ -30,6 +30,24 @@ static enum exit_action handle_mmio(struct exit_ctx *ctx, struct kvm_run *run)
 	return ctx->poweroff_requested ? EXIT_ACT_POWEROFF : EXIT_ACT_CONTINUE;
 }
 
+#define MSR_IA32_TSC 0x10
+
+static enum exit_action handle_msr(struct exit_ctx *ctx, struct kvm_run *run)
+{
+	if (ctx->tsc && run->msr.index == MSR_IA32_TSC) {
+		if (run->exit_reason == KVM_EXIT_X86_RDMSR) {
+			run->msr.data = vtsc_read(ctx->tsc, ctx->io->seen_ns);
+			run->msr.error = 0;
+			return EXIT_ACT_CONTINUE;
+		}
+		/* the virtual TSC is not the guest's to set (Linux never writes it) */
+		ctx->tsc_writes++;
+	}
+	/* only filtered MSRs come here: the CPU has none of them, so #GP */
+	run->msr.error = 1;
+	return EXIT_ACT_CONTINUE;
+}
+
 unsigned exit_insn_bytes(const struct kvm_run *run, const uint8_t **bytes)
 {
 	if (run->exit_reason != KVM_EXIT_INTERNAL_ERROR ||
@@ -74,9 +92,7 @@ enum exit_action exit_handle(struct exit_ctx *ctx, struct kvm_run *run)
 		return EXIT_ACT_FAIL_ENTRY;
 	case KVM_EXIT_X86_RDMSR:
 	case KVM_EXIT_X86_WRMSR:
-		/* only filtered MSRs come here: the CPU has none of them, so #GP */
-		run->msr.error = 1;
-		return EXIT_ACT_CONTINUE;
+		return handle_msr(ctx, run);
 	default:
 		return EXIT_ACT_UNKNOWN;
 	}

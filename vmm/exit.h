@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "vmm/bus.h"
+#include "vmm/hostio.h"
+#include "vmm/vtsc.h"
 
 enum exit_action {
 	EXIT_ACT_CONTINUE,	/* handled; re-enter the guest */
@@ -27,6 +29,11 @@ enum exit_action {
 struct exit_ctx {
 	struct bus *pio;
 	struct bus *mmio;
+	/* RDTSC, RDTSCP and RDMSR of the TSC reach detvm (KVM_CAP_X86_TSC_EXIT_DETVM) and are
+	 * served from tsc with io's guest clock; NULL: they are not ours to serve */
+	struct vtsc *tsc;
+	struct hostio *io;
+	uint64_t tsc_writes;	/* WRMSR to the TSC, refused with #GP */
 	/* Set by platform devices (debug-exit port, i8042 reset) during dispatch. */
 	int poweroff_requested;
 	uint32_t poweroff_code;	/* 0: clean power-off or reset; else the guest's failure code */

@@ -36,6 +36,8 @@ int hostio_deliver(struct hostio *h, const struct hostio_event *ev)
 		h->undelivered++;
 		return -ENOENT;
 	}
+	if (ev->kind == HOSTIO_EV_TIMER && ev->time_ns > h->seen_ns)
+		h->seen_ns = ev->time_ns;
 	h->subs[ev->kind][ev->source].fn(h->subs[ev->kind][ev->source].opaque, ev);
 	return 0;
 }

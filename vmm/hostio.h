@@ -89,6 +89,9 @@ struct hostio {
 	uint64_t undelivered;	/* events nobody subscribed to */
 	/* What the devices last asked of each timer, so a snapshot can re-arm them. */
 	uint64_t armed[HOSTIO_TIMERS];
+	/* The guest clock as the devices last saw it (a clock read, a timer's expiry): replay
+	 * sees the same, so what is computed from it (the virtual TSC) needs no event. */
+	uint64_t seen_ns;
 };
 
 void hostio_init(struct hostio *h, const struct hostio_ops *ops, void *priv);
@@ -102,7 +105,10 @@ int hostio_deliver(struct hostio *h, const struct hostio_event *ev);
 
 static inline uint64_t hostio_clock_ns(struct hostio *h)
 {
-	return h->ops->clock_ns(h);
+	uint64_t v = h->ops->clock_ns(h);
+	if (v > h->seen_ns)
+		h->seen_ns = v;
+	return v;
 }
 
 static inline int64_t hostio_wallclock_ns(struct hostio *h)

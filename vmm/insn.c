@@ -34,3 +34,16 @@ int insn_gate_vector(const uint8_t *b, unsigned n, int long_mode, int of)
 	default: return -1;
 	}
 }
+
+unsigned insn_pushf_len(const uint8_t *b, unsigned n, int long_mode)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t c = b[i];
+		if (c == 0x66 || c == 0x67 || c == 0x2e || c == 0x36 || c == 0x3e || c == 0x26 ||
+		    c == 0x64 || c == 0x65 || c == 0xf0 || c == 0xf2 || c == 0xf3 ||
+		    (long_mode && (c & 0xf0) == 0x40))
+			continue;
+		return c == 0x9c ? i + 1 : 0;
+	}
+	return 0;
+}

@@ -14,4 +14,8 @@ int insn_is_rep_string(const uint8_t *b, unsigned n);
  * for bytes cut off. long_mode: 64-bit code; of: RFLAGS.OF. */
 int insn_gate_vector(const uint8_t *b, unsigned n, int long_mode, int of);
 
+/* The length of a PUSHF the bytes start (after legacy prefixes, and REX in 64-bit code),
+ * else 0. Single-stepped, it pushes the TF the stepping set: see step.c. */
+unsigned insn_pushf_len(const uint8_t *b, unsigned n, int long_mode);
+
 #endif

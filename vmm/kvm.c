@@ -23,8 +23,13 @@ static int fail(char *err, size_t errlen, int e, const char *what)
 	return -e;
 }
 
-int kvm_vm_create(struct kvm_vm *k, const struct guest_mem *mem, int dirty_log, char *err,
-		  size_t errlen)
+int kvm_has_tsc_exit(int sys_fd)
+{
+	return ioctl(sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_TSC_EXIT_DETVM) > 0;
+}
+
+int kvm_vm_create(struct kvm_vm *k, const struct guest_mem *mem, int dirty_log,
+		  enum tsc_exit_want tsc, char *err, size_t errlen)
 {
 	memset(k, 0, sizeof(*k));
 	k->sys_fd = k->vm_fd = k->vcpu_fd = -1;
@@ -63,6 +68,22 @@ int kvm_vm_create(struct kvm_vm *k, const struct guest_mem *mem, int dirty_log, 
 	}
 	k->nslots = mem->nslots;
 	k->dirty_log = dirty_log;
+	int have = kvm_has_tsc_exit(k->sys_fd);
+	if (tsc == TSC_EXIT_ON || (tsc == TSC_EXIT_AUTO && have)) {
+		/* before the vCPU: it takes its RDTSC intercepts when it is created */
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_X86_TSC_EXIT_DETVM, .args = { 1 } };
+		if (!have) {
+			snprintf(err, errlen, "this KVM does not let detvm see RDTSC (no "
+				 "KVM_CAP_X86_TSC_EXIT_DETVM; see scripts/kvm-detvm)");
+			r = -ENOTSUP;
+			goto err_out;
+		}
+		if (ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
+			r = fail(err, errlen, errno, "KVM_ENABLE_CAP(KVM_CAP_X86_TSC_EXIT_DETVM)");
+			goto err_out;
+		}
+		k->tsc_exit = 1;
+	}
 
 	k->vcpu_fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, 0);
 	if (k->vcpu_fd < 0) {

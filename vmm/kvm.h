@@ -10,6 +10,20 @@
 
 struct boot_setup;
 
+/*
+ * detvm's KVM change (scripts/kvm-detvm/): with this VM capability RDTSC and RDTSCP exit
+ * to user space as a KVM_EXIT_X86_RDMSR of MSR 0x10 with this reason. Out of tree, so its
+ * number is far from upstream's.
+ */
+#define KVM_CAP_X86_TSC_EXIT_DETVM 0x44545343
+#define KVM_MSR_EXIT_REASON_TSC_DETVM (1 << 3)
+
+enum tsc_exit_want {
+	TSC_EXIT_AUTO,		/* where KVM has the capability */
+	TSC_EXIT_OFF,		/* the guest reads the host's TSC */
+	TSC_EXIT_ON,		/* or fail */
+};
+
 struct kvm_vm {
 	int sys_fd;
 	int vm_fd;
@@ -18,11 +32,16 @@ struct kvm_vm {
 	size_t run_size;
 	unsigned nslots;
 	int dirty_log;		/* slots registered with KVM_MEM_LOG_DIRTY_PAGES */
+	int tsc_exit;		/* RDTSC and RDTSCP exit to detvm */
 };
 
-/* Opens /dev/kvm, creates the VM and vCPU and maps guest memory. err gets one line. */
-int kvm_vm_create(struct kvm_vm *k, const struct guest_mem *mem, int dirty_log, char *err,
-		  size_t errlen);
+/* Opens /dev/kvm, creates the VM and vCPU and maps guest memory; k->tsc_exit says
+ * whether RDTSC and RDTSCP exit to detvm (TSC_EXIT_ON: -ENOTSUP where KVM cannot). err
+ * gets one line. */
+int kvm_vm_create(struct kvm_vm *k, const struct guest_mem *mem, int dirty_log,
+		  enum tsc_exit_want tsc, char *err, size_t errlen);
+/* Whether this KVM (an open /dev/kvm) has KVM_CAP_X86_TSC_EXIT_DETVM. */
+int kvm_has_tsc_exit(int sys_fd);
 void kvm_vm_destroy(struct kvm_vm *k);
 
 /* Routes the MSRs vmm/msr_policy.c denies to userspace exits (KVM_EXIT_X86_RDMSR/WRMSR). */

@@ -262,9 +262,13 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		code = DETVM_EXIT_HOST;
 		goto err_mem;
 	}
-	if (kvm_vm_create(&m->kvm, &m->mem, m->track_state, err, errlen) < 0) {
+	if (kvm_vm_create(&m->kvm, &m->mem, m->track_state, cfg->tsc, err, errlen) < 0) {
 		code = DETVM_EXIT_KVM;
 		goto err_mem;
+	}
+	if (m->kvm.tsc_exit) {
+		m->ex.tsc = &m->tsc;
+		m->ex.io = io;
 	}
 	r = kvm_vm_set_msr_policy(&m->kvm);
 	if (r) {

@@ -27,6 +27,7 @@
 #include "vmm/observer.h"
 #include "vmm/tracer.h"
 #include "vmm/vcpu_state.h"
+#include "vmm/vtsc.h"
 
 #define MACHINE_MAX_DISKS 4
 #define MACHINE_MAX_NICS 4
@@ -69,6 +70,9 @@ struct machine_config {
 	/* Replay: hardware breakpoints work wherever single-step does, so landmarks are
 	 * reached by running to their RIP rather than stepping every instruction. */
 	int step_breakpoints;
+	/* Who serves RDTSC: by default the virtual TSC where KVM lets detvm see it, else
+	 * the host; replay asks for what the trace had. */
+	enum tsc_exit_want tsc;
 };
 
 enum step_kind {
@@ -134,6 +138,7 @@ struct machine {
 		uint64_t started_ns, deadline_ns;	/* host time: when to give up looking */
 		uint64_t steps;
 		int single;		/* single-stepping now (else at a breakpoint), -1 unset */
+		uint64_t pushf_next;	/* the RIP after a PUSHF being stepped over, else 0 */
 	} step;
 	int step_breakpoints;		/* reach landmarks by breakpoint, then compare */
 	int exception_queued;		/* the last exit raises #BP or #GP on re-entry */
@@ -145,6 +150,7 @@ struct machine {
 	uint32_t state_msrs[VCPU_STATE_MAX_MSRS];
 	unsigned nstate_msrs;
 	struct vcpu_state step_state;
+	struct vtsc tsc;		/* served when m->ex.tsc points here */
 	struct page_image *step_pages;
 	size_t step_pages_cap;
 	char cmdline[4096];		/* what the guest was given */

@@ -92,6 +92,10 @@ int machine_state_save(struct machine *m, uint64_t clock_ns, struct state_out *o
 	state_put_u32(o, m->nblk);
 	state_put_u32(o, m->nnet);
 	state_put_u32(o, (uint32_t)m->halted);
+	/* what the virtual TSC is computed from */
+	state_put_u64(o, m->io->seen_ns);
+	state_put_u64(o, m->tsc.last);
+	state_put_u64(o, m->tsc.reads);
 	state_section_end(o, at);
 
 	at = state_section_begin(o, SEC_VCPU);
@@ -131,6 +135,9 @@ int machine_state_load(struct machine *m, struct state_in *in, struct machine_sa
 	saved->exits = state_get_u64(&sec);
 	state_get(&sec, saved->armed, sizeof(saved->armed));
 	uint32_t disks = state_get_u32(&sec), nics = state_get_u32(&sec), halted = state_get_u32(&sec);
+	uint64_t seen_ns = state_get_u64(&sec);
+	struct vtsc tsc = { .last = state_get_u64(&sec) };
+	tsc.reads = state_get_u64(&sec);
 	state_check(&sec, halted <= 1 && sec.pos == sec.len, "its header");
 	if (sec.err)
 		return refused(&sec, "the machine", err, errlen);
@@ -170,6 +177,8 @@ int machine_state_load(struct machine *m, struct state_in *in, struct machine_sa
 	}
 	m->exception_queued = 0;
 	m->halted = (int)halted;
+	m->io->seen_ns = seen_ns;
+	m->tsc = tsc;
 	m->stats.exits = saved->exits;	/* positions go on: a trace from here counts on */
 	return 0;
 }

@@ -13,6 +13,11 @@
  */
 int probe_make(struct probe *p, const uint8_t *code, size_t len, int ring)
 {
+	return probe_make_tsc(p, code, len, ring, TSC_EXIT_OFF);
+}
+
+int probe_make_tsc(struct probe *p, const uint8_t *code, size_t len, int ring, enum tsc_exit_want tsc)
+{
 	char err[256];
 	if (guest_mem_init(&p->mem, PROBE_MEM))
 		return -ENOMEM;
@@ -22,7 +27,7 @@ int probe_make(struct probe *p, const uint8_t *code, size_t len, int ring)
 	pml4[0] = 0x3000 | 7;	/* present, writable, user */
 	pdpt[0] = 0x4000 | 7;
 	pd[0] = 0x87;		/* a 2 MiB page */
-	if (kvm_vm_create(&p->kvm, &p->mem, 0, err, sizeof(err)) < 0) {
+	if (kvm_vm_create(&p->kvm, &p->mem, 0, tsc, err, sizeof(err)) < 0) {
 		guest_mem_destroy(&p->mem);
 		return -ENODEV;
 	}
@@ -194,4 +199,25 @@ int probe_breakpoint_hits(int ring, int max)
 	}
 	probe_free(&p);
 	return r ? r : hits;
+}
+
+/* RDTSC, then OUT of AL: the value detvm served must come back. */
+static const uint8_t rdtsc_code[] = { 0x0f, 0x31, 0xe6, PROBE_PORT, 0xf4 };
+
+int probe_tsc_exit(int ring)
+{
+	struct probe p;
+	int r = probe_make_tsc(&p, rdtsc_code, sizeof(rdtsc_code), ring, TSC_EXIT_ON);
+	if (r)
+		return r;
+	struct kvm_run *run = p.kvm.run;
+	int ok = 0;
+	if (!kvm_vcpu_run(&p.kvm) && run->exit_reason == KVM_EXIT_X86_RDMSR && run->msr.index == 0x10 &&
+	    run->msr.reason == KVM_MSR_EXIT_REASON_TSC_DETVM) {
+		run->msr.data = 0x5a;
+		ok = !kvm_vcpu_run(&p.kvm) && run->exit_reason == KVM_EXIT_IO && run->io.port == PROBE_PORT &&
+		     *((uint8_t *)run + run->io.data_offset) == 0x5a;
+	}
+	probe_free(&p);
+	return ok;
 }

@@ -24,6 +24,7 @@ struct probe {
 };
 
 int probe_make(struct probe *p, const uint8_t *code, size_t len, int ring);
+int probe_make_tsc(struct probe *p, const uint8_t *code, size_t len, int ring, enum tsc_exit_want tsc);
 void probe_free(struct probe *p);
 /* 1 if a guest sees the policy (TSC hidden), 0 if it sees the host's CPUID, -errno. */
 int probe_cpuid_honoured(void);
@@ -40,6 +41,10 @@ unsigned probe_step_rings(void);
 int probe_breakpoint_hits(int ring, int max);
 /* The rings where hardware breakpoints work on this host, as probe_step_rings. */
 unsigned probe_breakpoint_rings(void);
+
+/* 1 if RDTSC in `ring` exits to detvm and completes with the value it served
+ * (KVM_CAP_X86_TSC_EXIT_DETVM), 0 if it does not, -ENODEV without the capability. */
+int probe_tsc_exit(int ring);
 
 extern const uint8_t probe_loop_code[15];
 extern const uint8_t probe_int3_code[3];

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,22 +39,57 @@ int step_overdue(struct machine *m)
 	return DETVM_EXIT_DIVERGED;
 }
 
+/* The guest-physical address of a linear one, through the vCPU's page tables if paging is
+ * on; -1 where nothing is mapped. */
+static uint64_t linear_to_gpa(struct machine *m, const struct kvm_sregs *s, uint64_t lin)
+{
+	if (!(s->cr0 & 0x80000000u))
+		return lin;
+	struct kvm_translation t = { .linear_address = lin };
+	if (kvm_vcpu_translate(&m->kvm, &t) || !t.valid)
+		return UINT64_MAX;
+	return t.physical_address;
+}
+
 unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const struct kvm_sregs *s,
 			    uint8_t *buf)
 {
-	uint64_t lin = r->rip + (s->efer & 0x400 ? 0 : s->cs.base);
-	struct kvm_translation t = { .linear_address = lin };
-	uint64_t gpa = lin;
-	if (s->cr0 & 0x80000000u) {
-		if (kvm_vcpu_translate(&m->kvm, &t) || !t.valid)
-			return 0;
-		gpa = t.physical_address;
-	}
+	uint64_t gpa = linear_to_gpa(m, s, r->rip + (s->efer & 0x400 ? 0 : s->cs.base));
+	if (gpa == UINT64_MAX)
+		return 0;
 	unsigned n = 16;
 	/* stop at the page end rather than translate the next page */
 	if ((gpa & 4095) + n > 4096)
 		n = 4096 - (gpa & 4095);
 	return guest_mem_read(&m->mem, gpa, buf, n) ? 0 : n;
+}
+
+/*
+ * A single-stepped PUSHF pushes the TF that the stepping set (KVM steps with the CPU's TF),
+ * a flag the recording never had: it would reach registers and memory and the landmark
+ * would never compare equal. So the instruction about to be stepped is looked at, and
+ * after a PUSHF the pushed value's TF (bit 8: its second byte, at RSP + 1) is cleared.
+ */
+static void note_pushf(struct machine *m)
+{
+	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	uint8_t insn[16];
+	unsigned n = machine_fetch_insn(m, r, s, insn), len = n ? insn_pushf_len(insn, n, s->cs.l) : 0;
+	m->step.pushf_next = len ? r->rip + len : 0;
+}
+
+static void undo_pushed_tf(struct machine *m)
+{
+	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	uint64_t sp = s->cs.l ? r->rsp : s->ss.db ? (uint32_t)r->rsp : (uint16_t)r->rsp;
+	uint64_t gpa = linear_to_gpa(m, s, (s->cs.l ? 0 : s->ss.base) + sp + 1);
+	uint8_t *p = gpa == UINT64_MAX ? NULL : guest_mem_ptr(&m->mem, gpa, 1);
+	if (p && (*p & 1)) {
+		*p &= ~1;
+		guest_mem_mark_dirty(&m->mem, gpa, 1);
+	}
 }
 
 int step_debug_apply(struct machine *m)
@@ -94,7 +130,10 @@ int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark 
 	memcpy(m->step.mem, lm->mem, OBSERVER_DIGEST_BYTES);
 	m->step.has_mem = lm->has_mem;
 	m->step.single = -1;
-	uint64_t budget = lm->elapsed_ns ? observer_search_budget_ns(lm->elapsed_ns) : STEP_UNKNOWN_NS;
+	note_pushf(m);
+	uint64_t budget = !lm->elapsed_ns ? STEP_UNKNOWN_NS
+			  : observer_budget_ns(lm->elapsed_ns, m->step_breakpoints ? OBSERVER_SEARCH_SLOWDOWN
+										: OBSERVER_STEPPED_SLOWDOWN);
 	m->step.started_ns = mono_clock_ns();
 	m->step.deadline_ns = m->step.started_ns + budget;
 	return set_mode(m, !m->step_breakpoints);
@@ -122,6 +161,9 @@ int step_reached(struct machine *m)
 	struct kvm_run *run = m->kvm.run;
 	uint8_t d[OBSERVER_DIGEST_BYTES];
 	m->stats.steps++;
+	if (m->step.pushf_next && run->s.regs.regs.rip == m->step.pushf_next)
+		undo_pushed_tf(m);
+	note_pushf(m);
 	observer_regs_landmark(&run->s.regs.regs, d);
 	int equal = run->s.regs.regs.rip == m->step.rip && !memcmp(d, m->step.regs, sizeof(d));
 	if (equal && m->step.has_mem) {

@@ -36,6 +36,7 @@
 #define SYS_DEV_RESET	16	/* (dev): reset and re-initialise a virtio device */
 #define SYS_KSPIN	17	/* (n): spin in ring 0, IF on, until n ticks -> loop iterations */
 #define SYS_RAM_TOP	18	/* (): end of RAM below 4 GiB, from the PVH memory map */
+#define SYS_RDTSC	19	/* (): the TSC, read in ring 0 */
 
 /* dev argument of SYS_HOSTILE / SYS_DEV_RESET */
 #define GDEV_BLK	0

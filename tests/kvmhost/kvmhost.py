@@ -11,6 +11,12 @@ paths, so the build here is the build there.
   kvmhost.py prepare                              fetch the kernel, build the initramfs
   kvmhost.py status                               what is cached, what is running
 
+Options of run, exec and prepare: --timeout S (run, exec); --kvm stock|tsc-exit (also
+$DETVM_KVMHOST_KVM): which KVM modules the VM loads, Debian's own (the default) or
+Debian's built with detvm's change (scripts/kvm-detvm: RDTSC exits to user space), built
+once against the kernel's linux-headers package and cached beside it. A pool's VMs all
+load the same kind: exec keeps a pool per kind (POOL, POOL-tsc-exit).
+
 The command's exit status is returned; 125 means the VM failed (it would not boot, it
 died, or it stopped answering): then its console (with the kernel's log) is printed.
 What it needs is cached under ${DETVM_CACHE:-~/.cache/detvm}/kvmhost, keyed by the
@@ -24,6 +30,7 @@ off, default 900), DETVM_KVMHOST_QEMU_ARGS (more QEMU arguments, split as a shel
 would: e.g. a -netdev socket and its virtio-net-pci for two VMs joined by a wire).
 """
 import fcntl
+import gzip
 import hashlib
 import os
 import shlex
@@ -43,6 +50,8 @@ VM_FAILED = 125
 MODULES = ["virtio_pci", "9pnet_virtio", "9p", "kvm-amd", "tun", "veth",
            "crc32_generic", "rdma_rxe", "ib_uverbs", "rdma_ucm", "virtio_net"]
 INIT_FILES = ["init.sh"]
+KVM_KINDS = ("stock", "tsc-exit")
+KVM_DETVM = os.path.join(HERE, "..", "..", "scripts", "kvm-detvm")
 
 
 def log(msg):
@@ -114,6 +123,15 @@ def module_order(moddir, wanted):
     return order, path
 
 
+def pack_initrd(tree, dest):
+    """tree as a gzipped newc cpio at dest."""
+    files = sh("sh", "-c", "find . | sort", cwd=tree)
+    cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=tree,
+                          input=files.encode(), check=True, stdout=subprocess.PIPE).stdout
+    with gzip.open(dest, "wb", compresslevel=1) as fh:
+        fh.write(cpio)
+
+
 def build_entry(dest, pkg, ver):
     """Downloads pkg=ver and writes dest/{vmlinuz,initrd.gz,version}; dest must not exist."""
     work = tempfile.mkdtemp(prefix="kvmhost.", dir=os.path.dirname(dest))
@@ -147,15 +165,9 @@ def build_entry(dest, pkg, ver):
         shutil.copy("/bin/busybox", os.path.join(initrd, "bin", "busybox"))
         shutil.copy(os.path.join(HERE, "init.sh"), os.path.join(initrd, "init"))
         os.chmod(os.path.join(initrd, "init"), 0o755)
-        files = sh("sh", "-c", "find . | sort", cwd=initrd)
-        cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=initrd,
-                              input=files.encode(), check=True,
-                              stdout=subprocess.PIPE).stdout
         out = os.path.join(work, "entry")
         os.makedirs(out)
-        import gzip
-        with gzip.open(os.path.join(out, "initrd.gz"), "wb", compresslevel=1) as fh:
-            fh.write(cpio)
+        pack_initrd(initrd, os.path.join(out, "initrd.gz"))
         shutil.copy(os.path.join(root, "boot", f"vmlinuz-{kver}"),
                     os.path.join(out, "vmlinuz"))
         with open(os.path.join(out, "version"), "w") as fh:
@@ -165,8 +177,59 @@ def build_entry(dest, pkg, ver):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def prepare():
-    """Path of a ready cache entry (vmlinuz, initrd.gz), built if needed."""
+def tsc_exit_digest():
+    """What the patched modules are made of: the patch and the script that builds them."""
+    h = hashlib.sha256()
+    for f in ("tsc-exit.patch", "build.sh"):
+        with open(os.path.join(KVM_DETVM, f), "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()[:12]
+
+
+def initrd_name(kvm):
+    return "initrd.gz" if kvm == "stock" else f"initrd-tsc-exit-{tsc_exit_digest()}.gz"
+
+
+def build_tsc_exit(entry):
+    """entry/initrd-tsc-exit-*.gz: the entry's initramfs with detvm's kvm and kvm-amd."""
+    dest = os.path.join(entry, initrd_name("tsc-exit"))
+    if os.path.exists(dest):
+        return
+    with open(os.path.join(entry, "version")) as fh:
+        kver = fh.read().split()[2]
+    work = tempfile.mkdtemp(prefix="kvmhost-tsc.", dir=os.path.dirname(entry))
+    try:
+        log(f"building detvm's KVM modules for {kver} (once; cached in {entry})")
+        mods = os.path.join(work, "mods")
+        r = subprocess.run([os.path.join(KVM_DETVM, "build.sh"), "--kver", kver, "--out", mods],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            die(f"cannot build detvm's KVM modules: {r.stderr.strip()}")
+        tree = os.path.join(work, "tree")
+        os.makedirs(tree)
+        with gzip.open(os.path.join(entry, "initrd.gz"), "rb") as fh:
+            subprocess.run(["cpio", "-idm", "--quiet"], cwd=tree, input=fh.read(), check=True)
+        for m in ("kvm", "kvm-amd"):
+            shutil.copy(os.path.join(mods, m + ".ko"),
+                        os.path.join(tree, "mods", m.replace("-", "_") + ".ko"))
+        pack_initrd(tree, os.path.join(work, "initrd.gz"))
+        os.rename(os.path.join(work, "initrd.gz"), dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def prepare(kvm="stock"):
+    """Path of a ready cache entry (vmlinuz, initrd.gz), built if needed; with
+    kvm="tsc-exit", also the initramfs that loads detvm's KVM modules."""
+    entry = prepare_stock()
+    if kvm == "tsc-exit":
+        with open(os.path.join(cache_root(), "lock"), "w") as lk:
+            fcntl.flock(lk, fcntl.LOCK_EX)
+            build_tsc_exit(entry)
+    return entry
+
+
+def prepare_stock():
     root = cache_root()
     os.makedirs(root, exist_ok=True)
     digest = init_digest()
@@ -199,7 +262,7 @@ def prepare():
         return dest
 
 
-def qemu_argv(entry, spool, mem):
+def qemu_argv(entry, spool, mem, kvm="stock"):
     agent = os.path.join(HERE, "agent.sh")
     # nokaslr: the kernel's addresses are the same every boot, so the first boot's
     # /proc/kallsyms (saved in the cache) names the functions a hung VM sits in.
@@ -222,7 +285,7 @@ def qemu_argv(entry, spool, mem):
             "-no-reboot", "-serial", f"file:{spool}/console.log",
             "-monitor", f"unix:{spool}/monitor,server,nowait",
             "-kernel", os.path.join(entry, "vmlinuz"),
-            "-initrd", os.path.join(entry, "initrd.gz"), "-append", append,
+            "-initrd", os.path.join(entry, initrd_name(kvm)), "-append", append,
             "-virtfs", f"local,path=/,mount_tag=hostroot,security_model={model},"
             "id=hostroot,multidevs=remap",
             "-pidfile", f"{spool}/qemu.pid"] + shlex.split(os.environ.get("DETVM_KVMHOST_QEMU_ARGS", ""))
@@ -323,7 +386,7 @@ def kill_vm(spool):
             pass
 
 
-def boot_vm(spool, entry):
+def boot_vm(spool, entry, kvm):
     kill_vm(spool)
     for f in os.listdir(spool):
         if f not in ("lock",):
@@ -334,7 +397,7 @@ def boot_vm(spool, entry):
         fh.write(os.environ.get("DETVM_KVMHOST_IDLE", "900"))
     mem = int(os.environ.get("DETVM_KVMHOST_MEM", "3072"))
     t0 = time.monotonic()
-    proc = subprocess.Popen(qemu_argv(entry, spool, mem), stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(qemu_argv(entry, spool, mem, kvm), stdin=subprocess.DEVNULL,
                             stdout=open(os.path.join(spool, "qemu.log"), "w"),
                             stderr=subprocess.STDOUT, start_new_session=True)
     while not os.path.exists(os.path.join(spool, "ready")):
@@ -463,13 +526,13 @@ def take_vm(pool):
         time.sleep(0.2)
 
 
-def cmd_exec(argv, pool, timeout=None, keep=True):
-    entry = prepare()
+def cmd_exec(argv, pool, timeout=None, keep=True, kvm="stock"):
+    entry = prepare(kvm)
     spool_entry[0] = entry
     spool, lk = take_vm(pool)
     clear_stale_job(spool)
     if not (qemu_alive(spool) and os.path.exists(os.path.join(spool, "ready"))):
-        boot_vm(spool, entry)
+        boot_vm(spool, entry, kvm)
     deadline = time.monotonic() + timeout if timeout else None
     rc = run_job(spool, argv, deadline)
     if not keep:
@@ -511,16 +574,21 @@ def main(args):
         usage(0 if args else 2)
     verb, rest = args[0], args[1:]
     timeout = None
+    kvm = os.environ.get("DETVM_KVMHOST_KVM") or "stock"
     while rest and rest[0].startswith("-"):
         opt = rest.pop(0)
         if opt == "--":
             break
         if opt == "--timeout" and rest:
             timeout = float(rest.pop(0))
+        elif opt == "--kvm" and rest:
+            kvm = rest.pop(0)
         else:
             die(f"unknown option {opt} (see --help)", 2)
+    if kvm not in KVM_KINDS:
+        die(f"--kvm {kvm}: the kinds are {', '.join(KVM_KINDS)}", 2)
     if verb == "prepare":
-        print(prepare())
+        print(prepare(kvm))
         return 0
     if verb == "status":
         root = cache_root()
@@ -540,6 +608,7 @@ def main(args):
         if not pool:
             die("DETVM_KVMHOST_POOL names no pool directory", 2)
         if verb == "stop":
+            cmd_stop(f"{pool}-tsc-exit")
             return cmd_stop(pool)
     if verb in ("exec", "run"):
         if not rest:
@@ -548,10 +617,10 @@ def main(args):
             die("qemu-system-x86_64 is missing (Debian package qemu-system-x86; "
                 "scripts/install-deps.sh installs it)", 2)
         if verb == "exec":
-            return cmd_exec(rest, pool, timeout)
+            return cmd_exec(rest, pool if kvm == "stock" else f"{pool}-{kvm}", timeout, kvm=kvm)
         pool = tempfile.mkdtemp(prefix="kvmhost-run.")
         try:
-            return cmd_exec(rest, pool, timeout, keep=False)
+            return cmd_exec(rest, pool, timeout, keep=False, kvm=kvm)
         finally:
             shutil.rmtree(pool, ignore_errors=True)
     usage(2)

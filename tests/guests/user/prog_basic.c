@@ -275,3 +275,54 @@ int prog_memhot(u64 n)
 {
 	return touch("memhot", n, 8);
 }
+
+static u64 rdtsc3(void)
+{
+	u32 lo, hi;
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return (u64)hi << 32 | lo;
+}
+
+/*
+ * tsc: reads the TSC in ring 3 until n timer ticks (default 10) have passed, and in
+ * ring 0 (SYS_RDTSC) before and after, so the console depends on every value read:
+ * the values are INFO (they differ run to run) and a replay repeats them only where the
+ * TSC is a logged input. Every read must be later than the one before it.
+ */
+int prog_tsc(u64 n)
+{
+	u64 t0, k0, k1, first, prev, reads = 0, sum = 0;
+
+	if (!n)
+		n = 10;
+	t0 = uticks();
+	k0 = (u64)sys0(SYS_RDTSC);
+	first = prev = rdtsc3();
+	if (first <= k0)
+		return fail("tsc", "ring3-not-after-ring0");
+	while (uticks() < t0 + n) {
+		u64 v = rdtsc3();
+
+		if (v <= prev)
+			return fail("tsc", "went-backwards");
+		sum = fnv_u64(sum, v - prev);
+		prev = v;
+		reads++;
+	}
+	k1 = (u64)sys0(SYS_RDTSC);
+	if (k1 <= prev)
+		return fail("tsc", "ring0-not-after-ring3");
+	put_str("tsc rose in ring 0 and ring 3 over ");
+	put_dec(n);
+	put_str(" ticks\n");
+	put_str("INFO tsc ring0 ");
+	put_dec(k0);
+	put_str(" .. ");
+	put_dec(k1);
+	put_str(" ring3 reads=");
+	put_dec(reads);
+	put_str(" deltas=");
+	put_hex(sum);
+	put_char('\n');
+	return pass("tsc", fnv_u64(fnv_str(FNV_INIT, "tsc"), n));
+}

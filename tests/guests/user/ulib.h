@@ -74,6 +74,7 @@ int prog_badqueue(u64 n);
 int prog_kspin(u64 n);
 int prog_memtouch(u64 n);
 int prog_memhot(u64 n);
+int prog_tsc(u64 n);
 
 /* user/prog_blk.c, shared with badqueue */
 int blk_roundtrip(const char *prog, u64 sector, u64 nsect, u64 *digest);

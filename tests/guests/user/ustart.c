@@ -4,7 +4,7 @@
  * the selected program.  Arguments (everything else is ignored, including the
  * virtio_mmio.device= entries the VMM appends):
  *   prog=NAME   hello (default), ticks, race, blk, net, spin, badqueue, kspin, talk, journal,
- *               memtouch, memhot
+ *               memtouch, memhot, tsc
  *   n=NUMBER    per-program count, see each prog_*.c (0 or absent = default)
  */
 #include "ulib.h"
@@ -32,6 +32,7 @@ static const struct prog progs[] = {
 	{ "talk", prog_talk },
 	{ "memtouch", prog_memtouch },
 	{ "memhot", prog_memhot },
+	{ "tsc", prog_tsc },
 };
 
 /* Value of KEY=... as a [start, len) token, or 0 if absent. */

@@ -188,6 +188,58 @@ static void test_filtered_msr_raises_gp(void **state)
 	assert_string_equal(exit_reason_name(KVM_EXIT_X86_WRMSR), "wrmsr");
 }
 
+/* With KVM_CAP_X86_TSC_EXIT_DETVM, reads of the TSC (RDTSC exits as RDMSR 0x10) are
+ * served from the virtual TSC and the guest clock the devices saw; other MSRs still #GP. */
+static void test_tsc_served_when_ours(void **state)
+{
+	struct kvm_run *run = &page.run;
+	struct vtsc tsc = { 0 };
+	struct hostio io = { 0 };
+	ctx.tsc = &tsc;
+	ctx.io = &io;
+	io.seen_ns = 5000000;
+	run->exit_reason = KVM_EXIT_X86_RDMSR;
+	run->msr.index = 0x10;
+	run->msr.error = 0;
+	assert_int_equal(exit_handle(&ctx, run), EXIT_ACT_CONTINUE);
+	assert_int_equal(run->msr.error, 0);
+	assert_int_equal(run->msr.data, 5000000 * VTSC_KHZ / 1000000);
+	/* the clock stood still: the next read still moves on */
+	assert_int_equal(exit_handle(&ctx, run), EXIT_ACT_CONTINUE);
+	assert_int_equal(run->msr.data, 5000000 * VTSC_KHZ / 1000000 + VTSC_STEP);
+	io.seen_ns = 9000000;
+	assert_int_equal(exit_handle(&ctx, run), EXIT_ACT_CONTINUE);
+	assert_int_equal(run->msr.data, 9000000 * VTSC_KHZ / 1000000);
+	assert_int_equal(tsc.reads, 3);
+	/* writing the TSC is refused and counted; other filtered MSRs are not served */
+	run->exit_reason = KVM_EXIT_X86_WRMSR;
+	assert_int_equal(exit_handle(&ctx, run), EXIT_ACT_CONTINUE);
+	assert_int_equal(run->msr.error, 1);
+	assert_int_equal(ctx.tsc_writes, 1);
+	run->exit_reason = KVM_EXIT_X86_RDMSR;
+	run->msr.index = 0xe7;	/* MPERF */
+	run->msr.error = 0;
+	assert_int_equal(exit_handle(&ctx, run), EXIT_ACT_CONTINUE);
+	assert_int_equal(run->msr.error, 1);
+	assert_int_equal(tsc.reads, 3);
+}
+
+/* The virtual TSC never goes back, even when the guest clock it follows is behind it. */
+static void test_vtsc_monotonic(void **state)
+{
+	struct vtsc t = { 0 };
+	uint64_t prev = 0, seen = 0;
+	for (unsigned i = 0; i < 1000; i++) {
+		seen += (i % 7 == 0) ? 50000 : 0;	/* the clock moves now and then */
+		uint64_t v = vtsc_read(&t, seen);
+		assert_true(v >= prev + VTSC_STEP);
+		assert_true(v >= seen * VTSC_KHZ / 1000000);
+		prev = v;
+	}
+	/* a clock far ahead is followed at once */
+	assert_int_equal(vtsc_read(&t, 1ULL << 40), (1ULL << 40) * VTSC_KHZ / 1000000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +250,8 @@ int main(void)
 		cmocka_unit_test_setup(test_simple_reasons, setup),
 		cmocka_unit_test_setup(test_int3_becomes_breakpoint, setup),
 		cmocka_unit_test_setup(test_filtered_msr_raises_gp, setup),
+		cmocka_unit_test_setup(test_tsc_served_when_ours, setup),
+		cmocka_unit_test(test_vtsc_monotonic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

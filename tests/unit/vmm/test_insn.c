@@ -60,6 +60,22 @@ static void test_gate_vector(void **state)
 	assert_int_equal(insn_gate_vector(NULL, 0, 1, 0), -1);
 }
 
+#define PUSHF(lm, ...) insn_pushf_len((const uint8_t[]){ __VA_ARGS__ }, \
+					sizeof((const uint8_t[]){ __VA_ARGS__ }), lm)
+
+static void test_pushf(void **state)
+{
+	(void)state;
+	assert_int_equal(PUSHF(1, 0x9c), 1);			/* pushfq */
+	assert_int_equal(PUSHF(1, 0x66, 0x9c), 2);		/* pushfw */
+	assert_int_equal(PUSHF(1, 0x48, 0x9c), 2);		/* REX.W: still pushfq */
+	assert_int_equal(PUSHF(0, 0x48, 0x9c), 0);		/* dec eax in 32-bit code */
+	assert_int_equal(PUSHF(1, 0x9d), 0);			/* popf */
+	assert_int_equal(PUSHF(1, 0x0f, 0x31), 0);		/* rdtsc */
+	assert_int_equal(PUSHF(1, 0x66), 0);			/* cut off */
+	assert_int_equal(insn_pushf_len(NULL, 0, 1), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -67,6 +83,7 @@ int main(void)
 		cmocka_unit_test(test_not_rep_string),
 		cmocka_unit_test(test_undecodable),
 		cmocka_unit_test(test_gate_vector),
+		cmocka_unit_test(test_pushf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
