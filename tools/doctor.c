@@ -172,7 +172,7 @@ static const struct debug_fact {
 	{ "hw-breakpoint", probe_breakpoint_hits, "hardware breakpoints work in guest ring",
 	  "replay runs to a late window's RIP instead of single-stepping all the way",
 	  "hardware breakpoints do not work in guest ring", "hits",
-	  "replay single-steps every instruction to a late window there" },
+	  "replay runs to a late window on a HLT it writes there (single-stepping under gdb or detvm trace)" },
 };
 
 static void check_debug(void)

@@ -139,6 +139,10 @@ struct machine {
 		uint64_t steps;
 		int single;		/* single-stepping now (else at a breakpoint), -1 unset */
 		uint64_t pushf_next;	/* the RIP after a PUSHF being stepped over, else 0 */
+		/* the HLT written over the landmark's first byte (step.c), where it went */
+		int halt_set, halt_failed;
+		uint64_t halt_gpa;
+		uint8_t halt_orig;
 	} step;
 	int step_breakpoints;		/* reach landmarks by breakpoint, then compare */
 	int exception_queued;		/* the last exit raises #BP or #GP on re-entry */

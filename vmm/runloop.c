@@ -429,6 +429,13 @@ static int run_until_end(struct machine *m)
 			log_error("KVM_RUN: %s", strerror(-r));
 			return DETVM_EXIT_KVM;
 		}
+		if (m->step.kind != STEP_NONE && run->exit_reason == KVM_EXIT_HLT) {
+			r = step_halt_hit(m);
+			if (r < 0)
+				return kvm_failure("KVM_SET_REGS", r);
+			if (r)
+				run->exit_reason = KVM_EXIT_DEBUG;
+		}
 		if (m->dbg && m->dbg->stepping && run->exit_reason == KVM_EXIT_DEBUG) {
 			int code = m->dbg->ops->stepped(m->dbg->self, m);
 			if (code >= 0)

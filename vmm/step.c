@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,18 +91,89 @@ static void undo_pushed_tf(struct machine *m)
 	}
 }
 
+/*
+ * Where hardware breakpoints do not work, a late ring-0 window is still run to at full
+ * speed: a HLT written over the first byte of the landmark's instruction stops the guest
+ * there (HLT in ring 0 always exits to detvm, which owns the interrupt controller), the
+ * byte is put back and RIP set back onto it. The debugger and the tracer look at guest
+ * memory and step themselves: with them the search single-steps as before.
+ */
+static int halt_usable(const struct machine *m)
+{
+	return m->step.kind == STEP_WINDOW && !m->step_breakpoints && !m->dbg && !m->tracer &&
+	       !m->step.halt_failed;
+}
+
+static void halt_remove(struct machine *m)
+{
+	if (!m->step.halt_set)
+		return;
+	uint8_t *p = guest_mem_ptr(&m->mem, m->step.halt_gpa, 1);
+	if (p && *p == 0xf4)	/* else the guest wrote the byte itself: its write stays */
+		*p = m->step.halt_orig;
+	guest_mem_mark_dirty(&m->mem, m->step.halt_gpa, 1);
+	m->step.halt_set = 0;
+}
+
+static int halt_insert(struct machine *m)
+{
+	if (m->step.halt_set)
+		return 0;
+	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
+	uint64_t gpa = linear_to_gpa(m, s, m->step.rip + (s->efer & 0x400 ? 0 : s->cs.base));
+	uint8_t *p = gpa == UINT64_MAX ? NULL : guest_mem_ptr(&m->mem, gpa, 1);
+	if (!p)
+		return -EFAULT;
+	m->step.halt_gpa = gpa;
+	m->step.halt_orig = *p;
+	*p = 0xf4;
+	guest_mem_mark_dirty(&m->mem, gpa, 1);
+	m->step.halt_set = 1;
+	return 0;
+}
+
+int step_halt_hit(struct machine *m)
+{
+	struct kvm_run *run = m->kvm.run;
+	if (!m->step.halt_set || run->exit_reason != KVM_EXIT_HLT || run->s.regs.regs.rip != m->step.rip + 1)
+		return 0;
+	struct kvm_regs r = run->s.regs.regs;
+	r.rip = m->step.rip;
+	int e = kvm_vcpu_set_regs(&m->kvm, &r);
+	if (e)
+		return e;
+	run->s.regs.regs.rip = r.rip;
+	halt_remove(m);
+	return 1;
+}
+
 int step_debug_apply(struct machine *m)
 {
 	uint64_t bp[2];
 	unsigned nbp = 0;
 	int step = m->step.kind != STEP_NONE && m->step.single;
-	if (m->step.kind != STEP_NONE && !m->step.single)
+	if (m->step.kind != STEP_NONE && !m->step.single && m->step_breakpoints)
 		bp[nbp++] = m->step.rip;
 	if (m->tracer && m->tracer->stepping && !m->tracer->gate)
 		step = 1;
 	if (m->tracer && m->tracer->stepping && m->tracer->entry_bp)
 		bp[nbp++] = m->tracer->entry_bp;
+	if (m->step.kind != STEP_NONE && !step && halt_usable(m)) {
+		if (halt_insert(m)) {
+			/* the landmark's page is not mapped now: single-step this search */
+			m->step.halt_failed = 1;
+			m->step.single = step = 1;
+		}
+	} else {
+		halt_remove(m);
+	}
 	return kvm_vcpu_set_debug_bps(&m->kvm, step, bp, nbp);
+}
+
+/* Runs to the landmark's RIP (and stops there only) rather than stepping every instruction. */
+static int by_breakpoint(const struct machine *m)
+{
+	return m->step_breakpoints || halt_usable(m);
 }
 
 /*
@@ -130,13 +200,14 @@ int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark 
 	memcpy(m->step.mem, lm->mem, OBSERVER_DIGEST_BYTES);
 	m->step.has_mem = lm->has_mem;
 	m->step.single = -1;
+	m->step.halt_failed = 0;
 	note_pushf(m);
 	uint64_t budget = !lm->elapsed_ns ? STEP_UNKNOWN_NS
-			  : observer_budget_ns(lm->elapsed_ns, m->step_breakpoints ? OBSERVER_SEARCH_SLOWDOWN
+			  : observer_budget_ns(lm->elapsed_ns, by_breakpoint(m) ? OBSERVER_SEARCH_SLOWDOWN
 										: OBSERVER_STEPPED_SLOWDOWN);
 	m->step.started_ns = mono_clock_ns();
 	m->step.deadline_ns = m->step.started_ns + budget;
-	return set_mode(m, !m->step_breakpoints);
+	return set_mode(m, !by_breakpoint(m));
 }
 
 /* Memory must be equal too; the registers decide first (cheap). */
@@ -185,7 +256,7 @@ int step_reached(struct machine *m)
 	if ((m->step.steps & 1023) == 0 && step_overdue(m))
 		return DETVM_EXIT_DIVERGED;
 	/* at the landmark's RIP with another state: one step over it, then run to it again */
-	int r = set_mode(m, m->step_breakpoints ? run->s.regs.regs.rip == m->step.rip : 1);
+	int r = set_mode(m, by_breakpoint(m) ? run->s.regs.regs.rip == m->step.rip : 1);
 	if (r) {
 		log_error("cannot set a breakpoint or single-step: %s", strerror(-r));
 		return DETVM_EXIT_KVM;

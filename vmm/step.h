@@ -13,6 +13,9 @@ unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const s
  * breakpoint) and the tracer (single-step). Also re-arms single-stepping, which the guest's
  * own IRET, POPF or SYSRET can clear. 0 or -errno. */
 int step_debug_apply(struct machine *m);
+/* 1 if this KVM_EXIT_HLT is the HLT step.c wrote at the landmark: the guest now stands on
+ * the landmark's instruction, as at a breakpoint; 0 if not; -errno. */
+int step_halt_hit(struct machine *m);
 /* Start running towards a landmark (its memory is compared too when lm->has_mem). */
 int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark *lm);
 /* Looking for a landmark past its deadline: prints the divergence and returns
