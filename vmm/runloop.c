@@ -555,6 +555,9 @@ void machine_print_stats(const struct machine *m, FILE *f)
 		m->pit.irqs, m->pit.lost_ticks, m->rtc.irqs, m->com1.tx_bytes, m->com1.rx_dropped,
 		m->pic.guest_errors, m->pit.guest_errors, m->rtc.guest_errors, m->com1.guest_errors,
 		m->kbd.guest_errors);
+	if (m->ex.tsc)
+		fprintf(f, "tsc: virtual, %" PRIu64 " reads served (last %" PRIu64 "), %" PRIu64
+			   " writes refused\n", m->tsc.reads, m->tsc.last, m->ex.tsc_writes);
 	fprintf(f, "memory: resident %" PRIu64 " KiB, of which guest RAM %" PRIu64
 		   " KiB; VMM beyond guest RAM %" PRIu64 " KiB\n",
 		rss, guest_rss, rss > guest_rss ? rss - guest_rss : 0);

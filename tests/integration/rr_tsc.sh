@@ -35,6 +35,8 @@ if [ "$mode" = virtual ]; then
 	# every ring-3 read, plus the two in ring 0 and the first in ring 3
 	ring3=$(sed -n 's/^INFO tsc .* ring3 reads=\([0-9]*\) .*/\1/p' "$tmp/rec.out")
 	[ "$reads" -ge $((ring3 + 3)) ] || fail "$reads TSC exits in the trace for $ring3 ring-3 reads"
+	grep -q "^tsc: virtual, $reads reads served (last [1-9][0-9]*), 0 writes refused$" "$tmp/rec.err" ||
+		fail "record --stats does not count the $reads reads it served"
 	rec_exits=$(rr_exits "$tmp/rec.err")
 	for i in 1 2; do
 		rr_replay "$trace" "rp$i" --stats -v
