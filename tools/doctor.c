@@ -89,8 +89,8 @@ static void check_tsc_exit(void)
 		line(0, "tsc-exit", "KVM never lets detvm see RDTSC: a guest that reads the TSC (every "
 		     "distribution's kernel does) will not replay; scripts/kvm-detvm builds KVM modules that do");
 	else if (r0 == 1 && r3 == 1)
-		line(1, "tsc-exit", "RDTSC and RDTSCP exit to detvm in rings 0 and 3 (KVM_CAP_X86_TSC_EXIT_DETVM): "
-		     "guests read its virtual TSC, which replays");
+		line(1, "tsc-exit", "RDTSC exits to detvm in rings 0 and 3, as RDTSCP does where the guest has it "
+		     "(KVM_CAP_X86_TSC_EXIT_DETVM): guests read its virtual TSC, which replays");
 	else
 		line(0, "tsc-exit", "KVM has KVM_CAP_X86_TSC_EXIT_DETVM but RDTSC did not come back with "
 		     "detvm's value (ring 0: %s, ring 3: %s)", r0 == 1 ? "yes" : "no", r3 == 1 ? "yes" : "no");

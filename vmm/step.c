@@ -50,10 +50,16 @@ static uint64_t linear_to_gpa(struct machine *m, const struct kvm_sregs *s, uint
 	return t.physical_address;
 }
 
+/* Where RIP points, linearly: CS's base counts outside long mode. */
+static uint64_t linear_rip(const struct kvm_sregs *s, uint64_t rip)
+{
+	return rip + (s->efer & 0x400 ? 0 : s->cs.base);
+}
+
 unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const struct kvm_sregs *s,
 			    uint8_t *buf)
 {
-	uint64_t gpa = linear_to_gpa(m, s, r->rip + (s->efer & 0x400 ? 0 : s->cs.base));
+	uint64_t gpa = linear_to_gpa(m, s, linear_rip(s, r->rip));
 	if (gpa == UINT64_MAX)
 		return 0;
 	unsigned n = 16;
@@ -74,6 +80,9 @@ static void note_pushf(struct machine *m)
 	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
 	uint8_t insn[16];
+	m->step.pushf_next = 0;
+	if (m->step.single != 1)	/* run to a breakpoint: no TF */
+		return;
 	unsigned n = machine_fetch_insn(m, r, s, insn), len = n ? insn_pushf_len(insn, n, s->cs.l) : 0;
 	m->step.pushf_next = len ? r->rip + len : 0;
 }
@@ -120,7 +129,7 @@ static int halt_insert(struct machine *m)
 	if (m->step.halt_set)
 		return 0;
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
-	uint64_t gpa = linear_to_gpa(m, s, m->step.rip + (s->efer & 0x400 ? 0 : s->cs.base));
+	uint64_t gpa = linear_to_gpa(m, s, linear_rip(s, m->step.rip));
 	uint8_t *p = gpa == UINT64_MAX ? NULL : guest_mem_ptr(&m->mem, gpa, 1);
 	if (!p)
 		return -EFAULT;
@@ -201,13 +210,14 @@ int step_arm(struct machine *m, enum step_kind kind, const struct step_landmark 
 	m->step.has_mem = lm->has_mem;
 	m->step.single = -1;
 	m->step.halt_failed = 0;
-	note_pushf(m);
 	uint64_t budget = !lm->elapsed_ns ? STEP_UNKNOWN_NS
 			  : observer_budget_ns(lm->elapsed_ns, by_breakpoint(m) ? OBSERVER_SEARCH_SLOWDOWN
 										: OBSERVER_STEPPED_SLOWDOWN);
 	m->step.started_ns = mono_clock_ns();
 	m->step.deadline_ns = m->step.started_ns + budget;
-	return set_mode(m, !by_breakpoint(m));
+	int r = set_mode(m, !by_breakpoint(m));
+	note_pushf(m);
+	return r;
 }
 
 /* Memory must be equal too; the registers decide first (cheap). */
@@ -234,7 +244,6 @@ int step_reached(struct machine *m)
 	m->stats.steps++;
 	if (m->step.pushf_next && run->s.regs.regs.rip == m->step.pushf_next)
 		undo_pushed_tf(m);
-	note_pushf(m);
 	observer_regs_landmark(&run->s.regs.regs, d);
 	int equal = run->s.regs.regs.rip == m->step.rip && !memcmp(d, m->step.regs, sizeof(d));
 	if (equal && m->step.has_mem) {
@@ -261,6 +270,7 @@ int step_reached(struct machine *m)
 		log_error("cannot set a breakpoint or single-step: %s", strerror(-r));
 		return DETVM_EXIT_KVM;
 	}
+	note_pushf(m);
 	return 0;
 }
 

@@ -608,7 +608,8 @@ def main(args):
         if not pool:
             die("DETVM_KVMHOST_POOL names no pool directory", 2)
         if verb == "stop":
-            cmd_stop(f"{pool}-tsc-exit")
+            for kind in KVM_KINDS[1:]:
+                cmd_stop(f"{pool}-{kind}")
             return cmd_stop(pool)
     if verb in ("exec", "run"):
         if not rest:
