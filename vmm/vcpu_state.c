@@ -32,6 +32,42 @@ static int get_msrs(struct kvm_vm *k, struct kvm_msr_entry *e, unsigned n)
 	return r < 0 ? -errno : r;
 }
 
+/* Appends msr to index[] where this vCPU can read it (KVM lists some MSRs that its CPUID
+ * does not allow reading): 0, or -E2BIG where the state has no room left. */
+static int keep_if_readable(struct kvm_vm *k, uint32_t msr, uint32_t *index, unsigned *out, unsigned max)
+{
+	struct kvm_msr_entry e = { .index = msr };
+	if (get_msrs(k, &e, 1) != 1)
+		return 0;
+	if (*out == max)
+		return -E2BIG;
+	index[(*out)++] = msr;
+	return 0;
+}
+
+/*
+ * The machine-check banks: KVM keeps them per vCPU and lets the guest write them without
+ * an exit, but does not list them for saving (a VMM saves them by MCG_CAP's bank count,
+ * as QEMU does). Linux writes every bank's control at boot and reads it back; a state
+ * without them (a step point, a snapshot) loses those writes. Per bank: CTL, STATUS,
+ * ADDR, MISC at 0x400 + 4i, and CTL2 at 0x280 + i where the vCPU has it (Intel's CMCI).
+ */
+#define MSR_MCG_CAP 0x179u
+static int add_mce_banks(struct kvm_vm *k, uint32_t *index, unsigned *out, unsigned max)
+{
+	struct kvm_msr_entry cap = { .index = MSR_MCG_CAP };
+	if (get_msrs(k, &cap, 1) != 1)
+		return 0;
+	int r = 0;
+	for (uint32_t bank = 0; bank < (cap.data & 0xff) && !r; bank++) {
+		for (uint32_t reg = 0; reg < 4 && !r; reg++)
+			r = keep_if_readable(k, 0x400 + 4 * bank + reg, index, out, max);
+		if (!r)
+			r = keep_if_readable(k, 0x280 + bank, index, out, max);
+	}
+	return r;
+}
+
 int vcpu_state_msr_list(struct kvm_vm *k, uint32_t *index, unsigned *n)
 {
 	struct kvm_msr_list probe = { .nmsrs = 0 };
@@ -46,15 +82,15 @@ int vcpu_state_msr_list(struct kvm_vm *k, uint32_t *index, unsigned *n)
 		return -errno;
 	}
 	unsigned out = 0;
-	for (unsigned i = 0; i < l->nmsrs && out < *n; i++) {
-		struct kvm_msr_entry e = { .index = l->indices[i] };
-		/* KVM lists some MSRs that this vCPU's CPUID does not allow reading */
-		if (!msr_left_out(e.index) && get_msrs(k, &e, 1) == 1)
-			index[out++] = e.index;
-	}
+	int r = 0;
+	for (unsigned i = 0; i < l->nmsrs && !r; i++)
+		if (!msr_left_out(l->indices[i]))
+			r = keep_if_readable(k, l->indices[i], index, &out, *n);
 	free(l);
+	if (!r)
+		r = add_mce_banks(k, index, &out, *n);
 	*n = out;
-	return 0;
+	return r;
 }
 
 int vcpu_state_get(struct kvm_vm *k, const uint32_t *index, unsigned n, struct vcpu_state *st)

@@ -13,7 +13,7 @@
 
 #include "vmm/kvm.h"
 
-#define VCPU_STATE_MAX_MSRS 128
+#define VCPU_STATE_MAX_MSRS 512
 
 struct vcpu_state {
 	struct kvm_regs regs;
@@ -26,8 +26,10 @@ struct vcpu_state {
 };
 
 /* The MSRs a vcpu_state carries on this host: those KVM lists for saving, that it can
- * read, and that no other part of the state holds; the time stamp counter and KVM's
- * paravirtual MSRs are left out (guests under detvm do not get them). 0 or -errno. */
+ * read, and that no other part of the state holds, plus the machine-check banks (KVM
+ * keeps them but does not list them); the time stamp counter and KVM's paravirtual MSRs
+ * are left out (guests under detvm do not get them). 0, or -errno (-E2BIG: more than
+ * VCPU_STATE_MAX_MSRS, *n of them). */
 int vcpu_state_msr_list(struct kvm_vm *k, uint32_t *index, unsigned *n);
 
 /* Reads the state (msrs: the indexes in index[0..n)); 0 or -errno. */
