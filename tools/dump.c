@@ -150,8 +150,8 @@ static void stats_text(FILE *out, const struct dump_opts *o, uint32_t version,
 	fprintf(out, "%-20s %14.3f\n", "guest seconds", s->t.guest_ns / 1e9);
 	fprintf(out, "%-20s %14.0f\n", "file bytes/guest s", ratio(s->file_bytes, s->t.guest_ns) * 1e9);
 	fprintf(out, "%-20s %14" PRIu64 "\n", "step points", s->t.step_points);
-	fprintf(out, "%-20s %14" PRIu64 "  (%.1f a point)\n", "step pages", s->t.step_pages,
-		ratio(s->t.step_pages, s->t.step_points));
+	fprintf(out, "%-20s %14" PRIu64 "  (%.1f a point; %" PRIu64 " as changes)\n", "step pages",
+		s->t.step_pages, ratio(s->t.step_pages, s->t.step_points), s->t.step_changes);
 	fprintf(out, "%-20s %14" PRIu64 "  (%.0f a point; uncompressed, in the events)\n",
 		"step page bytes", s->t.step_page_bytes, ratio(s->t.step_page_bytes, s->t.step_points));
 }
@@ -186,8 +186,8 @@ static void stats_json(FILE *out, const struct dump_opts *o, uint32_t version,
 	else
 		fputs(",\"first_position\":null,\"last_position\":null,\"position_span\":0", out);
 	fprintf(out, ",\"guest_ns\":%" PRIu64 ",\"step_points\":%" PRIu64 ",\"step_pages\":%" PRIu64
-		",\"step_page_bytes\":%" PRIu64, s->t.guest_ns, s->t.step_points, s->t.step_pages,
-		s->t.step_page_bytes);
+		",\"step_changes\":%" PRIu64 ",\"step_page_bytes\":%" PRIu64, s->t.guest_ns, s->t.step_points,
+		s->t.step_pages, s->t.step_changes, s->t.step_page_bytes);
 	fprintf(out, ",\"exits\":%" PRIu64 ",\"events_per_1000_exits\":", exits);
 	if (exits)
 		fprintf(out, "%.3f}\n", 1000.0 * ratio(s->t.events, exits));

@@ -31,8 +31,10 @@ void trace_tally_add(struct trace_tally *t, const struct trace_event *te)
 		const Detvm__Landmark *l = te->ev->landmark;
 		t->step_points++;
 		t->step_pages += l->n_pages;
-		for (size_t i = 0; i < l->n_pages; i++)
-			t->step_page_bytes += l->pages[i]->data.len;
+		for (size_t i = 0; i < l->n_pages; i++) {
+			t->step_page_bytes += l->pages[i]->data.len + l->pages[i]->delta.len;
+			t->step_changes += !l->pages[i]->data.len;
+		}
 	}
 }
 
