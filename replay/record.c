@@ -320,7 +320,11 @@ static int obs_step_point(void *s, const struct step_landmark *lm)
 		for (size_t i = 0; i < lm->npages; i++) {
 			detvm__page_image__init(&r->pages[i]);
 			r->pages[i].gpa = lm->pages[i].gpa;
-			r->pages[i].data = (ProtobufCBinaryData){ 4096, (uint8_t *)lm->pages[i].data };
+			if (lm->pages[i].data)
+				r->pages[i].data = (ProtobufCBinaryData){ 4096, (uint8_t *)lm->pages[i].data };
+			else
+				r->pages[i].delta = (ProtobufCBinaryData){ lm->pages[i].delta_len,
+									   (uint8_t *)lm->pages[i].delta };
 			r->pagep[i] = &r->pages[i];
 		}
 		b.u.landmark.n_pages = lm->npages;

@@ -14,6 +14,7 @@
 #include "vmm/file_io.h"
 #include "vmm/log.h"
 #include "vmm/mono_clock.h"
+#include "vmm/page_delta.h"
 
 /* The run observer: every exit, interrupt, checkpoint and landmark compared with the trace. */
 
@@ -191,8 +192,20 @@ static int decode_step_state(struct replayer *p, const Detvm__Landmark *l, struc
 		}
 	}
 	for (size_t i = 0; !bad && i < l->n_pages; i++) {
-		bad = l->pages[i]->data.len != 4096;
-		p->step_pages[i] = (struct page_image){ l->pages[i]->gpa, l->pages[i]->data.data };
+		const Detvm__PageImage *pg = l->pages[i];
+		if (pg->data.len) {
+			bad = pg->data.len != 4096 || pg->delta.len;
+			p->step_pages[i] = (struct page_image){ pg->gpa, pg->data.data, NULL, 0 };
+			continue;
+		}
+		/* a change to the page replay holds: checked whole before any page is loaded */
+		if (page_delta_check(pg->delta.data, pg->delta.len)) {
+			replay_fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: event %" PRIu64 " is a step "
+				    "delivery point whose change to page 0x%" PRIx64 " is malformed (%zu bytes)",
+				    p->cur.seq, pg->gpa, pg->delta.len);
+			return 1;
+		}
+		p->step_pages[i] = (struct page_image){ pg->gpa, NULL, pg->delta.data, pg->delta.len };
 	}
 	if (bad) {
 		replay_fail(p, REPLAY_EXIT_TRACE, "the trace is corrupt: event %" PRIu64 " is a step delivery "

@@ -41,7 +41,8 @@ static void usage(FILE *out)
 	      "              object (or an error object); bytes as hex strings\n"
 	      "  --stats     instead of the events: count and encoded bytes per event kind,\n"
 	      "              blocks, file bytes, compression ratio, positions, events per\n"
-	      "              1000 exits (a JSON object with --json)\n"
+	      "              1000 exits, guest seconds, step points and the pages they carry\n"
+	      "              (a JSON object with --json)\n"
 	      "  -h, --help  this text\n"
 	      "\n"
 	      "Exit status: 0 complete trace; 2 usage error; 7 the trace cannot be opened or is\n"
@@ -146,6 +147,13 @@ static void stats_text(FILE *out, const struct dump_opts *o, uint32_t version,
 			1000.0 * ratio(s->t.events, exits));
 	else
 		fprintf(out, "%-20s %14s\n", "events/1000 exits", "-");
+	fprintf(out, "%-20s %14.3f\n", "guest seconds", s->t.guest_ns / 1e9);
+	fprintf(out, "%-20s %14.0f\n", "file bytes/guest s", ratio(s->file_bytes, s->t.guest_ns) * 1e9);
+	fprintf(out, "%-20s %14" PRIu64 "\n", "step points", s->t.step_points);
+	fprintf(out, "%-20s %14" PRIu64 "  (%.1f a point; %" PRIu64 " as changes)\n", "step pages",
+		s->t.step_pages, ratio(s->t.step_pages, s->t.step_points), s->t.step_changes);
+	fprintf(out, "%-20s %14" PRIu64 "  (%.0f a point; uncompressed, in the events)\n",
+		"step page bytes", s->t.step_page_bytes, ratio(s->t.step_page_bytes, s->t.step_points));
 }
 
 static void stats_json(FILE *out, const struct dump_opts *o, uint32_t version,
@@ -177,6 +185,9 @@ static void stats_json(FILE *out, const struct dump_opts *o, uint32_t version,
 			s->t.last_pos - s->t.first_pos);
 	else
 		fputs(",\"first_position\":null,\"last_position\":null,\"position_span\":0", out);
+	fprintf(out, ",\"guest_ns\":%" PRIu64 ",\"step_points\":%" PRIu64 ",\"step_pages\":%" PRIu64
+		",\"step_changes\":%" PRIu64 ",\"step_page_bytes\":%" PRIu64, s->t.guest_ns, s->t.step_points,
+		s->t.step_pages, s->t.step_changes, s->t.step_page_bytes);
 	fprintf(out, ",\"exits\":%" PRIu64 ",\"events_per_1000_exits\":", exits);
 	if (exits)
 		fprintf(out, "%.3f}\n", 1000.0 * ratio(s->t.events, exits));

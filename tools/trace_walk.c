@@ -24,6 +24,18 @@ void trace_tally_add(struct trace_tally *t, const struct trace_event *te)
 	t->bytes[k] += n;
 	t->packed_bytes += n;
 	t->record_bytes += n + prefix;
+	uint64_t ns;
+	if (trace_event_guest_ns(te->ev, &ns) && ns > t->guest_ns)
+		t->guest_ns = ns;
+	if (k == DETVM__EVENT__PAYLOAD_LANDMARK && te->ev->landmark->state) {
+		const Detvm__Landmark *l = te->ev->landmark;
+		t->step_points++;
+		t->step_pages += l->n_pages;
+		for (size_t i = 0; i < l->n_pages; i++) {
+			t->step_page_bytes += l->pages[i]->data.len + l->pages[i]->delta.len;
+			t->step_changes += !l->pages[i]->data.len;
+		}
+	}
 }
 
 bool trace_event_guest_ns(const Detvm__Event *ev, uint64_t *ns)

@@ -26,6 +26,11 @@ struct trace_tally {
 	uint64_t packed_bytes;
 	uint64_t record_bytes;			/* packed + varint length prefix: block content */
 	uint64_t first_pos, last_pos;
+	/* step delivery points that carry a state, the pages they carry (step_changes of
+	 * them as changes to the page replay holds) and those pages' bytes in the events
+	 * (uncompressed) */
+	uint64_t step_points, step_pages, step_changes, step_page_bytes;
+	uint64_t guest_ns;			/* the latest guest clock value seen */
 };
 
 void trace_tally_add(struct trace_tally *t, const struct trace_event *te);

@@ -104,6 +104,8 @@ void guest_mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len)
 		m->dirty[pg / 64] |= 1ULL << (pg % 64);
 		if (m->also)
 			m->also[pg / 64] |= 1ULL << (pg % 64);
+		if (m->shadow_stale)
+			m->shadow_stale[pg / 64] |= 1ULL << (pg % 64);
 	}
 }
 

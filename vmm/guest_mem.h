@@ -31,6 +31,9 @@ struct guest_mem {
 	 * wrote, and those KVM's dirty log reported (vmm/digest.c), until it clears them;
 	 * NULL: none. The digests' `dirty` is cleared by theirs, not by it. */
 	uint64_t *also;
+	/* Pages the VMM wrote since the recorder's step shadow last copied them
+	 * (vmm/step_shadow.h); NULL: none. */
+	uint64_t *shadow_stale;
 };
 
 /* Maps size bytes (a multiple of 4 KiB, at least 1 MiB). 0 or -errno. */

@@ -331,7 +331,10 @@ void machine_destroy(struct machine *m)
 		virtio_net_destroy(&m->net[i]);
 	kvm_vm_destroy(&m->kvm);
 	mem_digest_destroy(&m->digest);
+	step_shadow_destroy(&m->shadow, &m->mem);
 	guest_mem_destroy(&m->mem);
 	free(m->step_pages);
 	m->step_pages = NULL;
+	free(m->step_deltas);
+	m->step_deltas = NULL;
 }

@@ -25,6 +25,7 @@
 #include "vmm/digest.h"
 #include "vmm/kvm.h"
 #include "vmm/observer.h"
+#include "vmm/step_shadow.h"
 #include "vmm/tracer.h"
 #include "vmm/vcpu_state.h"
 #include "vmm/vtsc.h"
@@ -92,6 +93,9 @@ struct machine_stats {
 	uint64_t landmarks;	/* landmarks reached */
 	uint64_t step_points;	/* `step` delivery points (they count as exits: positions) */
 	uint64_t states_loaded;	/* replay: step points whose recorded state was loaded, not run to */
+	uint64_t step_pages;	/* record: pages step points carried (whole or as changes) */
+	uint64_t step_changes;	/* record: of those, carried as changes to the page at the last exit */
+	uint64_t step_pages_unchanged;	/* record: written, but as at the last exit: left out */
 };
 
 /* Work the host side wants done on the vCPU thread at the next delivery point, where the
@@ -157,6 +161,9 @@ struct machine {
 	struct vtsc tsc;		/* served when m->ex.tsc points here */
 	struct page_image *step_pages;
 	size_t step_pages_cap;
+	struct step_shadow shadow;	/* what recorded step points' pages are stored against */
+	uint8_t *step_deltas;		/* their encodings, PAGE_DELTA_MAX a page */
+	size_t step_deltas_cap;		/* pages */
 	char cmdline[4096];		/* what the guest was given */
 	volatile int *stop;		/* set from a signal handler: 1 interrupt, 2 timeout */
 	struct machine_request *request;	/* NULL: none */

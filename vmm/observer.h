@@ -24,10 +24,14 @@ struct run_digest {
 	uint8_t mem[OBSERVER_DIGEST_BYTES];
 };
 
-/* A 4 KiB page of guest memory as a step point carries it. */
+/* A 4 KiB page of guest memory as a step point carries it: the whole page (data), or
+ * the bytes that differ from the page at the point's last exit (delta, data NULL; see
+ * vmm/page_delta.h). */
 struct page_image {
 	uint64_t gpa;
 	const uint8_t *data;
+	const uint8_t *delta;
+	size_t delta_len;
 };
 
 /*

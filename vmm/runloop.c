@@ -512,6 +512,19 @@ static void print_virtio(FILE *f, const char *name, unsigned i, const struct vir
 		name, i, bad_chains, bad_rings, t->bad_accesses);
 }
 
+/* Resident KiB of a mapping. */
+static uint64_t resident_of(const uint8_t *base, uint64_t size)
+{
+	uint64_t kib = 0;
+	size_t pages = size / 4096;
+	unsigned char *vec = malloc(pages);
+	if (vec && !mincore((void *)base, size, vec))
+		for (size_t i = 0; i < pages; i++)
+			kib += (vec[i] & 1) * 4;
+	free(vec);
+	return kib;
+}
+
 /* Resident KiB of the whole process and of guest RAM, so the VMM's own share is known. */
 static void resident_kib(const struct machine *m, uint64_t *total, uint64_t *guest)
 {
@@ -523,12 +536,7 @@ static void resident_kib(const struct machine *m, uint64_t *total, uint64_t *gue
 			break;
 	if (s)
 		fclose(s);
-	size_t pages = m->mem.size / 4096;
-	unsigned char *vec = malloc(pages);
-	if (vec && !mincore(m->mem.base, m->mem.size, vec))
-		for (size_t i = 0; i < pages; i++)
-			*guest += (vec[i] & 1) * 4;
-	free(vec);
+	*guest = resident_of(m->mem.base, m->mem.size);
 }
 
 void machine_print_stats(const struct machine *m, FILE *f)
@@ -558,6 +566,12 @@ void machine_print_stats(const struct machine *m, FILE *f)
 	if (m->ex.tsc)
 		fprintf(f, "tsc: virtual, %" PRIu64 " reads served (last %" PRIu64 "), %" PRIu64
 			   " writes refused\n", m->tsc.reads, m->tsc.last, m->ex.tsc_writes);
+	if (m->shadow.copy)
+		fprintf(f, "step shadow: %" PRIu64 " pages carried by step points (%" PRIu64 " as changes), %"
+			   PRIu64 " written ones left out as unchanged; %" PRIu64 " pages copied in %" PRIu64
+			   " updates, %" PRIu64 " KiB resident (at most guest RAM)\n", s->step_pages,
+			s->step_changes, s->step_pages_unchanged,
+			m->shadow.copied, m->shadow.updates, resident_of(m->shadow.copy, m->shadow.size));
 	fprintf(f, "memory: resident %" PRIu64 " KiB, of which guest RAM %" PRIu64
 		   " KiB; VMM beyond guest RAM %" PRIu64 " KiB\n",
 		rss, guest_rss, rss > guest_rss ? rss - guest_rss : 0);

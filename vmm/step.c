@@ -21,6 +21,7 @@
 #include "vmm/insn.h"
 #include "vmm/log.h"
 #include "vmm/mono_clock.h"
+#include "vmm/page_delta.h"
 #include "vmm/vcpu_state.h"
 
 /* How long replay looks for a landmark whose trace does not say how long the recording
@@ -284,7 +285,14 @@ int step_restore(struct machine *m, const struct step_landmark *lm)
 				  " holds a page at 0x%" PRIx64 ", which is not a page of guest RAM", lm->last_exit, gpa);
 			return DETVM_EXIT_TRACE;
 		}
-		memcpy(p, lm->pages[i].data, GUEST_PAGE_SIZE);
+		/* a change is applied to the page as it is here, at the point's last exit */
+		if (lm->pages[i].data) {
+			memcpy(p, lm->pages[i].data, GUEST_PAGE_SIZE);
+		} else if (page_delta_apply(p, lm->pages[i].delta, lm->pages[i].delta_len)) {
+			log_error("the trace is corrupt: the step delivery point after exit %" PRIu64
+				  " holds a malformed change to page 0x%" PRIx64, lm->last_exit, gpa);
+			return DETVM_EXIT_TRACE;
+		}
 		guest_mem_mark_dirty(&m->mem, gpa, GUEST_PAGE_SIZE);
 	}
 	const char *what;
@@ -311,27 +319,57 @@ int step_restore(struct machine *m, const struct step_landmark *lm)
 struct page_list {
 	struct machine *m;
 	size_t n;
-	int err;
+	size_t unchanged;	/* written, but as they were at the last exit */
 };
 
+static void count_page(uint64_t page, void *arg)
+{
+	(*(size_t *)arg)++;
+}
+
+/* Room for n pages and their encodings. 0 or -ENOMEM. */
+static int reserve(struct machine *m, size_t n)
+{
+	if (n > m->step_pages_cap) {
+		struct page_image *p = realloc(m->step_pages, n * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		m->step_pages = p;
+		m->step_pages_cap = n;
+	}
+	if (n > m->step_deltas_cap) {
+		uint8_t *d = realloc(m->step_deltas, n * PAGE_DELTA_MAX);
+		if (!d)
+			return -ENOMEM;
+		m->step_deltas = d;
+		m->step_deltas_cap = n;
+	}
+	return 0;
+}
+
+/* A written page as the point carries it: what changed since the last exit where the
+ * shadow knows the page there, else the whole page; nothing where it did not change. */
 static void add_page(uint64_t page, void *arg)
 {
 	struct page_list *l = arg;
 	struct machine *m = l->m;
-	if (l->err)
-		return;
-	if (l->n == m->step_pages_cap) {
-		size_t cap = m->step_pages_cap ? 2 * m->step_pages_cap : 64;
-		struct page_image *p = realloc(m->step_pages, cap * sizeof(*p));
-		if (!p) {
-			l->err = -ENOMEM;
+	uint64_t gpa = guest_mem_page_gpa(&m->mem, page);
+	const uint8_t *now = guest_mem_ptr(&m->mem, gpa, GUEST_PAGE_SIZE);
+	const uint8_t *base = step_shadow_base(&m->shadow, page);
+	struct page_image img = { gpa, now, NULL, 0 };
+	if (base) {
+		uint8_t *out = m->step_deltas + l->n * PAGE_DELTA_MAX;
+		size_t len = page_delta_encode(base, now, out);
+		if (!len) {
+			l->unchanged++;
 			return;
 		}
-		m->step_pages = p;
-		m->step_pages_cap = cap;
+		if (len <= PAGE_DELTA_MAX) {
+			img = (struct page_image){ gpa, NULL, out, len };
+			m->stats.step_changes++;
+		}
 	}
-	uint64_t gpa = guest_mem_page_gpa(&m->mem, page);
-	m->step_pages[l->n++] = (struct page_image){ gpa, guest_mem_ptr(&m->mem, gpa, GUEST_PAGE_SIZE) };
+	m->step_pages[l->n++] = img;
 }
 
 /* A step point is one trace event, at most TRACE_MAX_EVENT_BYTES (16 MiB): a guest that
@@ -347,20 +385,46 @@ static int capture(struct machine *m, struct step_landmark *lm)
 		r = vcpu_state_get(&m->kvm, m->state_msrs, m->nstate_msrs, &m->step_state);
 	if (r)
 		return r;
-	struct page_list l = { m, 0, 0 };
-	mem_digest_each_written(&m->digest, add_page, &l);
-	if (l.err)
-		return l.err;
-	if (l.n > STEP_MAX_PAGES) {
+	size_t n = 0;
+	mem_digest_each_written(&m->digest, count_page, &n);
+	if (n > STEP_MAX_PAGES) {
 		log_debug("no step delivery point at rip 0x%llx: the guest wrote %zu pages since its "
-			  "last exit", (unsigned long long)lm->rip, l.n);
+			  "last exit", (unsigned long long)lm->rip, n);
 		return 0;
 	}
+	r = reserve(m, n);
+	if (r)
+		return r;
+	struct page_list l = { m, 0, 0 };
+	mem_digest_each_written(&m->digest, add_page, &l);
+	m->stats.step_pages += l.n;
+	m->stats.step_pages_unchanged += l.unchanged;
 	lm->has_mem = 1;
 	lm->state = &m->step_state;
 	lm->pages = m->step_pages;
 	lm->npages = l.n;
 	return 1;
+}
+
+/*
+ * At the first kick after exits: the shadow takes every page written since its last
+ * update (the written set, collected since then, and the VMM's), then the written set
+ * starts again from this fetch, whose pages are the shadow's unsure ones: the last exit
+ * came before it (vmm/step_shadow.h).
+ */
+static int update_shadow(struct machine *m)
+{
+	if (!m->shadow.copy) {
+		int r = step_shadow_init(&m->shadow, &m->mem);
+		if (r)
+			return r;
+	}
+	step_shadow_update(&m->shadow, &m->mem, m->digest.written);
+	mem_digest_forget_written(&m->digest);
+	int r = mem_digest_collect(&m->digest, &m->mem, &m->kvm);
+	if (!r)
+		step_shadow_unsure(&m->shadow, m->digest.written);
+	return r;
 }
 
 int step_live_point(struct machine *m, struct step_landmark *lm)
@@ -374,9 +438,7 @@ int step_live_point(struct machine *m, struct step_landmark *lm)
 	/* A point carries every page written since the guest's last exit: those written since
 	 * the last kick before it, a superset kept up to date here. */
 	if (m->track_state) {
-		if (!quiet)
-			mem_digest_forget_written(&m->digest);
-		int r = mem_digest_collect(&m->digest, &m->mem, &m->kvm);
+		int r = quiet ? mem_digest_collect(&m->digest, &m->mem, &m->kvm) : update_shadow(m);
 		if (r)
 			return r;
 	}

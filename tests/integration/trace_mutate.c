@@ -109,14 +109,20 @@ static uint64_t add_delta(uint64_t v, int64_t delta)
  * copies of the event and its payload (and, for data, of the bytes).
  */
 /* A malloc'd copy of b (never empty here) with bit 0 of its first byte flipped. */
-static uint8_t *flipped(const ProtobufCBinaryData *b)
+/* A copy of b with bit 0 of byte `at` flipped (at < b->len). */
+static uint8_t *flipped_at(const ProtobufCBinaryData *b, size_t at)
 {
 	uint8_t *d = malloc(b->len);
 	if (d) {
 		memcpy(d, b->data, b->len);
-		d[0] ^= 1;
+		d[at] ^= 1;
 	}
 	return d;
+}
+
+static uint8_t *flipped(const ProtobufCBinaryData *b)
+{
+	return flipped_at(b, 0);
 }
 
 static int append_changed(struct trace_writer *w, const struct trace_event *te, enum kind k,
@@ -184,14 +190,21 @@ static int append_changed(struct trace_writer *w, const struct trace_event *te, 
 	case K_LANDMARK_PAGE:
 		landmark = *ev.landmark;
 		page = *landmark.pages[0];
+		/* a whole page: its byte 0; a change to the page (PageImage.delta): its last byte,
+		 * always one of the bytes it writes, so the change stays well-formed */
+		ProtobufCBinaryData *b = page.data.len ? &page.data : &page.delta;
+		if (!b->len)
+			return -EINVAL;	/* neither: a corrupt page, nothing to flip */
+		size_t at = b == &page.delta ? b->len - 1 : 0;
 		pages = malloc(landmark.n_pages * sizeof(*pages));
-		if (!pages || !(data = flipped(&page.data))) {
+		if (!pages || !(data = flipped_at(b, at))) {
 			free(pages);
 			return -ENOMEM;
 		}
-		fprintf(stderr, "trace_mutate: landmark at position %" PRIu64 ": page 0x%" PRIx64 " (1 of %zu) byte 0 0x%02x -> 0x%02x\n",
-			te->position, page.gpa, landmark.n_pages, page.data.data[0], data[0]);
-		page.data.data = data;
+		fprintf(stderr, "trace_mutate: landmark at position %" PRIu64 ": page 0x%" PRIx64 " (1 of %zu) %s byte %zu 0x%02x -> 0x%02x\n",
+			te->position, page.gpa, landmark.n_pages, b == &page.delta ? "change" : "image", at,
+			b->data[at], data[at]);
+		b->data = data;
 		memcpy(pages, landmark.pages, landmark.n_pages * sizeof(*pages));
 		pages[0] = &page;
 		landmark.pages = pages;

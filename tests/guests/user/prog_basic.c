@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Programs that need no virtio device: hello, ticks, race, spin, kspin, talk, memtouch. */
+/* Programs that need no virtio device: hello, ticks, race, spin, kspin, talk, memtouch,
+ * memhot, memrate, tsc. */
 #include "ulib.h"
 
 int prog_hello(u64 n)
@@ -274,6 +275,48 @@ int prog_memtouch(u64 n)
 int prog_memhot(u64 n)
 {
 	return touch("memhot", n, 8);
+}
+
+/*
+ * memrate: n MiB (default 16) of fresh words written every guest second from ring 3, with
+ * no exit between timer ticks, for 4 guest seconds: each tick's share (n MiB / hz) round
+ * robin over a 4 MiB window from USER_SCRATCH, then a wait for the next tick (a system
+ * call, no exit). Its ticks reach it through `step` delivery points, which carry what it
+ * wrote since its last exit: the step-point benchmark's ring-3 workload. The words come
+ * from an LCG, so no compression or delta finds less in them than was written. A host too
+ * slow for the rate writes on into the next tick; the rate reached is INFO.
+ */
+int prog_memrate(u64 n)
+{
+	volatile u64 *mem = (volatile u64 *)USER_SCRATCH;
+	u64 hz = cmdline_num("hz", 100), window = (4UL << 20) / 8, at = 0, x = 1, written = 0;
+	u64 t0, t, share;
+
+	if (!n)
+		n = 16;
+	if (USER_SCRATCH + (4UL << 20) > (u64)sys0(SYS_RAM_TOP))
+		return fail("memrate", "range-past-ram");
+	share = (n << 20) / 8 / hz;
+	t0 = uticks();
+	while ((t = uticks()) - t0 < 4 * hz) {
+		/* what is due by the end of this tick */
+		for (u64 due = (t - t0 + 1) * share; written < due; written++) {
+			x = x * 6364136223846793005UL + 1442695040888963407UL;
+			mem[at] = x;
+			at = at + 1 == window ? 0 : at + 1;
+		}
+		while (uticks() == t)
+			;
+	}
+	put_str("memrate asked ");
+	put_dec(n);
+	put_str(" MiB/s for 4 s\n");
+	put_str("INFO memrate words=");
+	put_dec(written);
+	put_str(" last=");
+	put_hex(x);
+	put_char('\n');
+	return pass("memrate", fnv_u64(fnv_str(FNV_INIT, "memrate"), n));
 }
 
 static u64 rdtsc3(void)

@@ -57,6 +57,9 @@ void *memset(void *d, int c, u64 n);
 int memcmp(const void *a, const void *b, u64 n);
 u64 strlen(const char *s);
 
+/* user/ustart.c: KEY=NUMBER on the command line, dflt where absent or 0 */
+u64 cmdline_num(const char *key, u64 dflt);
+
 /* Program conventions: print the RESULT line; return 0 (PASS) or 1 (FAIL). */
 int pass(const char *prog, u64 digest);
 int fail(const char *prog, const char *reason);
@@ -74,6 +77,7 @@ int prog_badqueue(u64 n);
 int prog_kspin(u64 n);
 int prog_memtouch(u64 n);
 int prog_memhot(u64 n);
+int prog_memrate(u64 n);
 int prog_tsc(u64 n);
 
 /* user/prog_blk.c, shared with badqueue */

@@ -4,7 +4,8 @@
  * the selected program.  Arguments (everything else is ignored, including the
  * virtio_mmio.device= entries the VMM appends):
  *   prog=NAME   hello (default), ticks, race, blk, net, spin, badqueue, kspin, talk, journal,
- *               memtouch, memhot, tsc
+ *               memtouch, memhot, memrate, tsc
+ *   hz=NUMBER   the timer rate the kernel set (memrate paces itself by it)
  *   n=NUMBER    per-program count, see each prog_*.c (0 or absent = default)
  */
 #include "ulib.h"
@@ -32,6 +33,7 @@ static const struct prog progs[] = {
 	{ "talk", prog_talk },
 	{ "memtouch", prog_memtouch },
 	{ "memhot", prog_memhot },
+	{ "memrate", prog_memrate },
 	{ "tsc", prog_tsc },
 };
 
@@ -51,6 +53,17 @@ static const char *arg(const char *cmd, const char *key, u64 *len)
 		}
 	}
 	return 0;
+}
+
+/* The decimal value of KEY= on the command line, or dflt where it is absent or 0. */
+u64 cmdline_num(const char *key, u64 dflt)
+{
+	u64 len = 0, n = 0;
+	const char *v = arg(ucmdline, key, &len);
+
+	for (u64 i = 0; v && i < len && v[i] >= '0' && v[i] <= '9'; i++)
+		n = n * 10 + (u64)(v[i] - '0');
+	return n ? n : dflt;
 }
 
 void ustart(const char *cmd)
