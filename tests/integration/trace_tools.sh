@@ -80,7 +80,9 @@ cp = [int(m) for m in re.findall(r" checkpoint .* t=(\d+)ns", dump)]
 clock = [int(m) for m in re.findall(r" (?:clock source=\S+ value|timer id=\d+ t)=(\d+)ns", dump)]
 assert cp and clock and s["guest_ns"] == max(cp + clock) >= cp[-1], (s["guest_ns"], cp, clock)
 gaps = s["longest_gaps"]
-assert gaps and all(g["to_position"] == g["from_position"] + 1 for g in gaps), gaps
+# consecutive exits: the next position, or the one after where a step point (a position
+# with no exit) came between them, as it does on a loaded host
+assert gaps and all(g["to_position"] - g["from_position"] in (1, 2) for g in gaps), gaps
 assert [g["gap_ns"] for g in gaps] == sorted((g["gap_ns"] for g in gaps), reverse=True)
 if sys.argv[4] == "ticks":
     # HLTs waiting for the next 10 ms tick (later on a loaded host, never sooner); under
