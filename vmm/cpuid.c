@@ -31,9 +31,12 @@ static void clear_bits(struct kvm_cpuid_entry2 *e)
 		e->ebx &= ~((1u << 1) | (1u << 4) | (1u << 5) | (1u << 11) | (1u << 16) | (1u << 17) |
 			    CPUID_7_EBX_RDSEED | (1u << 21) | (7u << 26) | (3u << 30));
 		/* AVX-512 VBMI etc (1,6,11,12,14), WAITPKG(5: TPAUSE reads the TSC),
-		 * VAES/VPCLMULQDQ(9,10), RDPID(22) */
-		e->ecx &= ~((1u << 1) | (1u << 5) | (1u << 6) | (1u << 9) | (1u << 10) | (1u << 11) |
-			    (1u << 12) | (1u << 14) | (1u << 22));
+		 * VAES/VPCLMULQDQ(9,10), RDPID(22); PKU/OSPKE(3,4): PKRU is XSAVE state, which
+		 * KVM hands out (KVM_GET_XSAVE) only for features in the guest's leaf 0xd, gone
+		 * here, yet Linux enables PKU without XSAVE and writes PKRU with no exit: a
+		 * step point or snapshot would lose it (replay's forked threads differed) */
+		e->ecx &= ~((1u << 1) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 9) |
+			    (1u << 10) | (1u << 11) | (1u << 12) | (1u << 14) | (1u << 22));
 		/* AVX-512 4VNNIW/4FMAPS(2,3), VP2INTERSECT(8), SERIALIZE ok, TSXLDTRK(16),
 		 * AMX(22,24,25), AVX512_FP16(23) */
 		e->edx &= ~((1u << 2) | (1u << 3) | (1u << 8) | (1u << 16) | (1u << 22) | (1u << 23) |

@@ -3,7 +3,7 @@
  * the host's timing or entropy (TSC, TSC-deadline, RDRAND, RDSEED, RDPID/RDTSCP, TSX) or
  * on paravirtual state the VMM does not log (KVM leaves: kvmclock, steal time, PV EOI)
  * is hidden, and so is XSAVE with everything that needs it (AVX and up), because some
- * hosts cannot emulate XSAVE in guest ring 0. The policy is a pure function over KVM's
+ * hosts cannot emulate XSAVE in guest ring 0 (and PKU, whose PKRU only XSAVE carries). The policy is a pure function over KVM's
  * supported-CPUID table, so it is unit-tested and recorded in traces.
  */
 #ifndef DETVM_VMM_CPUID_H
@@ -12,7 +12,7 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
-#define CPUID_POLICY_VERSION 1
+#define CPUID_POLICY_VERSION 2
 #define CPUID_MAX_ENTRIES 256
 
 /* Rewrites entries[0..*n) in place and drops the leaves the policy forbids. */

@@ -16,7 +16,7 @@
 #include "vmm/state_io.h"
 
 /* Bump when the saved layout of any part changes: loaders refuse other versions. */
-#define MACHINE_STATE_VERSION 2
+#define MACHINE_STATE_VERSION 3
 
 /* What a load hands back for the host side to take over. */
 struct machine_saved {

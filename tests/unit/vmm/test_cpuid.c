@@ -43,6 +43,8 @@ static void test_policy_hides_nondeterminism(void **state)
 	const struct kvm_cpuid_entry2 *l7 = cpuid_find(e, n, 7, 0);
 	assert_non_null(l7);
 	assert_int_equal(l7->ebx & CPUID_7_EBX_RDSEED, 0);
+	assert_int_equal(l7->ecx & (3u << 3), 0);	/* PKU, OSPKE: PKRU needs XSAVE to be carried */
+	assert_int_not_equal(l7->ecx & (1u << 2), 0);	/* UMIP stays */
 	assert_int_equal(l7->eax, 0);
 	assert_int_equal(cpuid_find(e, n, 7, 1)->eax, 0);
 	assert_int_equal(cpuid_find(e, n, 0x80000001, 0)->edx & CPUID_80000001_EDX_RDTSCP, 0);
