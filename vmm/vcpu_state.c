@@ -68,25 +68,61 @@ static int add_mce_banks(struct kvm_vm *k, uint32_t *index, unsigned *out, unsig
 	return r;
 }
 
-int vcpu_state_msr_list(struct kvm_vm *k, uint32_t *index, unsigned *n)
+/* KVM's list from a system ioctl (KVM_GET_MSR_INDEX_LIST or its feature twin); NULL with
+ * *err where it cannot be had (-ENOTTY, -EINVAL: this KVM has no such list). */
+static struct kvm_msr_list *kvm_list(struct kvm_vm *k, unsigned long req, int *err)
 {
 	struct kvm_msr_list probe = { .nmsrs = 0 };
-	if (ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
-		return -errno;
-	struct kvm_msr_list *l = malloc(sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
-	if (!l)
-		return -ENOMEM;
-	l->nmsrs = probe.nmsrs;
-	if (ioctl(k->sys_fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
-		free(l);
-		return -errno;
+	*err = 0;
+	if (ioctl(k->sys_fd, req, &probe) < 0 && errno != E2BIG) {
+		*err = -errno;
+		return NULL;
 	}
+	struct kvm_msr_list *l = malloc(sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
+	if (!l) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	l->nmsrs = probe.nmsrs;
+	if (ioctl(k->sys_fd, req, l) < 0) {
+		*err = -errno;
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static int listed(const uint32_t *index, unsigned n, uint32_t msr)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (index[i] == msr)
+			return 1;
+	return 0;
+}
+
+/*
+ * KVM's MSRs to save, and those it lists only as features but keeps per vCPU and lets the
+ * guest write without an exit (AMD's DE_CFG: Linux sets its LFENCE bit and reads it back
+ * to choose code). Writing a state back only writes MSRs whose value differs.
+ */
+int vcpu_state_msr_list(struct kvm_vm *k, uint32_t *index, unsigned *n)
+{
+	static const unsigned long lists[] = { KVM_GET_MSR_INDEX_LIST, KVM_GET_MSR_FEATURE_INDEX_LIST };
 	unsigned out = 0;
 	int r = 0;
-	for (unsigned i = 0; i < l->nmsrs && !r; i++)
-		if (!msr_left_out(l->indices[i]))
-			r = keep_if_readable(k, l->indices[i], index, &out, *n);
-	free(l);
+	for (unsigned which = 0; which < 2 && !r; which++) {
+		struct kvm_msr_list *l = kvm_list(k, lists[which], &r);
+		if (!l) {
+			/* an old KVM without the feature list */
+			if (which == 1 && (r == -ENOTTY || r == -EINVAL))
+				r = 0;
+			break;
+		}
+		for (unsigned i = 0; i < l->nmsrs && !r; i++)
+			if (!msr_left_out(l->indices[i]) && !listed(index, out, l->indices[i]))
+				r = keep_if_readable(k, l->indices[i], index, &out, *n);
+		free(l);
+	}
 	if (!r)
 		r = add_mce_banks(k, index, &out, *n);
 	*n = out;

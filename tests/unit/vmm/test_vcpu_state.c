@@ -73,6 +73,29 @@ static void test_msr_list(void **state)
 		assert_false(idx[i] >= 0x4b564d00 && idx[i] <= 0x4b564dff);
 	}
 	assert_true(lstar && kgs);
+	/* every feature MSR this vCPU can read is carried too (AMD's DE_CFG among them) */
+	struct {
+		struct kvm_msr_list h;
+		uint32_t i[256];
+	} fl = { .h.nmsrs = 256 };
+	if (ioctl(p.kvm.sys_fd, KVM_GET_MSR_FEATURE_INDEX_LIST, &fl) == 0) {
+		unsigned features = 0;
+		for (unsigned f = 0; f < fl.h.nmsrs; f++) {
+			struct {
+				struct kvm_msrs h;
+				struct kvm_msr_entry e;
+			} m = { .h.nmsrs = 1, .e.index = fl.i[f] };
+			if (ioctl(p.kvm.vcpu_fd, KVM_GET_MSRS, &m) != 1)
+				continue;
+			int found = 0;
+			for (unsigned i = 0; i < n; i++)
+				found |= idx[i] == fl.i[f];
+			if (!found)
+				fail_msg("feature MSR 0x%x is readable but not in the state", fl.i[f]);
+			features++;
+		}
+		print_message("%u readable feature MSRs carried\n", features);
+	}
 	probe_free(&p);
 }
 
