@@ -7,7 +7,8 @@ set -euo pipefail
 # linux-image-amd64 by apt-get download); RDMA verbs on Soft-RoCE inside it; the FT
 # arbiter (libcurl to etcd; etcd itself for the tests); headless Chromium for the
 # `detvm report` page test; Capstone for `detvm trace` and the read watchpoints of
-# replay --gdb; gdb, its client
+# replay --gdb; gdb, its client; the Debian guest of tests/debian (mmdebstrap, e2fsprogs'
+# mke2fs -d)
 pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       liblz4-dev lz4 libprotobuf-c-dev protobuf-c-compiler libibverbs-dev libcmocka-dev
       linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils cpio patch rsync
@@ -15,7 +16,8 @@ pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       rdma-core ibverbs-providers ibverbs-utils
       python3-protobuf python3-lz4 hyperfine iproute2 time
       chromium gdb
-      libcurl4-openssl-dev etcd-server etcd-client libcapstone-dev)
+      libcurl4-openssl-dev etcd-server etcd-client libcapstone-dev
+      mmdebstrap e2fsprogs)
 
 missing=()
 for p in "${pkgs[@]}"; do
