@@ -54,7 +54,8 @@ sys.exit(0 if text.encode("latin-1") == open(sys.argv[2], "rb").read() else 1)' 
 			fail "console $p: position $pos is not a write to COM1"
 	done <"$tmp/$p.con"
 done
-grep -Eq '^ +[0-9]+  0\.[0-9]{6} s  RESULT ticks PASS ' "$tmp/ticks.con" || { show=("$tmp/ticks.con"); fail "console text lacks 'POSITION  TIME  RESULT ...'"; }
+# the guest clock follows the host: a loaded host makes the time more than a second
+grep -Eq '^ +[0-9]+  [0-9]+\.[0-9]{6} s  RESULT ticks PASS ' "$tmp/ticks.con" || { show=("$tmp/ticks.con"); fail "console text lacks 'POSITION  TIME  RESULT ...'"; }
 
 # ---- stats ---------------------------------------------------------------------------------
 for p in ticks blk net; do
