@@ -56,6 +56,18 @@ static void set_msr(struct probe *p, uint32_t index, uint64_t value)
 	assert_int_equal(ioctl(p->kvm.vcpu_fd, KVM_SET_MSRS, &m), 1);
 }
 
+/* 1 where this vCPU can read the MSR (its value in *v), else 0 */
+static int get_msr(struct probe *p, uint32_t index, uint64_t *v)
+{
+	struct {
+		struct kvm_msrs h;
+		struct kvm_msr_entry e;
+	} m = { .h.nmsrs = 1, .e.index = index };
+	int r = ioctl(p->kvm.vcpu_fd, KVM_GET_MSRS, &m);
+	*v = m.e.data;
+	return r == 1;
+}
+
 static void test_msr_list(void **state)
 {
 	struct probe p;
@@ -81,11 +93,8 @@ static void test_msr_list(void **state)
 	if (ioctl(p.kvm.sys_fd, KVM_GET_MSR_FEATURE_INDEX_LIST, &fl) == 0) {
 		unsigned features = 0;
 		for (unsigned f = 0; f < fl.h.nmsrs; f++) {
-			struct {
-				struct kvm_msrs h;
-				struct kvm_msr_entry e;
-			} m = { .h.nmsrs = 1, .e.index = fl.i[f] };
-			if (ioctl(p.kvm.vcpu_fd, KVM_GET_MSRS, &m) != 1)
+			uint64_t v;
+			if (!get_msr(&p, fl.i[f], &v))
 				continue;
 			int found = 0;
 			for (unsigned i = 0; i < n; i++)
@@ -213,13 +222,9 @@ static void test_mce_banks(void **state)
 	unsigned n = start(&p, idx);
 	struct vcpu_state st, now;
 	const char *what;
-	struct kvm_msr_entry cap = { .index = 0x179 };	/* MCG_CAP */
-	struct {
-		struct kvm_msrs h;
-		struct kvm_msr_entry e;
-	} m = { .h.nmsrs = 1, .e = cap };
-	assert_int_equal(ioctl(p.kvm.vcpu_fd, KVM_GET_MSRS, &m), 1);
-	unsigned banks = m.e.data & 0xff;
+	uint64_t cap;
+	assert_true(get_msr(&p, 0x179, &cap));	/* MCG_CAP */
+	unsigned banks = cap & 0xff;
 	print_message("this KVM gives a vCPU %u machine-check banks\n", banks);
 	assert_true(banks > 0);
 	const uint32_t last_ctl = 0x400 + 4 * (banks - 1);
