@@ -52,6 +52,9 @@ static const char run_help[] =
 	"                          no IMAGE, --mem, --cmdline or --initrd; its disks are the\n"
 	"                          snapshot's copies (they advance with the run) unless --disk\n"
 	"                          names one for each\n"
+	"      --hide-tsc          keep the TSC out of the guest's CPUID where detvm serves it\n"
+	"                          (RDTSC exits to its virtual TSC: `detvm doctor`, tsc-exit);\n"
+	"                          Linux then keeps time by jiffies, a 4 ms clock\n"
 	"      --control PATH      listen on this unix socket for `detvm snapshot`\n"
 	"      --chaos SEED        chaos delivery: hold each interrupt the guest could take\n"
 	"                          for k guest exits, k drawn from 0..N by a PRNG seeded\n"
@@ -187,7 +190,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "beat-ms", required_argument, NULL, 'B' }, { "dead-ms", required_argument, NULL, 'K' },
 		{ "arbiter", required_argument, NULL, 'A' }, { "console-seq", required_argument, NULL, 'Q' },
 		{ "chaos", required_argument, NULL, 'Z' },  { "chaos-max", required_argument, NULL, 'Y' },
-		{ "chaos-pause-us", required_argument, NULL, 'U' },
+		{ "chaos-pause-us", required_argument, NULL, 'U' }, { "hide-tsc", no_argument, NULL, 'H' },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -212,8 +215,8 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		     ((c == 'Z' || c == 'Y' || c == 'U' || c == 'R' || c == 'W') && ft)) && li >= 0)	/* a backup replays; it cannot follow chaos live */
 			return cli_usage_error(cmd, "unknown option '--%s'", longopts[li].name);
 		li = -1;
-		if (c == 'm' || c == 'c' || c == 'i')
-			booting = c == 'm' ? "--mem" : c == 'c' ? "--cmdline" : "--initrd";
+		if (c == 'm' || c == 'c' || c == 'i' || c == 'H')
+			booting = c == 'm' ? "--mem" : c == 'c' ? "--cmdline" : c == 'i' ? "--initrd" : "--hide-tsc";
 		switch (c) {
 		case 'R': o->restore = optarg; break;
 		case 'W': o->control = optarg; break;
@@ -302,6 +305,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 			o->step = !strcmp(optarg, "step");
 			break;
 		case 'S': o->stats = 1; break;
+		case 'H': o->cfg.tsc_hidden = 1; break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_ERROR; break;
 		case 'h':

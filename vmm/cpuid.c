@@ -9,8 +9,9 @@ static int leaf_forbidden(uint32_t fn)
 	return fn == 0xd || fn == 0x15 || fn == 0x16 || (fn >= 0x40000000 && fn <= 0x400000ff);
 }
 
-static void clear_bits(struct kvm_cpuid_entry2 *e)
+static void clear_bits(struct kvm_cpuid_entry2 *e, unsigned extra)
 {
+	int vtsc = extra & CPUID_EXTRA_VTSC;
 	switch (e->function) {
 	case 1:
 		/* FMA(12), AVX(28) and F16C(29) need XSAVE-managed state */
@@ -18,7 +19,7 @@ static void clear_bits(struct kvm_cpuid_entry2 *e)
 			    CPUID_1_ECX_OSXSAVE | CPUID_1_ECX_AVX | CPUID_1_ECX_RDRAND | (1u << 12) |
 			    (1u << 29));
 		/* no local APIC: interrupts come from the userspace 8259A */
-		e->edx &= ~(CPUID_1_EDX_TSC | CPUID_1_EDX_APIC);
+		e->edx &= ~(CPUID_1_EDX_APIC | (vtsc ? 0 : CPUID_1_EDX_TSC));
 		break;
 	case 7:
 		if (e->index != 0) {
@@ -46,21 +47,22 @@ static void clear_bits(struct kvm_cpuid_entry2 *e)
 		e->edx &= ~CPUID_80000001_EDX_RDTSCP;
 		break;
 	case 0x80000007:
-		e->edx &= ~(1u << 8);	/* invariant TSC */
+		if (!vtsc)
+			e->edx &= ~CPUID_80000007_EDX_INVARIANT_TSC;
 		break;
 	default:
 		break;
 	}
 }
 
-void cpuid_policy_apply(struct kvm_cpuid_entry2 *entries, unsigned *n)
+void cpuid_policy_apply(struct kvm_cpuid_entry2 *entries, unsigned *n, unsigned extra)
 {
 	unsigned out = 0;
 	for (unsigned i = 0; i < *n; i++) {
 		if (leaf_forbidden(entries[i].function))
 			continue;
 		struct kvm_cpuid_entry2 e = entries[i];
-		clear_bits(&e);
+		clear_bits(&e, extra);
 		entries[out++] = e;
 	}
 	*n = out;

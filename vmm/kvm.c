@@ -28,6 +28,16 @@ int kvm_has_tsc_exit(int sys_fd)
 	return ioctl(sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_TSC_EXIT_DETVM) > 0;
 }
 
+int kvm_tsc_exit_available(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int have = kvm_has_tsc_exit(fd);
+	close(fd);
+	return have;
+}
+
 int kvm_vm_create(struct kvm_vm *k, const struct guest_mem *mem, int dirty_log,
 		  enum tsc_exit_want tsc, char *err, size_t errlen)
 {
@@ -123,7 +133,7 @@ void kvm_vm_destroy(struct kvm_vm *k)
 	k->sys_fd = k->vm_fd = k->vcpu_fd = -1;
 }
 
-int kvm_policy_cpuid(struct kvm_vm *k, struct kvm_cpuid_entry2 *e, unsigned *n)
+int kvm_policy_cpuid(struct kvm_vm *k, struct kvm_cpuid_entry2 *e, unsigned *n, unsigned extra)
 {
 	size_t sz = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c = calloc(1, sz);
@@ -135,7 +145,7 @@ int kvm_policy_cpuid(struct kvm_vm *k, struct kvm_cpuid_entry2 *e, unsigned *n)
 		r = -errno;
 		goto out;
 	}
-	cpuid_policy_apply(c->entries, &c->nent);
+	cpuid_policy_apply(c->entries, &c->nent, extra);
 	if (c->nent > *n) {
 		r = -E2BIG;
 		goto out;
@@ -166,7 +176,7 @@ int kvm_vcpu_set_cpuid_policy(struct kvm_vm *k)
 {
 	struct kvm_cpuid_entry2 e[CPUID_MAX_ENTRIES];
 	unsigned n = CPUID_MAX_ENTRIES;
-	int r = kvm_policy_cpuid(k, e, &n);
+	int r = kvm_policy_cpuid(k, e, &n, CPUID_EXTRA_NONE);
 	return r ? r : kvm_vcpu_set_cpuid(k, e, n);
 }
 

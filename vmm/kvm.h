@@ -42,6 +42,8 @@ int kvm_vm_create(struct kvm_vm *k, const struct guest_mem *mem, int dirty_log,
 		  enum tsc_exit_want tsc, char *err, size_t errlen);
 /* Whether this KVM (an open /dev/kvm) has KVM_CAP_X86_TSC_EXIT_DETVM. */
 int kvm_has_tsc_exit(int sys_fd);
+/* The same for this host's /dev/kvm, before a VM exists (0 where it cannot be opened). */
+int kvm_tsc_exit_available(void);
 void kvm_vm_destroy(struct kvm_vm *k);
 
 /* Routes the MSRs vmm/msr_policy.c denies to userspace exits (KVM_EXIT_X86_RDMSR/WRMSR). */
@@ -49,7 +51,7 @@ int kvm_vm_set_msr_policy(struct kvm_vm *k);
 /* KVM_GET_SUPPORTED_CPUID filtered through the CPUID policy, then KVM_SET_CPUID2. */
 int kvm_vcpu_set_cpuid_policy(struct kvm_vm *k);
 /* The policy's table for this host: up to *n entries into e; *n becomes the count. */
-int kvm_policy_cpuid(struct kvm_vm *k, struct kvm_cpuid_entry2 *e, unsigned *n);
+int kvm_policy_cpuid(struct kvm_vm *k, struct kvm_cpuid_entry2 *e, unsigned *n, unsigned extra);
 int kvm_vcpu_set_cpuid(struct kvm_vm *k, const struct kvm_cpuid_entry2 *e, unsigned n);
 /* Registers and control state for the boot protocol the loader chose. */
 int kvm_vcpu_set_boot_state(struct kvm_vm *k, const struct boot_setup *b);

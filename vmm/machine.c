@@ -111,6 +111,16 @@ out:
  */
 #define LINUX_DEFAULTS "console=ttyS0 nolapic noapic lpj=1000000 panic=-1"
 /*
+ * Where the guest is shown the virtual TSC (vmm/vtsc.h):
+ *  tsc_early_khz   its fixed rate: Linux reads a frequency from CPUID on Intel only and
+ *                  otherwise calibrates against the PIT, which fails when every PIT and
+ *                  TSC read is an exit ("Unable to calibrate against PIT")
+ *  tsc=reliable    no clocksource watchdog: the only one here is jiffies, which lag the
+ *                  guest clock whenever ticks come late, so it would condemn the TSC
+ *                  ("skew is too large") although the TSC follows the guest clock
+ */
+#define LINUX_VTSC " tsc_early_khz=%llu tsc=reliable"
+/*
  * Only where the host ignores the CPUID policy: keep Linux off the features the policy
  * hides (TSC, RDRAND, RDSEED, XSAVE and what needs it, RDPID, x2APIC, PCID), off the MSRs
  * vmm/msr_policy.c filters (APERF/MPERF: 124; TSC_ADJUST: 289; thermal, power and HWP:
@@ -122,15 +132,18 @@ out:
 	"293,295,296,297,298,306,308,311,312,317,448,452,454,455,514,515,528,534,580"
 
 static int build_cmdline(struct machine *m, const struct machine_config *cfg, int linux_guest,
-			 unsigned nvirtio, char *err, size_t errlen)
+			 int tsc_shown, unsigned nvirtio, char *err, size_t errlen)
 {
 	const char *user = cfg->cmdline ? cfg->cmdline : "";
+	char vtsc[64] = "";
+	if (tsc_shown)
+		snprintf(vtsc, sizeof(vtsc), LINUX_VTSC, (unsigned long long)VTSC_KHZ);
 	size_t len;
 	if (cfg->cmdline_final || !linux_guest)
 		len = snprintf(m->cmdline, sizeof(m->cmdline), "%s", user);
 	else
-		len = snprintf(m->cmdline, sizeof(m->cmdline), "%s%s%s%s", LINUX_DEFAULTS,
-			       cfg->host_cpuid_ignored ? " " LINUX_NO_CPUID : "", *user ? " " : "", user);
+		len = snprintf(m->cmdline, sizeof(m->cmdline), "%s%s%s%s%s", LINUX_DEFAULTS,
+			       cfg->host_cpuid_ignored ? " " LINUX_NO_CPUID : "", vtsc, *user ? " " : "", user);
 	if (cfg->cmdline_final)
 		nvirtio = 0;	/* already in the recorded line */
 	for (unsigned i = 0; i < nvirtio && len < sizeof(m->cmdline); i++)
@@ -240,8 +253,11 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		return code;
 	if (cfg->initrd_path && slurp("initrd", cfg->initrd_path, &initrd, &initrd_len, err, errlen))
 		goto err_free;
-	if (build_cmdline(m, cfg, boot_image_is_linux(image, image_len), cfg->ndisks + cfg->nnics,
-			  err, errlen))
+	/* decided before the VM exists: the command line tells Linux the TSC's rate */
+	m->tsc_shown = !cfg->tsc_hidden &&
+		       (cfg->tsc == TSC_EXIT_ON || (cfg->tsc == TSC_EXIT_AUTO && kvm_tsc_exit_available()));
+	if (build_cmdline(m, cfg, boot_image_is_linux(image, image_len), m->tsc_shown,
+			  cfg->ndisks + cfg->nnics, err, errlen))
 		goto err_free;
 
 	int r = guest_mem_init(&m->mem, cfg->mem_size);
@@ -284,7 +300,8 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 		if (!r)
 			memcpy(m->cpuid, cfg->cpuid, cfg->ncpuid * sizeof(m->cpuid[0]));
 	} else {
-		r = kvm_policy_cpuid(&m->kvm, m->cpuid, &m->ncpuid);
+		r = kvm_policy_cpuid(&m->kvm, m->cpuid, &m->ncpuid,
+				     m->tsc_shown && m->kvm.tsc_exit ? CPUID_EXTRA_VTSC : CPUID_EXTRA_NONE);
 	}
 	if (!r)
 		r = kvm_vcpu_set_cpuid(&m->kvm, m->cpuid, m->ncpuid);

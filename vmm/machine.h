@@ -74,6 +74,9 @@ struct machine_config {
 	/* Who serves RDTSC: by default the virtual TSC where KVM lets detvm see it, else
 	 * the host; replay asks for what the trace had. */
 	enum tsc_exit_want tsc;
+	/* Keep the TSC out of CPUID even where the virtual TSC serves RDTSC (Linux then
+	 * keeps its clocks on the PIT; its random_get_entropy() reads the TSC anyway). */
+	int tsc_hidden;
 };
 
 enum step_kind {
@@ -159,6 +162,7 @@ struct machine {
 	unsigned nstate_msrs;
 	struct vcpu_state step_state;
 	struct vtsc tsc;		/* served when m->ex.tsc points here */
+	int tsc_shown;			/* ... and in CPUID, its rate on Linux's command line */
 	struct page_image *step_pages;
 	size_t step_pages_cap;
 	struct step_shadow shadow;	/* what recorded step points' pages are stored against */

@@ -82,6 +82,7 @@ expect_console() {	# expect_console CONSOLE STDERR STATUS [INIT]
 	check "init is $init" grep -q "^detvm-debian: init $init, uptime" "$out"
 	check "the TSC read from ring 3 moved forward" grep -q "detvm-work: tsc 2000 reads, .* 0 not increasing$" "$out"
 	check "files written and synced on ext4" has "detvm-work: wrote, synced and read back 4 files" "$out"
+	check "clock_gettime never went back" grep -q "detvm-work: clock_gettime [0-9]* reads, .* 0 going back$" "$out"
 	check "UDP echoed by the peer" has "detvm-work: udp 8/8 datagrams echoed by 169.254.0.1" "$out"
 	check "ping answered" has "detvm-debian: 2 ping replies from 169.254.0.1" "$out"
 	check "workload passed" grep -q "^detvm-debian: PASS, uptime" "$out"

@@ -11,8 +11,12 @@
  * 2. writes FILES files of FILE_BYTES into DIR on the ext4 root, with contents derived
  *    from the TSC values, fsyncs them and the directory, sync()s, reads them back;
  * 3. sends DATAGRAMS UDP datagrams to PEER_IP port 7 (the test's echo peer,
- *    tests/debian/ip_peer.py) and checks that each comes back unchanged.
- * One line per step, "detvm-work: ..."; exit 0 when all three passed.
+ *    tests/debian/ip_peer.py) and checks that each comes back unchanged;
+ * 4. calls clock_gettime(CLOCK_MONOTONIC) in a loop, CLOCK_READS times or as many as the
+ *    kernel command line's detvm.clock=N says (tests/bench/vtsc_bench.sh times it with the
+ *    TSC in CPUID and without), and prints the clock source, how many distinct values it
+ *    returned and the span: time must not go back.
+ * One line per step, "detvm-work: ..."; exit 0 when all four passed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,12 +29,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READS 2000
 #define FILES 4
 #define FILE_BYTES (64 * 1024)
 #define DATAGRAMS 8
+#define CLOCK_READS 2000
 
 static uint64_t tsc[READS];
 
@@ -131,6 +137,49 @@ static int udp_step(const char *peer)
 	return echoed == DATAGRAMS ? 0 : -1;
 }
 
+/* detvm.clock=N from the kernel command line, else CLOCK_READS */
+static long clock_reads(void)
+{
+	char line[4096];
+	FILE *f = fopen("/proc/cmdline", "r");
+	long n = CLOCK_READS;
+
+	if (f && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "detvm.clock=");
+		if (p)
+			n = strtol(p + strlen("detvm.clock="), NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static int clock_step(void)
+{
+	char source[64] = "?";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	long n = clock_reads(), distinct = 0, back = 0;
+	struct timespec t0, prev, t;
+
+	if (f) {
+		if (fgets(source, sizeof(source), f))
+			source[strcspn(source, "\n")] = 0;
+		fclose(f);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	prev = t0;
+	for (long i = 0; i < n; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		distinct += t.tv_sec != prev.tv_sec || t.tv_nsec != prev.tv_nsec;
+		back += t.tv_sec < prev.tv_sec || (t.tv_sec == prev.tv_sec && t.tv_nsec < prev.tv_nsec);
+		prev = t;
+	}
+	printf("detvm-work: clock_gettime %ld reads, clocksource %s, %ld distinct, span %lld us, %ld going back\n",
+	       n, source, distinct,
+	       (long long)((prev.tv_sec - t0.tv_sec) * 1000000LL + (prev.tv_nsec - t0.tv_nsec) / 1000), back);
+	return back ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int bad = 0;
@@ -143,5 +192,6 @@ int main(int argc, char **argv)
 	bad |= tsc_step();
 	bad |= file_step(argv[1]);
 	bad |= udp_step(argv[2]);
+	bad |= clock_step();
 	return bad ? 1 : 0;
 }

@@ -30,7 +30,7 @@ static void test_policy_hides_nondeterminism(void **state)
 {
 	struct kvm_cpuid_entry2 e[16];
 	unsigned n = host_table(e);
-	cpuid_policy_apply(e, &n);
+	cpuid_policy_apply(e, &n, CPUID_EXTRA_NONE);
 	const struct kvm_cpuid_entry2 *l1 = cpuid_find(e, n, 1, 0);
 	assert_non_null(l1);
 	assert_int_equal(l1->edx & CPUID_1_EDX_TSC, 0);
@@ -48,14 +48,14 @@ static void test_policy_hides_nondeterminism(void **state)
 	assert_int_equal(l7->eax, 0);
 	assert_int_equal(cpuid_find(e, n, 7, 1)->eax, 0);
 	assert_int_equal(cpuid_find(e, n, 0x80000001, 0)->edx & CPUID_80000001_EDX_RDTSCP, 0);
-	assert_int_equal(cpuid_find(e, n, 0x80000007, 0)->edx & (1u << 8), 0);
+	assert_int_equal(cpuid_find(e, n, 0x80000007, 0)->edx & CPUID_80000007_EDX_INVARIANT_TSC, 0);
 }
 
 static void test_policy_drops_leaves(void **state)
 {
 	struct kvm_cpuid_entry2 e[16];
 	unsigned n = host_table(e), before = n;
-	cpuid_policy_apply(e, &n);
+	cpuid_policy_apply(e, &n, CPUID_EXTRA_NONE);
 	assert_int_equal(n, before - 4);
 	assert_null(cpuid_find(e, n, 0xd, 0));
 	assert_null(cpuid_find(e, n, 0x15, 0));
@@ -65,9 +65,31 @@ static void test_policy_drops_leaves(void **state)
 	struct kvm_cpuid_entry2 again[16];
 	memcpy(again, e, sizeof(e));
 	unsigned m = n;
-	cpuid_policy_apply(again, &m);
+	cpuid_policy_apply(again, &m, CPUID_EXTRA_NONE);
 	assert_int_equal(m, n);
 	assert_memory_equal(again, e, n * sizeof(e[0]));
+}
+
+/* Only where RDTSC exits to the virtual TSC: the TSC and its invariance shown, nothing else */
+static void test_policy_vtsc_shows_the_tsc(void **state)
+{
+	struct kvm_cpuid_entry2 plain[16], vtsc[16];
+	unsigned n = host_table(plain), m = host_table(vtsc);
+	cpuid_policy_apply(plain, &n, CPUID_EXTRA_NONE);
+	cpuid_policy_apply(vtsc, &m, CPUID_EXTRA_VTSC);
+	assert_int_equal(m, n);
+	const struct kvm_cpuid_entry2 *l1 = cpuid_find(vtsc, m, 1, 0);
+	assert_int_not_equal(l1->edx & CPUID_1_EDX_TSC, 0);
+	assert_int_equal(l1->ecx & CPUID_1_ECX_TSC_DEADLINE, 0);	/* no local APIC timer */
+	assert_int_not_equal(cpuid_find(vtsc, m, 0x80000007, 0)->edx & CPUID_80000007_EDX_INVARIANT_TSC, 0);
+	/* RDTSCP also hands out TSC_AUX, and the frequency leaves stay gone */
+	assert_int_equal(cpuid_find(vtsc, m, 0x80000001, 0)->edx & CPUID_80000001_EDX_RDTSCP, 0);
+	assert_null(cpuid_find(vtsc, m, 0x15, 0));
+	/* everything else as the base policy */
+	struct kvm_cpuid_entry2 *v1 = (struct kvm_cpuid_entry2 *)l1;
+	v1->edx &= ~CPUID_1_EDX_TSC;
+	((struct kvm_cpuid_entry2 *)cpuid_find(vtsc, m, 0x80000007, 0))->edx &= ~CPUID_80000007_EDX_INVARIANT_TSC;
+	assert_memory_equal(vtsc, plain, n * sizeof(plain[0]));
 }
 
 int main(void)
@@ -75,6 +97,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_hides_nondeterminism),
 		cmocka_unit_test(test_policy_drops_leaves),
+		cmocka_unit_test(test_policy_vtsc_shows_the_tsc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
