@@ -8,7 +8,7 @@ set -euo pipefail
 # arbiter (libcurl to etcd; etcd itself for the tests); headless Chromium for the
 # `detvm report` page test; Capstone for `detvm trace` and the read watchpoints of
 # replay --gdb; gdb, its client; the Debian guest of tests/debian (mmdebstrap, e2fsprogs'
-# mke2fs -d)
+# mke2fs -d); man-db and groff-base to render and check the man page (install_man)
 pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       liblz4-dev lz4 libprotobuf-c-dev protobuf-c-compiler libibverbs-dev libcmocka-dev
       linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils cpio patch rsync
@@ -17,7 +17,7 @@ pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       python3-protobuf python3-lz4 hyperfine iproute2 time
       chromium gdb
       libcurl4-openssl-dev etcd-server etcd-client libcapstone-dev
-      mmdebstrap e2fsprogs)
+      mmdebstrap e2fsprogs man-db groff-base)
 
 missing=()
 for p in "${pkgs[@]}"; do

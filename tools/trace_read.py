@@ -3,8 +3,9 @@
 
 Prints the header and every event, one per line, and verifies every CRC32C, to show that
 logs/trace.proto plus FORMAT.md are the whole contract. The schema is loaded from a
-FileDescriptorSet (the build writes <build>/logs/trace.desc with protoc-c); without
---desc the script compiles logs/trace.proto itself with protoc-c or protoc -o.
+FileDescriptorSet (the build writes <build>/logs/trace.desc with protoc-c; `make install`
+puts it beside this script, where it is the default); without either the script compiles
+logs/trace.proto itself with protoc-c or protoc -o.
 
 Exit status: 0 complete trace; 1 damaged (CRC, corrupt) or --expect mismatch; 2 usage or
 I/O error; 3 truncated (every complete block was printed); 77 python3-protobuf or
@@ -68,8 +69,10 @@ def crc32c(data):
 
 def load_schema(desc_path):
     """Message classes by full name, from a FileDescriptorSet (compiled here if needed)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if desc_path is None and os.path.exists(os.path.join(here, "trace.desc")):
+        desc_path = os.path.join(here, "trace.desc")  # installed: make install puts it here
     if desc_path is None:
-        here = os.path.dirname(os.path.abspath(__file__))
         proto_dir = os.path.join(here, "..", "logs")
         compiler = shutil.which("protoc-c") or shutil.which("protoc")
         if not compiler:
@@ -268,7 +271,8 @@ def main():
     ap = argparse.ArgumentParser(description="Print and verify a detvm trace.")
     ap.add_argument("trace")
     ap.add_argument("--desc", help="FileDescriptorSet of logs/trace.proto "
-            "(<build>/logs/trace.desc); default: compile it with protoc-c/protoc")
+            "(<build>/logs/trace.desc); default: trace.desc beside this script, "
+            "else compile it with protoc-c/protoc")
     ap.add_argument("--no-crc", action="store_true", help="skip CRC32C checks (faster)")
     ap.add_argument("--expect", help="compare with a trace_py_fixture expectation file")
     args = ap.parse_args()
