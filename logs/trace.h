@@ -61,6 +61,9 @@ struct trace_writer_opts {
 	 * whole, in file order. A nonzero return is the writer's error from then on. */
 	int (*sink)(void *ctx, const void *data, size_t len);
 	void *sink_ctx;
+	/* Creates the file at path for writing: the fd or -errno. NULL: open() with O_CREAT
+	 * and O_TRUNC, mode 0600 (detvm passes its private-file policy, vmm/file_io.h). */
+	int (*create)(const char *path);
 };
 
 /*

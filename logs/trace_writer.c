@@ -137,6 +137,12 @@ static int header_write(struct trace_writer *w, const Detvm__TraceHeader *hdr)
 	return ret;
 }
 
+static int create_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
 int trace_writer_open(struct trace_writer **out, const char *path,
 		      const Detvm__TraceHeader *hdr, const struct trace_writer_opts *opts)
 {
@@ -179,10 +185,12 @@ int trace_writer_open(struct trace_writer **out, const char *path,
 	ret = grow(&w->buf, &w->cap, w->block_bytes + 64);
 	if (ret)
 		goto err;
-	w->fd = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
-	if (path && w->fd < 0) {
-		ret = -errno;
-		goto err;
+	if (path) {
+		w->fd = opts && opts->create ? opts->create(path) : create_file(path);
+		if (w->fd < 0) {
+			ret = w->fd;
+			goto err;
+		}
 	}
 	ret = header_write(w, hdr);
 	if (ret)

@@ -8,6 +8,7 @@
 #include "replay/events.h"
 #include "replay/vcpu_codec.h"
 #include "vmm/exitcode.h"
+#include "vmm/file_io.h"
 #include "vmm/mono_clock.h"
 
 static struct recorder *self_io(struct hostio *h)
@@ -419,8 +420,10 @@ void recorder_init(struct recorder *r, struct hostio *inner, uint64_t checkpoint
 int recorder_start(struct recorder *r, const char *path, const Detvm__TraceHeader *hdr,
 		   const struct trace_writer_opts *opts)
 {
+	struct trace_writer_opts o = opts ? *opts : (struct trace_writer_opts){ 0 };
+	o.create = file_create_private;
 	r->last_exit_ns = mono_clock_ns();
-	return trace_writer_open(&r->w, path, hdr, opts);
+	return trace_writer_open(&r->w, path, hdr, &o);
 }
 
 int recorder_flush(struct recorder *r)

@@ -7,6 +7,8 @@
 
 #include <openssl/evp.h>
 
+#include "vmm/file_io.h"
+
 #define SHA256_FILE_CHUNK (1u << 20)
 
 int sha256_init(struct sha256_ctx *c)
@@ -45,9 +47,9 @@ int sha256_file(const char *path, uint8_t out[SHA256_DIGEST_LEN])
 	uint8_t *buf;
 	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = file_open_regular(path, O_RDONLY);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	buf = malloc(SHA256_FILE_CHUNK);
 	if (!buf || sha256_init(&c)) {
 		ret = -ENOMEM;

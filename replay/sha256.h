@@ -22,7 +22,8 @@ void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
 /* Writes the digest and frees the context; sha256_init starts a new one. */
 void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN]);
 
-/* Digest of a file's content, read in 1 MiB chunks. Returns 0 or -errno. */
+/* Digest of a file's content, read in 1 MiB chunks. Returns 0 or -errno, or
+ * FILE_ERR_NOT_REGULAR (vmm/file_io.h: a FIFO or device never ends). */
 int sha256_file(const char *path, uint8_t out[SHA256_DIGEST_LEN]);
 
 /* Lower-case hex of a digest, NUL-terminated. */

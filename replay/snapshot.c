@@ -124,11 +124,10 @@ int snapshot_save(const char *path, struct machine *m, const struct machine_conf
 		return r;
 	}
 	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	struct snap_out w = { .fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) };
+	struct snap_out w = { .fd = file_create_temp(path, tmp, sizeof(tmp)) };
 	if (w.fd < 0 || sha256_init(&w.sha)) {
-		r = w.fd < 0 ? -errno : -ENOMEM;
-		snprintf(err, errlen, "cannot create snapshot '%s': %s", tmp, strerror(-r));
+		r = w.fd < 0 ? w.fd : -ENOMEM;
+		snprintf(err, errlen, "cannot create snapshot '%s': %s", path, strerror(-r));
 		if (w.fd >= 0)
 			close(w.fd);
 		state_out_free(&st);
@@ -179,10 +178,10 @@ static int damaged(const char *path, const char *why, char *err, size_t errlen)
 int snapshot_open(struct snapshot *s, const char *path, char *err, size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = file_open_regular(path, O_RDONLY);
 	struct stat stt;
 	if (fd < 0 || fstat(fd, &stt) < 0) {
-		snprintf(err, errlen, "cannot open snapshot '%s': %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open snapshot '%s': %s", path, file_strerror(fd < 0 ? fd : -errno));
 		if (fd >= 0)
 			close(fd);
 		return DETVM_EXIT_USAGE;

@@ -26,7 +26,7 @@ static int image_ref(Detvm__ImageRef *ref, char *path_buf, uint8_t *sha, const c
 	}
 	int r = sha256_file(path_buf, sha);
 	if (r) {
-		snprintf(err, errlen, "cannot hash %s '%s': %s", what, path, strerror(-r));
+		snprintf(err, errlen, "cannot hash %s '%s': %s", what, path, file_strerror(r));
 		return r;
 	}
 	ref->path = path_buf;
@@ -124,7 +124,7 @@ int trace_header_set_start(struct trace_header_buf *b, const char *path, char *e
 	}
 	int r = sha256_file(b->start_path, b->start_sha);
 	if (r) {
-		snprintf(err, errlen, "cannot hash snapshot '%s': %s", path, strerror(-r));
+		snprintf(err, errlen, "cannot hash snapshot '%s': %s", path, file_strerror(r));
 		return r;
 	}
 	detvm__image_ref__init(&b->start);
@@ -149,7 +149,7 @@ static int check_file(const char *what, const char *path, const ProtobufCBinaryD
 	uint8_t got[TRACE_HEADER_SHA_LEN];
 	int r = sha256_file(path, got);
 	if (r) {
-		snprintf(err, errlen, "the trace needs %s '%s': %s", what, path, strerror(-r));
+		snprintf(err, errlen, "the trace needs %s '%s': %s", what, path, file_strerror(r));
 		return DETVM_EXIT_MISMATCH;
 	}
 	if (want->len != TRACE_HEADER_SHA_LEN || memcmp(want->data, got, TRACE_HEADER_SHA_LEN)) {
@@ -272,10 +272,10 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 /* The copy of a disk's starting content that replay will start from. */
 int record_disk_copy(const char *src, const char *dst, struct record_disk *d, char *err, size_t errlen)
 {
-	int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int out = file_create_private(dst);
 	if (out < 0) {
-		snprintf(err, errlen, "cannot create disk snapshot '%s': %s", dst, strerror(errno));
-		return -errno;
+		snprintf(err, errlen, "cannot create disk snapshot '%s': %s", dst, file_strerror(out));
+		return out;
 	}
 	off_t n = file_copy_sparse(src, out, err, errlen);
 	close(out);

@@ -21,6 +21,7 @@
 #include "tools/cli.h"
 #include "tools/cli_ft.h"
 #include "vmm/exitcode.h"
+#include "vmm/file_io.h"
 #include "vmm/log.h"
 
 const char cli_ft_help[] =
@@ -81,8 +82,8 @@ const char cli_ft_help[] =
 int cli_ft_open_seq(const char *path, int *fd)
 {
 	*fd = -1;
-	if (path && (*fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		log_error("cannot create the console side channel '%s': %s", path, strerror(errno));
+	if (path && (*fd = file_create_private(path)) < 0) {
+		log_error("cannot create the console side channel '%s': %s", path, file_strerror(*fd));
 		return DETVM_EXIT_USAGE;
 	}
 	return 0;

@@ -18,6 +18,7 @@
 #include "tools/cli.h"
 #include "tools/cli_ft_protect.h"
 #include "vmm/exitcode.h"
+#include "vmm/file_io.h"
 #include "vmm/log.h"
 
 struct backup_opts {
@@ -265,10 +266,10 @@ int cli_ft_backup(int argc, char **argv)
 		transport_destroy(t);
 		goto out;
 	}
-	int wfd = open(b.trace, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int rfd = wfd < 0 ? -1 : open(b.trace, O_RDONLY | O_CLOEXEC);
+	int wfd = file_create_private(b.trace);
+	int rfd = wfd < 0 ? wfd : open(b.trace, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (rfd < 0) {
-		log_error("cannot create the backup's trace '%s': %s", b.trace, strerror(errno));
+		log_error("cannot create the backup's trace '%s': %s", b.trace, file_strerror(rfd == wfd ? wfd : -errno));
 		transport_destroy(t);
 		if (wfd >= 0)
 			close(wfd);

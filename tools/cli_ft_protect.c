@@ -7,12 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "ft/arbiter.h"
 #include "net/transport.h"
+#include "tools/local_sock.h"
 #include "vmm/exitcode.h"
 #include "vmm/file_io.h"
 #include "vmm/log.h"
@@ -187,21 +186,17 @@ static void *await_answer(void *arg)
 int cli_protect_ask(const char *control, const char *addr, const char *wire, int beat_ms, int dead_ms)
 {
 	struct ask *a = calloc(1, sizeof(*a));
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (!a || strlen(control) >= sizeof(sa.sun_path)) {
-		free(a);
-		log_error("control socket path '%s' is too long", control);
-		return DETVM_EXIT_USAGE;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", control);
-	snprintf(a->control, sizeof(a->control), "%s", control);
-	a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (a->fd < 0 || connect(a->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		log_error("cannot reach the running VM's control socket '%s': %s", control, strerror(errno));
-		if (a->fd >= 0)
-			close(a->fd);
-		free(a);
+	if (!a) {
+		log_error("out of memory");
 		return DETVM_EXIT_HOST;
+	}
+	snprintf(a->control, sizeof(a->control), "%s", control);
+	a->fd = local_sock_connect(control);
+	if (a->fd < 0) {
+		int r = a->fd;
+		log_error("cannot reach the running VM's control socket '%s': %s", control, strerror(-r));
+		free(a);
+		return r == -ENAMETOOLONG ? DETVM_EXIT_USAGE : DETVM_EXIT_HOST;
 	}
 	char req[400];
 	snprintf(req, sizeof(req), "protect %s %s %d %d\n", addr, wire, beat_ms, dead_ms);

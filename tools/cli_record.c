@@ -64,8 +64,10 @@ static const char replay_help[] =
 	"\n"
 	"options:\n"
 	"  -s, --serial SPEC     console output: stdio (default) or file:PATH\n"
-	"      --gdb HOST:PORT   serve gdb's remote protocol there (port 0: any free one,\n"
-	"                        printed): breakpoints, watchpoints, stepping and reverse\n"
+	"      --gdb [HOST]:PORT serve gdb's remote protocol there (port 0: any free one,\n"
+	"                        printed; no HOST: 127.0.0.1 only; a HOST others reach, such\n"
+	"                        as 0.0.0.0, lets them read and change the guest, and says so):\n"
+	"                        breakpoints, watchpoints, stepping and reverse\n"
 	"                        execution (reverse-stepi, reverse-continue, reverse-next);\n"
 	"                        without --gdb-wait the replay runs and gdb may attach later\n"
 	"      --gdb-wait        with --gdb: stop before the first instruction until gdb attaches\n"
@@ -150,7 +152,7 @@ int cli_record_session(struct run_opts *op, const struct cli_stream *stream)
 	struct trace_writer_opts wo = { .sink = stream ? stream->sink : NULL, .sink_ctx = stream ? stream->ctx : NULL };
 	r = recorder_start(&rec, o.output, &hb.hdr, &wo);
 	if (r) {
-		log_error("cannot write trace '%s': %s", o.output, strerror(-r));
+		log_error("cannot write trace '%s': %s", o.output, file_strerror(r));
 		goto out_rec;
 	}
 	trace_open = 1;

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "tools/local_sock.h"
 #include "vmm/exitcode.h"
 #include "vmm/file_io.h"
 #include "vmm/host_run.h"
@@ -86,14 +86,13 @@ static void snapshot_work(struct cli_control *c, struct machine *m)
 static void handle(struct cli_control *c, int fd)
 {
 	char line[4200], reply[1100];
-	size_t n = 0;
-	while (n < sizeof(line) - 1) {
-		ssize_t k = read(fd, line + n, 1);
-		if (k <= 0 || line[n] == '\n')
-			break;
-		n++;
+	ssize_t n = local_sock_read_line(fd, line, sizeof(line), LOCAL_SOCK_REQUEST_MS);
+	if (n == -ETIMEDOUT) {
+		log_info("control socket: dropped a client that sent no request within %d ms", LOCAL_SOCK_REQUEST_MS);
+		return;
 	}
-	line[n] = 0;
+	if (n < 0)
+		line[0] = 0;
 	snprintf(reply, sizeof(reply), "error unknown request (want: snapshot PATH, or protect HOST:PORT ...)\n");
 	if (!strncmp(line, "snapshot ", 9) && line[9]) {
 		snprintf(c->args, sizeof(c->args), "%s", line + 9);
@@ -120,7 +119,12 @@ static void *control_thread(void *arg)
 				continue;
 			return NULL;	/* the socket was shut down: the VM ends */
 		}
-		handle(c, fd);
+		uid_t uid;
+		if (local_sock_peer_ok(fd, &uid))
+			handle(c, fd);
+		else
+			log_warn("control socket: refused a connection from uid %d (only uid %d, which runs this VM, and root may use it)",
+				 (int)uid, (int)geteuid());
 		close(fd);
 	}
 }
@@ -132,21 +136,13 @@ int cli_control_start(struct cli_control *c, const char *path, struct machine *m
 	memset(c, 0, sizeof(*c));
 	c->protect = keep.protect;
 	c->protect_ctx = keep.protect_ctx;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		log_error("control socket path '%s' is too long (at most %zu bytes)", path, sizeof(a.sun_path) - 1);
+	char err[600];
+	c->listen_fd = local_sock_listen(path, err, sizeof(err));
+	if (c->listen_fd < 0) {
+		log_error("%s", err);
 		return DETVM_EXIT_USAGE;
 	}
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    listen(c->listen_fd, 4) < 0) {
-		log_error("cannot listen on control socket '%s': %s", path, strerror(errno));
-		if (c->listen_fd >= 0)
-			close(c->listen_fd);
-		return DETVM_EXIT_USAGE;
-	}
 	c->m = m;
 	c->cfg = cfg;
 	c->live = live;
@@ -255,13 +251,9 @@ int cli_snapshot(int argc, char **argv)
 	}
 	if (strchr(output, '\n'))
 		return cli_usage_error("snapshot", "a snapshot path cannot hold a newline");
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", control);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		log_error("cannot reach the VM's control socket '%s': %s", control, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	int fd = local_sock_connect(control);
+	if (fd < 0) {
+		log_error("cannot reach the VM's control socket '%s': %s", control, strerror(-fd));
 		return DETVM_EXIT_HOST;
 	}
 	char req[4200], reply[1100];

@@ -4,12 +4,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "logs/trace.h"
 #include "replay/replay.h"
 #include "tools/cli.h"
 #include "tools/trace_insn.h"
 #include "vmm/exitcode.h"
+#include "vmm/file_io.h"
 #include "vmm/log.h"
 #include "vmm/mono_clock.h"
 #include "vmm/probe.h"
@@ -153,9 +155,12 @@ int cli_trace(int argc, char **argv)
 		return DETVM_EXIT_TRACE;
 	}
 	int to_stdout = !strcmp(o.output, "-");
-	FILE *out = to_stdout ? stdout : fopen(o.output, "w");
+	int fd = to_stdout ? STDOUT_FILENO : file_create_private(o.output);
+	FILE *out = fd < 0 ? NULL : to_stdout ? stdout : fdopen(fd, "w");
 	if (!out) {
-		log_error("cannot create '%s': %s", o.output, strerror(errno));
+		log_error("cannot create '%s': %s", o.output, file_strerror(fd < 0 ? fd : -errno));
+		if (fd >= 0)
+			close(fd);
 		trace_reader_close(reader);
 		return DETVM_EXIT_USAGE;
 	}

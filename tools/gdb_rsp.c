@@ -17,6 +17,15 @@ static int stopped(const struct rsp *c)
 	return c->stop && *c->stop;
 }
 
+static int loopback(const struct sockaddr_storage *sa)
+{
+	if (sa->ss_family == AF_INET)
+		return ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24 == 127;
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return sa->ss_family == AF_INET6 &&
+	       (IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127));
+}
+
 int rsp_listen(struct rsp *c, const char *hostport, unsigned *port, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
@@ -24,7 +33,7 @@ int rsp_listen(struct rsp *c, const char *hostport, unsigned *port, char *err, s
 	char host[256];
 	const char *colon = strrchr(hostport, ':');
 	if (!colon || colon - hostport >= (long)sizeof(host) || !colon[1]) {
-		snprintf(err, errlen, "--gdb wants HOST:PORT, not '%s'", hostport);
+		snprintf(err, errlen, "--gdb wants [HOST]:PORT, not '%s'", hostport);
 		return -1;
 	}
 	memcpy(host, hostport, (size_t)(colon - hostport));
@@ -35,9 +44,9 @@ int rsp_listen(struct rsp *c, const char *hostport, unsigned *port, char *err, s
 		snprintf(err, errlen, "--gdb %s: the port must be a number from 0 to 65535", hostport);
 		return -1;
 	}
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *ai;
-	int r = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+	int r = getaddrinfo(host[0] ? host : "127.0.0.1", colon + 1, &hints, &ai);
 	if (r) {
 		snprintf(err, errlen, "--gdb %s: %s", hostport, gai_strerror(r));
 		return -1;
@@ -58,6 +67,7 @@ int rsp_listen(struct rsp *c, const char *hostport, unsigned *port, char *err, s
 	getsockname(fd, (struct sockaddr *)&sa, &sl);
 	*port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
 					       : ((struct sockaddr_in *)&sa)->sin_port);
+	c->exposed = !loopback(&sa);
 	c->lfd = fd;
 	return 0;
 }

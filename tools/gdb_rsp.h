@@ -15,9 +15,11 @@ struct rsp {
 	char buf[RSP_MAX_PACKET];
 	size_t len, pos;	/* bytes received, not yet parsed */
 	volatile int *stop;	/* set by a signal (SIGINT, SIGTERM): give up waiting */
+	int exposed;		/* listening on an address other hosts can reach */
 };
 
-/* Listens on HOST:PORT (port 0: any free one; *port gets the one taken). 0, or -1 with
+/* Listens on HOST:PORT (port 0: any free one; *port gets the one taken); with no HOST,
+ * on 127.0.0.1 only: whoever attaches reads and changes the guest unasked. 0, or -1 with
  * err holding one line. */
 int rsp_listen(struct rsp *c, const char *hostport, unsigned *port, char *err, size_t errlen);
 /* Takes a client: blocks when wait (until *stop), else only if one is already knocking.

@@ -521,6 +521,9 @@ int gdb_server_init(struct gdb_server *s, const char *hostport, int wait, uint64
 		return DETVM_EXIT_USAGE;
 	}
 	s->port = port;
+	if (s->rsp.exposed)
+		log_warn("gdb: the stub on %s is open to the network: anyone who reaches it can read and change the guest",
+			 hostport);
 	s->dbg.ops = &gdb_debugger;
 	s->dbg.self = s;
 	s->mode = wait ? GDB_STOP : GDB_CONTINUE;

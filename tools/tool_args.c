@@ -8,6 +8,7 @@
 
 #include "tools/dump.h"
 #include "tools/trace_walk.h"
+#include "vmm/file_io.h"
 
 struct option_name {
 	enum tool_option opt;
@@ -117,14 +118,14 @@ int tool_out_open(struct tool_out *o, const char *prog, const char *path)
 		o->f = stdout;
 		return 0;
 	}
-	if ((size_t)snprintf(o->tmp, sizeof(o->tmp), "%s.tmp.%ld", path, (long)getpid()) >=
-	    sizeof(o->tmp)) {
-		fprintf(stderr, "%s: output path too long: %s\n", prog, path);
-		return DUMP_EXIT_IO;
-	}
-	o->f = fopen(o->tmp, "w");
+	int fd = file_create_temp(path, o->tmp, sizeof(o->tmp));
+	o->f = fd < 0 ? NULL : fdopen(fd, "w");
 	if (!o->f) {
-		fprintf(stderr, "%s: cannot create %s: %s\n", prog, o->tmp, strerror(errno));
+		fprintf(stderr, "%s: cannot create %s: %s\n", prog, path, strerror(fd < 0 ? -fd : errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(o->tmp);
+		}
 		return DUMP_EXIT_IO;
 	}
 	return 0;

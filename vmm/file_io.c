@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,6 +47,58 @@ int file_write_full(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int file_open_regular(const char *path, int flags)
+{
+	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer (regular files ignore it) */
+	int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	int r = fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : FILE_ERR_NOT_REGULAR;
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int file_create_private(const char *path)
+{
+	/* no O_TRUNC yet: an earlier file keeps its mode, so it loses group and other access
+	 * first, and one that belongs to someone else (fchmod fails) is not emptied */
+	int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	int r = fstat(fd, &st) < 0 ? -errno : 0;
+	if (!r && S_ISREG(st.st_mode) && (st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) < 0)
+		r = -errno;
+	if (!r && S_ISREG(st.st_mode) && ftruncate(fd, 0) < 0)	/* a FIFO or device is written as it is */
+		r = -errno;
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int file_create_temp(const char *path, char *tmp, size_t len)
+{
+	if ((size_t)snprintf(tmp, len, "%s.tmp.XXXXXX", path) >= len)
+		return -ENAMETOOLONG;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+const char *file_strerror(int err)
+{
+	if (err == FILE_ERR_NOT_REGULAR)
+		return "not a regular file";
+	if (err == -ELOOP)
+		return "a symbolic link (refused: detvm never writes through one)";
+	return strerror(-err);
 }
 
 /* [pos, end) by read and write, for files copy_file_range cannot copy between. */
@@ -94,11 +147,11 @@ static int copy_range(int in, int out, off_t pos, off_t end)
  */
 off_t file_copy_sparse(const char *src, int out, char *err, size_t errlen)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC);
+	int in = file_open_regular(src, O_RDONLY);
 	struct stat st;
 	off_t size = -1;
 	if (in < 0 || fstat(in, &st) < 0) {
-		snprintf(err, errlen, "cannot open disk '%s': %s", src, strerror(errno));
+		snprintf(err, errlen, "cannot open disk '%s': %s", src, file_strerror(in < 0 ? in : -errno));
 		goto out;
 	}
 	for (off_t pos = 0; pos < st.st_size;) {

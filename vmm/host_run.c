@@ -211,18 +211,16 @@ int host_run_add_disk(struct host_run *h, const char *path, int read_only, char 
 		snprintf(err, errlen, "too many disks (at most %d)", HOST_MAX_DISKS);
 		return -E2BIG;
 	}
-	int fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int fd = file_open_regular(path, read_only ? O_RDONLY : O_RDWR);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		int e = errno;
-		snprintf(err, errlen, "cannot open disk '%s': %s", path, strerror(e));
+	if (fd < 0 && fd != FILE_ERR_NOT_REGULAR) {
+		snprintf(err, errlen, "cannot open disk '%s': %s", path, strerror(-fd));
+		return fd;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 512) {
 		if (fd >= 0)
 			close(fd);
-		return -e;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < 512) {
 		snprintf(err, errlen, "disk '%s' must be a regular file of at least 512 bytes", path);
-		close(fd);
 		return -EINVAL;
 	}
 	h->disk_fd[h->ndisks] = fd;

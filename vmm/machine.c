@@ -10,6 +10,7 @@
 
 #include "vmm/boot.h"
 #include "vmm/exitcode.h"
+#include "vmm/file_io.h"
 #include "vmm/log.h"
 
 /* IRQ lines for virtio-mmio windows, in placement order: free lines on a PC's 8259A. */
@@ -52,19 +53,19 @@ static void kbd_reset(void *opaque)
 static int slurp(const char *what, const char *path, uint8_t **buf, size_t *len, char *err,
 		 size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = file_open_regular(path, O_RDONLY);
 	struct stat st;
+	if (fd == FILE_ERR_NOT_REGULAR) {
+		snprintf(err, errlen, "%s '%s' is not a regular file", what, path);
+		return -EINVAL;
+	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "cannot open %s '%s': %s", what, path, strerror(errno));
+		snprintf(err, errlen, "cannot open %s '%s': %s", what, path, strerror(fd < 0 ? -fd : errno));
 		if (fd >= 0)
 			close(fd);
 		return -ENOENT;
 	}
 	int r = -EINVAL;
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s '%s' is not a regular file", what, path);
-		goto out;
-	}
 	if (st.st_size == 0) {
 		snprintf(err, errlen, "%s '%s' is empty", what, path);
 		goto out;

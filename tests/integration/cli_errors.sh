@@ -11,7 +11,8 @@ pass=0
 expect() {	# expect STATUS PATTERN -- ARGS...
 	local want=$1 pattern=$2
 	shift 3
-	"$detvm" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+	# a bound: an input that blocks (a FIFO) must fail the case, not hang the test
+	timeout -k 5 30 "$detvm" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
 	local rc=$?
 	local lines where=$tmp/err
 	lines=$(wc -l <"$tmp/err")
@@ -65,6 +66,15 @@ expect 2 "cannot open disk" -- run --disk "$tmp/nope" "$tmp/zeros"
 expect 2 "at least 512 bytes" -- run --disk "$tmp/empty" "$tmp/zeros"
 expect 2 "unknown network backend" -- run --net foo:bar "$tmp/zeros"
 expect 2 "unexpected argument" -- doctor --now
+# images must be regular files: a FIFO (no writer: a plain open would wait for ever) or
+# a device (/dev/zero never ends) is refused at once
+mkfifo "$tmp/fifo"
+expect 2 "image '$tmp/fifo' is not a regular file" -- run "$tmp/fifo"
+expect 2 "image '/dev/zero' is not a regular file" -- run /dev/zero
+expect 2 "initrd '$tmp/fifo' is not a regular file" -- run --initrd "$tmp/fifo" "$tmp/zeros"
+expect 2 "disk '$tmp/fifo' must be a regular file" -- run --disk "$tmp/fifo,ro" "$tmp/zeros"
+expect 2 "disk '/dev/zero' must be a regular file" -- run --disk /dev/zero "$tmp/zeros"
+expect 2 "cannot open snapshot '$tmp/fifo': not a regular file" -- run --restore "$tmp/fifo"
 # chaos delivery: a seed is a number 0..2^64-1; the bounds need --chaos
 for cmd in run record; do
 	out=()
