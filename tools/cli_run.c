@@ -52,9 +52,10 @@ static const char run_help[] =
 	"                          no IMAGE, --mem, --cmdline or --initrd; its disks are the\n"
 	"                          snapshot's copies (they advance with the run) unless --disk\n"
 	"                          names one for each\n"
-	"      --hide-tsc          keep the TSC out of the guest's CPUID where detvm serves it\n"
-	"                          (RDTSC exits to its virtual TSC: `detvm doctor`, tsc-exit);\n"
-	"                          Linux then keeps time by jiffies, a 4 ms clock\n"
+	"      --show-tsc          show the guest the TSC where detvm serves it (RDTSC exits\n"
+	"                          to its virtual TSC: `detvm doctor`, tsc-exit), and let\n"
+	"                          Linux keep time by it: clock_gettime to the nanosecond\n"
+	"                          instead of jiffies' 4 ms, one exit per read\n"
 	"      --control PATH      listen on this unix socket for `detvm snapshot`\n"
 	"      --chaos SEED        chaos delivery: hold each interrupt the guest could take\n"
 	"                          for k guest exits, k drawn from 0..N by a PRNG seeded\n"
@@ -190,7 +191,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "beat-ms", required_argument, NULL, 'B' }, { "dead-ms", required_argument, NULL, 'K' },
 		{ "arbiter", required_argument, NULL, 'A' }, { "console-seq", required_argument, NULL, 'Q' },
 		{ "chaos", required_argument, NULL, 'Z' },  { "chaos-max", required_argument, NULL, 'Y' },
-		{ "chaos-pause-us", required_argument, NULL, 'U' }, { "hide-tsc", no_argument, NULL, 'H' },
+		{ "chaos-pause-us", required_argument, NULL, 'U' }, { "show-tsc", no_argument, NULL, 'H' },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -216,7 +217,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 			return cli_usage_error(cmd, "unknown option '--%s'", longopts[li].name);
 		li = -1;
 		if (c == 'm' || c == 'c' || c == 'i' || c == 'H')
-			booting = c == 'm' ? "--mem" : c == 'c' ? "--cmdline" : c == 'i' ? "--initrd" : "--hide-tsc";
+			booting = c == 'm' ? "--mem" : c == 'c' ? "--cmdline" : c == 'i' ? "--initrd" : "--show-tsc";
 		switch (c) {
 		case 'R': o->restore = optarg; break;
 		case 'W': o->control = optarg; break;
@@ -305,7 +306,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 			o->step = !strcmp(optarg, "step");
 			break;
 		case 'S': o->stats = 1; break;
-		case 'H': o->cfg.tsc_hidden = 1; break;
+		case 'H': o->cfg.tsc_shown = 1; break;
 		case 'v': if (log_threshold < LOG_DEBUG) log_threshold++; break;
 		case 'q': log_threshold = LOG_ERROR; break;
 		case 'h':

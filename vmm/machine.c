@@ -255,7 +255,7 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 	if (cfg->initrd_path && slurp("initrd", cfg->initrd_path, &initrd, &initrd_len, err, errlen))
 		goto err_free;
 	/* decided before the VM exists: the command line tells Linux the TSC's rate */
-	m->tsc_shown = !cfg->tsc_hidden &&
+	m->tsc_shown = cfg->tsc_shown &&
 		       (cfg->tsc == TSC_EXIT_ON || (cfg->tsc == TSC_EXIT_AUTO && kvm_tsc_exit_available()));
 	if (build_cmdline(m, cfg, boot_image_is_linux(image, image_len), m->tsc_shown,
 			  cfg->ndisks + cfg->nnics, err, errlen))

@@ -74,9 +74,10 @@ struct machine_config {
 	/* Who serves RDTSC: by default the virtual TSC where KVM lets detvm see it, else
 	 * the host; replay asks for what the trace had. */
 	enum tsc_exit_want tsc;
-	/* Keep the TSC out of CPUID even where the virtual TSC serves RDTSC (Linux then
-	 * keeps its clocks on the PIT; its random_get_entropy() reads the TSC anyway). */
-	int tsc_hidden;
+	/* Show the TSC in CPUID where the virtual TSC serves RDTSC, and a Linux guest its
+	 * rate: it then keeps time by it. Not by default: a guest clock that follows the
+	 * host's makes a guest slowed by lockstep on a slow host spend itself on timers. */
+	int tsc_shown;
 };
 
 enum step_kind {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The virtual TSC in the guest's CPUID (the default where RDTSC exits to detvm) against
-# --hide-tsc, on the Debian guest (tests/debian): its boot and a clock_gettime loop. For
+# The virtual TSC in the guest's CPUID (--show-tsc, where RDTSC exits to detvm) against
+# the default (hidden), on the Debian guest (tests/debian): its boot and a clock_gettime loop. For
 # each way, two runs: the workload's loop of READS clock_gettime(CLOCK_MONOTONIC) calls
 # (kernel command line detvm.clock=READS) and one with no loop (detvm.clock=0); the
 # difference is the loop's. Prints per way: the clock source Linux chose, wall seconds to
@@ -26,10 +26,10 @@ tmp=$(mktemp -d)
 peer=
 trap '[ -n "$peer" ] && kill "$peer" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-# one boot: WAY (cpuid|hidden) N -> "wall uptime exits io msr source distinct"
+# one boot: WAY (shown|hidden) N -> "wall uptime exits io msr source distinct"
 one() {
 	local way=$1 n=$2 extra=() t0 t1
-	[ "$way" = hidden ] && extra=(--hide-tsc)
+	[ "$way" = shown ] && extra=(--show-tsc)
 	cp --sparse=always "$image" "$tmp/root.img"
 	rm -f "$tmp/peer.sock"
 	python3 "$here/../debian/ip_peer.py" --sock "$tmp/peer.sock" --timeout 900 2>/dev/null &
@@ -54,7 +54,7 @@ one() {
 
 printf "%-8s %-15s %9s %10s %9s %8s %8s %10s %10s %9s\n" way clocksource "wall s" "init at s" exits io rdtsc \
 	"us/read" "exits/read" "distinct"
-for way in cpuid hidden; do
+for way in shown hidden; do
 	one "$way" 0 >"$tmp/r0" && one "$way" "$reads" >"$tmp/r1" || exit 1
 	read -r w0 up0 e0 io0 m0 _ _ <"$tmp/r0"
 	read -r w1 _ e1 _ _ src d1 <"$tmp/r1"

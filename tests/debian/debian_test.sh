@@ -144,9 +144,10 @@ rr)
 	[ "$fails" -eq 0 ] || { echo "--- replay 1"; tail -n 20 "$tmp/rerr1"; echo "--- replay 2"; tail -n 20 "$tmp/rerr2"; }
 	;;
 ft)
-	# a console line of the boot, from the kernel's first messages to the workload's end
-	# (a boot prints 255, the workload's from about 240); the primary must not have ended
-	at=${DEBIAN_FT_AT:-$((30 + RANDOM % 220))}
+	# a console line of the boot, from the kernel's first messages to line
+	# DEBIAN_FT_LAST (default 250: the workload's end; a boot prints 255, the workload's
+	# from about 240); the primary must not have ended
+	at=${DEBIAN_FT_AT:-$((30 + RANDOM % (${DEBIAN_FT_LAST:-250} - 30)))}
 	etcd_start
 	start_peer
 	d=$tmp/ft
@@ -178,6 +179,7 @@ ft)
 	bpid=
 	t2=$(now)
 	stop_peer
+	tr '\n' ' ' <"$d/progress" 2>/dev/null | sed 's/; backup: [^;]*over tcp//g; s/^/ft progress: /'; echo
 	echo "ft: killed the primary at console line $at ($(tail -n 1 "$d/p.con" | tr -d '\r' | cut -c1-60)) after $(secs "$t0" "$t1") s; the backup ended after $(secs "$t1" "$t2") s more"
 	# the backup replays as it receives: a divergence there leaves the primary alone
 	grep -q "diverged" "$d/b.err" && fail "the backup's replay $(grep -o 'diverged.*' "$d/b.err" | head -n 1)"
