@@ -419,7 +419,8 @@ int cli_ft_backup(int argc, char **argv)
 	transport_listener_close(&lst);
 	if (!code) {
 		s.hdr = trace_reader_header(reader);
-		const struct cli_replay_wrap w = { .wrap = wrap, .created = created, .restore = restore, .ctx = &s };
+		const struct cli_replay_wrap w = { .wrap = wrap, .created = created, .restore = restore, .ctx = &s,
+						   .shared = &b.shared };
 		code = cli_replay_session(reader, b.trace, b.serial, b.stats, &w);
 		cli_control_stop(&s.control);
 		code = cli_protect_finish(&s.protect, code);
