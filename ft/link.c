@@ -1,6 +1,7 @@
 #include "ft/link.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sys/eventfd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +83,15 @@ static int handle(struct ft_link *l, const uint8_t *m, ssize_t n, int primary)
 			l->acked = v;
 			pthread_cond_broadcast(&l->cv);
 		}
+	} else if (!primary && n >= 1 && m[0] == MSG_PIECE && l->fd_bytes + (uint64_t)n - 1 > l->fd_max) {
+		char why[200];
+		snprintf(why, sizeof(why), "the primary's trace passed this backup's quota of %" PRIu64 " bytes: refused",
+			 l->fd_max);
+		l->fault = 1;	/* a backup that cannot hold the log has nothing to go live from */
+		peer_ended(l, FT_PEER_DEAD, why);
+		ended = 1;
 	} else if (!primary && n >= 1 && m[0] == MSG_PIECE) {
+		l->fd_bytes += (uint64_t)n - 1;
 		pthread_mutex_unlock(&l->mu);
 		const uint8_t *p = m + 1;
 		size_t left = (size_t)n - 1;
@@ -107,7 +116,14 @@ static int handle(struct ft_link *l, const uint8_t *m, ssize_t n, int primary)
 			pthread_cond_broadcast(&l->cv);
 			ended = send_acks(l);
 		}
-	} else if (!primary && n >= 2 && m[0] == MSG_STATE && l->on_state && !l->held) {
+	} else if (!primary && n >= 1 && m[0] == MSG_STATE && !l->on_state) {
+		/* only a backup that asked a live VM for its state (--protect) takes one: a
+		 * state from anyone else would be a machine the backup never agreed to run */
+		l->fault = 1;
+		peer_ended(l, FT_PEER_DEAD, "the primary sent a running state, but this backup was not started "
+					    "to re-protect a live VM (--protect): refused");
+		ended = 1;
+	} else if (!primary && n >= 2 && m[0] == MSG_STATE && !l->held) {
 		l->acks_gated = 1;
 		pthread_mutex_unlock(&l->mu);
 		int r = l->on_state(l->state_ctx, m + 1, (size_t)n - 1);
@@ -115,8 +131,10 @@ static int handle(struct ft_link *l, const uint8_t *m, ssize_t n, int primary)
 		if (r) {
 			char why[160];
 			snprintf(why, sizeof(why), "the primary sent a state the backup cannot take: %s",
-				 r == -EINVAL ? "malformed (garbage)" : strerror(-r));
-			l->fault = r == -EINVAL;
+				 r == -EINVAL  ? "malformed (garbage)"
+				 : r == -E2BIG ? "more guest memory than this backup takes"
+					       : strerror(-r));
+			l->fault = r == -EINVAL || r == -E2BIG;
 			peer_ended(l, FT_PEER_DEAD, why);
 			ended = 1;
 		}
@@ -295,9 +313,11 @@ int ft_backup_start(struct ft_link *l, struct transport *t, int fd, int beat_ms,
 {
 	int (*on_state)(void *, const uint8_t *, size_t) = l->on_state;
 	void *state_ctx = l->state_ctx;
+	uint64_t fd_max = l->fd_max;
 	memset(l, 0, sizeof(*l));
 	l->on_state = on_state;
 	l->state_ctx = state_ctx;
+	l->fd_max = fd_max ? fd_max : FT_TRACE_MAX_DEFAULT;
 	l->fd = fd;
 	return start(l, t, beat_ms, dead_ms, run_backup);
 }

@@ -63,6 +63,8 @@ struct ft_link {
 	int acks_gated;			/* a state came first: ACKs wait for ft_backup_open_acks */
 	int (*on_state)(void *ctx, const uint8_t *data, size_t len);	/* 0 or -errno: garbage */
 	void *state_ctx;
+	uint64_t fd_max;		/* the trace's quota in bytes (0: FT_TRACE_MAX_DEFAULT) */
+	uint64_t fd_bytes;		/* written to fd so far */
 	uint64_t seen;			/* pieces ft_backup_more() has let the reader see */
 };
 
@@ -84,8 +86,14 @@ int ft_primary_wait_acked(struct ft_link *l, uint64_t n, int timeout_ms);
 /* Queues a STATE message (not a piece: ACKs do not count it); 0 or -EPIPE. */
 int ft_primary_state(struct ft_link *l, const void *data, size_t len);
 
-/* Starts the backup's side: pieces go to fd (the local trace, open for writing). STATE
- * messages go to l->on_state (set it, and state_ctx, before; NULL: STATE is garbage). */
+/* The most trace a backup stores unless told otherwise: a peer cannot fill its disk. */
+#define FT_TRACE_MAX_DEFAULT (64ULL << 30)
+
+/* Starts the backup's side: pieces go to fd (the local trace, open for writing), at most
+ * l->fd_max bytes of them (past it the primary is refused as a faulty peer). STATE
+ * messages go to l->on_state (set it, and state_ctx, before; NULL: this backup takes no
+ * state, and a STATE refuses the peer as faulty; -E2BIG from it: a guest larger than
+ * allowed, also a fault). */
 int ft_backup_start(struct ft_link *l, struct transport *t, int fd, int beat_ms, int dead_ms);
 /* The pieces held so far may be acknowledged (after a STATE, once the disks are copied). */
 void ft_backup_open_acks(struct ft_link *l);

@@ -205,6 +205,8 @@ int ft_incoming_take(void *incoming, const uint8_t *data, size_t len)
 		memcpy(&in->mem_size, data + 1, 8);
 		if (machine_mem_size_problem(in->mem_size))
 			return -EINVAL;
+		if (in->mem_max && in->mem_size > in->mem_max)
+			return -E2BIG;
 		in->pages = in->mem_size / PAGE;
 		in->mem = mmap(NULL, in->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		in->have = calloc(1, bitmap_bytes(in->pages));
@@ -258,5 +260,7 @@ void ft_incoming_destroy(struct ft_incoming *in)
 		munmap(in->mem, in->mem_size);
 	free(in->have);
 	free(in->state);
+	uint64_t mem_max = in->mem_max;
 	memset(in, 0, sizeof(*in));
+	in->mem_max = mem_max;
 }

@@ -62,6 +62,7 @@ void ft_protect_destroy(struct ft_protect *p);
 
 /* The backup's side: what came in STATE messages, until it is loaded. */
 struct ft_incoming {
+	uint64_t mem_max;		/* the most guest memory taken (set before; 0: any the VMM builds) */
 	uint8_t *mem;
 	uint64_t mem_size, pages;
 	uint64_t *have;			/* pages received */
@@ -71,7 +72,8 @@ struct ft_incoming {
 	int complete;			/* the 'F' message came */
 };
 
-/* ft_link on_state: takes one STATE payload; 0, -EINVAL (garbage), -ENOMEM. */
+/* ft_link on_state: takes one STATE payload; 0, -EINVAL (garbage), -E2BIG (a guest above
+ * mem_max), -ENOMEM. */
 int ft_incoming_take(void *incoming, const uint8_t *data, size_t len);
 /* Loads what came into m (built from the trace header). 0, or -errno with err. */
 int ft_incoming_apply(struct ft_incoming *in, struct machine *m, struct machine_saved *saved, char *err,

@@ -151,6 +151,7 @@ int transport_listen(struct transport_listener *l, const char *hostport, char *e
 {
 	struct addrinfo *res;
 	l->fd = -1;
+	l->hello_ms = TRANSPORT_HELLO_MS;
 	int r = resolve(hostport, 1, &res, err, errlen);
 	if (r)
 		return r;
@@ -207,7 +208,7 @@ static const char *wire_name(uint32_t w)
 /* Both sides say who they are; a peer that is not a detvm FT link of this version and
  * wire is refused. Then the wire takes the connection over. */
 static int finish(struct transport **out, int fd, const char *peer, int wire, const char *device,
-		  int server, int64_t deadline, char *err, size_t errlen)
+		  int server, int64_t deadline, int64_t hello_deadline, char *err, size_t errlen)
 {
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -215,11 +216,13 @@ static int finish(struct transport **out, int fd, const char *peer, int wire, co
 	memcpy(me.magic, HELLO_MAGIC, 8);
 	int r = link_write_all(fd, &me, sizeof(me), -1);
 	if (!r)
-		r = link_read_all(fd, &them, sizeof(them), deadline);
+		r = link_read_all(fd, &them, sizeof(them), hello_deadline);
 	if (r) {
 		close(fd);
-		return errf(err, errlen, r, "%s: no hello from the peer: %s", peer,
-			    r == -ECONNRESET ? "it closed the connection" : strerror(-r));
+		/* a peer that never said who it is was refused, like one that said it wrongly */
+		return errf(err, errlen, server ? -EPROTO : r, "%s: no hello from the peer: %s", peer,
+			    r == -ECONNRESET ? "it closed the connection"
+			    : r == -ETIMEDOUT ? "none within the deadline" : strerror(-r));
 	}
 	if (memcmp(them.magic, HELLO_MAGIC, 8)) {
 		close(fd);
@@ -265,7 +268,9 @@ int transport_accept(struct transport **out, struct transport_listener *l, const
 		return errf(err, errlen, -errno, "accept on %s: %s", l->addr, strerror(errno));
 	char peer[96];
 	name_of((struct sockaddr *)&ss, sl, peer, sizeof(peer));
-	return finish(out, fd, peer, wire, device, 1, deadline, err, errlen);
+	int64_t hello = link_deadline(l->hello_ms);
+	return finish(out, fd, peer, wire, device, 1, deadline, deadline >= 0 && deadline < hello ? deadline : hello,
+		      err, errlen);
 }
 
 int transport_connect(struct transport **out, const char *hostport, const char *spec, int timeout_ms,
@@ -300,7 +305,7 @@ int transport_connect(struct transport **out, const char *hostport, const char *
 	if (fd < 0)
 		return errf(err, errlen, r ? r : -ECONNREFUSED, "cannot connect to %s: %s", hostport,
 			    strerror(r ? -r : ECONNREFUSED));
-	return finish(out, fd, hostport, wire, device, 0, deadline, err, errlen);
+	return finish(out, fd, hostport, wire, device, 0, deadline, deadline, err, errlen);
 }
 
 void transport_destroy(struct transport *t)

@@ -57,7 +57,12 @@ struct transport {
 struct transport_listener {
 	int fd;
 	char addr[96];
+	int hello_ms;		/* a peer that connected has this long for its hello */
 };
+
+/* Long enough for a loaded peer, short enough that an idle connection (an `nc` that
+ * sends nothing) cannot hold a listener that waits for its real peer. */
+#define TRANSPORT_HELLO_MS 5000
 
 int transport_listen(struct transport_listener *l, const char *hostport, char *err, size_t errlen);
 void transport_listener_close(struct transport_listener *l);
@@ -67,7 +72,9 @@ static inline int transport_listener_fd(const struct transport_listener *l) { re
 /*
  * Accepts one peer on l and sets up a link of the given wire ("tcp" or "rdma"; for rdma
  * an optional "rdma:DEVICE" names the RDMA device, else the first with an IPv4 GID).
- * Waits at most timeout_ms for the peer (-1 forever). 0 and *out, or -errno with err.
+ * Waits at most timeout_ms for the peer (-1 forever). 0 and *out, or -errno with err;
+ * -EPROTO: a peer connected but was refused (no hello within l->hello_ms, not a detvm FT
+ * peer, another version or wire): the listener is still good for the next one.
  */
 int transport_accept(struct transport **out, struct transport_listener *l, const char *wire,
 		     int timeout_ms, char *err, size_t errlen);

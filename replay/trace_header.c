@@ -173,8 +173,8 @@ void trace_header_set_chaos(struct trace_header_buf *b, uint64_t seed, uint32_t 
 	b->hdr.chaos = &b->chaos;
 }
 
-int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, struct replay_setup *s,
-			  char *err, size_t errlen)
+int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, const struct machine_config *shared,
+			  struct replay_setup *s, char *err, size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	const Detvm__VmConfig *c = h->config;
@@ -224,11 +224,21 @@ int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, s
 	snprintf(dir, sizeof(dir), "%s", trace_path);
 	const char *tdir = dirname(dir);
 	s->start_from_link = c->start_state && c->start_state->path && !strcmp(c->start_state->path, TRACE_START_FT_LINK);
+	if (s->start_from_link && !shared) {
+		snprintf(err, errlen, "the run starts from a state an FT backup received over its link, which is in no "
+				      "file: replay the primary's trace from its start");
+		return DETVM_EXIT_TRACE;
+	}
+	if (s->start_from_link && shared->ndisks != c->n_disks) {
+		snprintf(err, errlen, "the primary's VM has %zu disks, this backup was given %u (--disk)", c->n_disks,
+			 shared->ndisks);
+		return DETVM_EXIT_MISMATCH;
+	}
 	for (size_t i = 0; i < c->n_disks; i++) {
 		const Detvm__DiskConfig *d = c->disks[i];
-		if (s->start_from_link && d->path && d->path[0] == '/') {
-			snprintf(s->disk_snapshot[i], sizeof(s->disk_snapshot[i]), "%s", d->path);
-			s->cfg.disks[i] = (struct machine_disk){ s->disk_snapshot[i], d->read_only };
+		if (s->start_from_link) {
+			snprintf(s->disk_snapshot[i], sizeof(s->disk_snapshot[i]), "%s", shared->disks[i].path);
+			s->cfg.disks[i] = (struct machine_disk){ s->disk_snapshot[i], shared->disks[i].read_only };
 			continue;
 		}
 		if (!d->overlay_path || !*d->overlay_path || strchr(d->overlay_path, '/')) {

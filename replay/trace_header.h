@@ -70,8 +70,11 @@ struct replay_setup {
 };
 
 /* Checks the header and the files it names. Returns 0, or a detvm exit code after
- * writing one line into err (a changed image is DETVM_EXIT_MISMATCH). */
-int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, struct replay_setup *s,
-			  char *err, size_t errlen);
+ * writing one line into err (a changed image is DETVM_EXIT_MISMATCH). A trace that starts
+ * from the FT link replays from the shared disks themselves: shared names them (the
+ * backup's own --disk), never the header's absolute paths, which came over the link (or
+ * from a file anyone can write); shared NULL refuses such a trace (DETVM_EXIT_TRACE). */
+int trace_header_to_setup(const Detvm__TraceHeader *h, const char *trace_path, const struct machine_config *shared,
+			  struct replay_setup *s, char *err, size_t errlen);
 
 #endif

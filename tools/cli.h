@@ -81,6 +81,8 @@ struct cli_replay_wrap {
 	void (*created)(void *ctx, struct machine *m);
 	/* a trace that starts from a state the FT link brought: load it into m; 0 or a code */
 	int (*restore)(void *ctx, struct machine *m);
+	/* with restore: the shared disks such a trace replays from (trace_header_to_setup) */
+	const struct machine_config *shared;
 	void *ctx;
 	/* NULL, or told how the run ended (before the machine goes) */
 	void (*ended)(void *ctx, struct machine *m, int code);
@@ -130,6 +132,9 @@ void cli_chaos_stats(const struct run_opts *o, const struct chaos *c);
 
 /* "256M", "1G", "4096" -> bytes; -EINVAL on garbage or overflow. */
 int cli_parse_size(const char *s, uint64_t *out);
+/* --disk PATH[,ro|,rw] into cfg (arg is cut at the comma); 0 or DETVM_EXIT_USAGE after
+ * printing why. */
+int cli_parse_disk(const char *cmd, struct machine_config *cfg, char *arg);
 /* --beat-ms / --dead-ms: 1..3600000 ms into *out; 0, or DETVM_EXIT_USAGE after saying why. */
 int cli_parse_ms(const char *cmd, const char *option, const char *arg, int *out);
 /* --serial stdio|file:PATH; 0, or DETVM_EXIT_USAGE after saying why. */

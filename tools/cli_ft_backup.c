@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +19,23 @@
 #include "logs/trace.h"
 #include "tools/cli.h"
 #include "tools/cli_ft_protect.h"
+#include "tools/dump_priv.h"
 #include "vmm/exitcode.h"
 #include "vmm/file_io.h"
 #include "vmm/log.h"
+#include "vmm/mono_clock.h"
+
+/* What a backup takes from a primary unless told otherwise (--max-mem): guest RAM from
+ * the wire is memory this host maps. */
+#define BACKUP_MEM_MAX_DEFAULT (4ULL << 30)
 
 struct backup_opts {
 	const char *listen, *trace, *wire, *serial, *arbiter, *console_seq, *net, *control, *protect;
 	int beat_ms, dead_ms, stats;
 	double accept_timeout;
+	struct machine_config shared;	/* --disk: the shared disks, never the header's paths */
+	char shared_real[MACHINE_MAX_DISKS][PATH_MAX];
+	uint64_t max_mem, max_trace;
 };
 
 static int parse_backup(int argc, char **argv, struct backup_opts *b)
@@ -37,18 +48,22 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		{ "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 'q' },
 		{ "arbiter", required_argument, NULL, 'R' }, { "console-seq", required_argument, NULL, 'Q' },
 		{ "net", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
-		{ "control", required_argument, NULL, 'C' }, { "protect", required_argument, NULL, 'P' }, { 0 },
+		{ "control", required_argument, NULL, 'C' }, { "protect", required_argument, NULL, 'P' },
+		{ "disk", required_argument, NULL, 'd' },    { "max-mem", required_argument, NULL, 'M' },
+		{ "max-trace", required_argument, NULL, 'X' }, { 0 },
 	};
 	const char *cmd = "ft backup";
 	memset(b, 0, sizeof(*b));
 	b->wire = "tcp";
 	b->serial = "stdio";
 	b->accept_timeout = -1;
+	b->max_mem = BACKUP_MEM_MAX_DEFAULT;
+	b->max_trace = FT_TRACE_MAX_DEFAULT;
 	optind = 1;
 	opterr = 0;
 	int c;
 	char *end;
-	while ((c = getopt_long(argc, argv, ":s:vqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":s:d:vqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'L': b->listen = optarg; break;
 		case 'o': b->trace = optarg; break;
@@ -58,6 +73,18 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		case 'n': b->net = optarg; break;
 		case 'C': b->control = optarg; break;
 		case 'P': b->protect = optarg; break;
+		case 'd':
+			if (cli_parse_disk(cmd, &b->shared, optarg))
+				return DETVM_EXIT_USAGE;
+			break;
+		case 'M':
+			if (cli_parse_size(optarg, &b->max_mem) || machine_mem_size_problem(b->max_mem))
+				return cli_usage_error(cmd, "bad --max-mem '%s': want 16M..64G in 4K units", optarg);
+			break;
+		case 'X':
+			if (cli_parse_size(optarg, &b->max_trace) || !b->max_trace)
+				return cli_usage_error(cmd, "bad --max-trace '%s': want a size such as 64G", optarg);
+			break;
 		case 'B':
 			if (cli_parse_ms(cmd, "beat-ms", optarg, &b->beat_ms))
 				return DETVM_EXIT_USAGE;
@@ -94,6 +121,10 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		return cli_usage_error(cmd, "no address to listen on: use --listen HOST:PORT");
 	if (!b->trace)
 		return cli_usage_error(cmd, "no trace file given: use --trace PATH");
+	for (unsigned i = 0; i < b->shared.ndisks; i++)
+		if (!realpath(b->shared.disks[i].path, b->shared_real[i]))
+			return cli_usage_error(cmd, "cannot resolve --disk '%s': %s", b->shared.disks[i].path,
+					       strerror(errno));
 	return cli_ft_check_wire(cmd, b->wire);
 }
 
@@ -139,7 +170,8 @@ static int may_go_live(void *ctx, uint64_t position)
 	return 0;
 }
 
-/* The shared disks (the primary's, named in the header) and the NICs to open at go-live. */
+/* The shared disks (this backup's --disk, checked against the header) and the NICs
+ * (its --net) to open at go-live. */
 static int wrap(void *ctx, struct replayer *rp, struct hostio **io, struct run_observer **obs)
 {
 	struct backup_side *s = ctx;
@@ -157,14 +189,15 @@ static int wrap(void *ctx, struct replayer *rp, struct hostio **io, struct run_o
 	s->live_made = 1;
 	char err[512];
 	for (size_t i = 0; i < c->n_disks && i < rp->ndisks; i++) {
-		int r = host_run_add_disk(&s->live, c->disks[i]->path, c->disks[i]->read_only, err, sizeof(err));
+		const struct machine_disk *d = &s->b->shared.disks[i];
+		int r = host_run_add_disk(&s->live, d->path, d->read_only, err, sizeof(err));
 		if (r < 0) {
 			log_error("the shared disk: %s", err);
 			return DETVM_EXIT_USAGE;
 		}
 		if (s->live.disk_size[r] != rp->disk_size[i]) {
 			log_error("shared disk '%s' has %llu bytes, the primary's snapshot of it %llu: not the same disk",
-				  c->disks[i]->path, (unsigned long long)s->live.disk_size[r],
+				  d->path, (unsigned long long)s->live.disk_size[r],
 				  (unsigned long long)rp->disk_size[i]);
 			return DETVM_EXIT_MISMATCH;
 		}
@@ -177,9 +210,63 @@ static int wrap(void *ctx, struct replayer *rp, struct hostio **io, struct run_o
 	s->golive_made = 1;
 	s->g.released = &s->link.mark;
 	for (size_t i = 0; i < c->n_nics && i < FT_GOLIVE_MAX_NICS; i++)
-		s->g.nic_spec[s->g.nnics++] = s->b->net ? s->b->net : c->nics[i]->backend;
+		s->g.nic_spec[s->g.nnics++] = s->b->net;	/* given: check_header */
 	*io = &s->g.io;
 	*obs = &s->g.obs;
+	return 0;
+}
+
+/* A path from the header, quoted and escaped: it came from the peer, so it may hold
+ * anything, newlines included, and the refusal must stay one line. */
+static const char *quoted(const char *p, char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+	if (!f)
+		return "(a path)";
+	dump_put_quoted(f, (const uint8_t *)(p ? p : ""), p ? strlen(p) : 0, 200);
+	fclose(f);
+	buf[len - 1] = 0;
+	return buf;
+}
+
+/* The header names host resources (disk paths, NICs) and sizes: the backup takes them
+ * only as they agree with its own command line. 0, or why not in err. */
+static int check_header(const struct backup_opts *b, const Detvm__TraceHeader *h, char *err, size_t errlen)
+{
+	const Detvm__VmConfig *c = h->config;
+	char q[256];
+	if (!c) {
+		snprintf(err, errlen, "its trace header has no VM configuration");
+		return -1;
+	}
+	if (c->n_disks != b->shared.ndisks) {
+		snprintf(err, errlen, "its VM has %zu disks, this backup was given %u (--disk)", c->n_disks,
+			 b->shared.ndisks);
+		return -1;
+	}
+	for (unsigned i = 0; i < b->shared.ndisks; i++) {
+		const Detvm__DiskConfig *d = c->disks[i];
+		if (!d->path || strcmp(d->path, b->shared_real[i])) {
+			snprintf(err, errlen, "its disk %u is %s, this backup's --disk is '%s': not this pair's disk", i,
+				 quoted(d->path, q, sizeof(q)), b->shared_real[i]);
+			return -1;
+		}
+		if (!d->read_only != !b->shared.disks[i].read_only) {
+			snprintf(err, errlen, "its disk %u is %s, this backup's --disk %s", i,
+				 d->read_only ? "read-only" : "writable", b->shared.disks[i].read_only ? "ro" : "rw");
+			return -1;
+		}
+	}
+	if (c->n_nics && !b->net) {
+		snprintf(err, errlen, "its VM has %zu NICs: give this backup --net SPEC (the backend it opens on going live)",
+			 c->n_nics);
+		return -1;
+	}
+	if (c->mem_bytes > b->max_mem) {
+		snprintf(err, errlen, "its VM has %" PRIu64 " MiB of memory, more than this backup takes (--max-mem %" PRIu64 "M)",
+			 c->mem_bytes >> 20, b->max_mem >> 20);
+		return -1;
+	}
 	return 0;
 }
 
@@ -221,6 +308,80 @@ static int restore(void *ctx, struct machine *m)
 	return 0;
 }
 
+/* One primary on the link, its trace header read and agreed to: 0 with *wfd (the trace
+ * being written) and *reader (following it), or an exit code after saying why. Whoever
+ * is refused before that -- no hello in time, not a detvm peer, a header that disagrees
+ * with this backup's command line -- is dropped in one line, and the backup waits for
+ * the next (within --accept-timeout). A peer that breaks the protocol ends it (7). */
+static int form_pair(struct backup_side *s, struct transport_listener *lst, int *wfd, struct trace_reader **reader)
+{
+	const struct backup_opts *b = s->b;
+	uint64_t until = mono_clock_ns() + (uint64_t)(b->accept_timeout * 1e9);
+	int refused = DETVM_EXIT_HOST;	/* when no primary comes in time: why the last one was not taken */
+	char err[512];
+	for (;;) {
+		int64_t left_ms = (int64_t)(until - mono_clock_ns()) / 1000000;
+		struct transport *t;
+		int r = transport_accept(&t, lst, b->wire, b->accept_timeout < 0 ? -1 : left_ms > 0 ? (int)left_ms : 0,
+					 err, sizeof(err));
+		if (r == -EPROTO) {
+			log_error("%s: dropped, waiting for the primary", err);
+			refused = DETVM_EXIT_HOST;
+			continue;
+		}
+		if (r) {
+			log_error("%s", err);
+			return refused;
+		}
+		/* the generation this pair contends for: read once the pair has formed */
+		if (s->arb && s->arb->ops->generation(s->arb, &s->gen, err, sizeof(err))) {
+			log_error("%s", err);
+			transport_destroy(t);
+			return DETVM_EXIT_HOST;
+		}
+		*wfd = file_create_private(b->trace);
+		int rfd = *wfd < 0 ? *wfd : open(b->trace, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (rfd < 0) {
+			log_error("cannot create the backup's trace '%s': %s", b->trace,
+				  file_strerror(rfd == *wfd ? *wfd : -errno));
+			transport_destroy(t);
+			if (*wfd >= 0)
+				close(*wfd);
+			return DETVM_EXIT_USAGE;
+		}
+		/* a state comes only from the live VM this backup asked (--protect) */
+		s->link.on_state = b->protect ? ft_incoming_take : NULL;
+		s->link.state_ctx = &s->incoming;
+		s->link.fd_max = b->max_trace;
+		r = ft_backup_start(&s->link, t, *wfd, b->beat_ms, b->dead_ms);
+		if (r) {
+			log_error("cannot start the FT link: %s", strerror(-r));
+			transport_destroy(t);
+			close(*wfd);
+			close(rfd);
+			return DETVM_EXIT_HOST;
+		}
+		log_info("the primary at %s connected over %s", t->peer, b->wire);
+		if (trace_reader_open_follow(reader, rfd, b->trace, ft_backup_more, &s->link, err, sizeof(err))) {
+			if (s->link.peer == FT_PEER_DEAD)	/* the cause first, then what it left */
+				log_error("the primary is gone before its trace header was complete: %s", s->link.why);
+			log_error("%s", err);
+			ft_link_destroy(&s->link);
+			close(*wfd);
+			return DETVM_EXIT_TRACE;
+		}
+		char why[600];
+		if (!check_header(b, trace_reader_header(*reader), why, sizeof(why)))
+			return 0;
+		log_error("refused the primary at %s: %s; waiting for another", t->peer, why);
+		trace_reader_close(*reader);
+		ft_link_destroy(&s->link);
+		close(*wfd);
+		ft_incoming_destroy(&s->incoming);
+		refused = DETVM_EXIT_MISMATCH;
+	}
+}
+
 int cli_ft_backup(int argc, char **argv)
 {
 	struct backup_opts b;
@@ -231,6 +392,7 @@ int cli_ft_backup(int argc, char **argv)
 	static struct backup_side s;
 	s.b = &b;
 	s.seq_fd = -1;
+	s.incoming.mem_max = b.max_mem;
 	if (b.arbiter && arbiter_open(&s.arb, b.arbiter, "backup", err, sizeof(err))) {
 		log_error("%s", err);
 		return DETVM_EXIT_USAGE;
@@ -251,51 +413,14 @@ int cli_ft_backup(int argc, char **argv)
 		transport_listener_close(&lst);
 		goto out;
 	}
-	code = DETVM_EXIT_HOST;
-	struct transport *t;
-	r = transport_accept(&t, &lst, b.wire, b.accept_timeout < 0 ? -1 : (int)(b.accept_timeout * 1000),
-			     err, sizeof(err));
-	transport_listener_close(&lst);
-	if (r) {
-		log_error("%s", err);
-		goto out;
-	}
-	/* the generation this pair contends for: read once the pair has formed */
-	if (s.arb && s.arb->ops->generation(s.arb, &s.gen, err, sizeof(err))) {
-		log_error("%s", err);
-		transport_destroy(t);
-		goto out;
-	}
-	int wfd = file_create_private(b.trace);
-	int rfd = wfd < 0 ? wfd : open(b.trace, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (rfd < 0) {
-		log_error("cannot create the backup's trace '%s': %s", b.trace, file_strerror(rfd == wfd ? wfd : -errno));
-		transport_destroy(t);
-		if (wfd >= 0)
-			close(wfd);
-		code = DETVM_EXIT_USAGE;
-		goto out;
-	}
-	s.link.on_state = ft_incoming_take;
-	s.link.state_ctx = &s.incoming;
-	r = ft_backup_start(&s.link, t, wfd, b.beat_ms, b.dead_ms);
-	if (r) {
-		log_error("cannot start the FT link: %s", strerror(-r));
-		transport_destroy(t);
-		close(wfd);
-		close(rfd);
-		goto out;
-	}
-	log_info("the primary at %s connected over %s", t->peer, b.wire);
 	struct trace_reader *reader;
-	if (trace_reader_open_follow(&reader, rfd, b.trace, ft_backup_more, &s.link, err, sizeof(err))) {
-		if (s.link.peer == FT_PEER_DEAD)	/* the cause first, then what it left */
-			log_error("the primary is gone before its trace header was complete: %s", s.link.why);
-		log_error("%s", err);
-		code = DETVM_EXIT_TRACE;
-	} else {
+	int wfd = -1;
+	code = form_pair(&s, &lst, &wfd, &reader);
+	transport_listener_close(&lst);
+	if (!code) {
 		s.hdr = trace_reader_header(reader);
-		const struct cli_replay_wrap w = { .wrap = wrap, .created = created, .restore = restore, .ctx = &s };
+		const struct cli_replay_wrap w = { .wrap = wrap, .created = created, .restore = restore, .ctx = &s,
+						   .shared = &b.shared };
 		code = cli_replay_session(reader, b.trace, b.serial, b.stats, &w);
 		cli_control_stop(&s.control);
 		code = cli_protect_finish(&s.protect, code);
@@ -308,9 +433,9 @@ int cli_ft_backup(int argc, char **argv)
 				 (unsigned long long)s.g.position, code);
 		else if (s.link.peer == FT_PEER_DEAD && !code)
 			log_error("the primary is gone: %s", s.link.why);
+		ft_link_destroy(&s.link);
+		close(wfd);
 	}
-	ft_link_destroy(&s.link);
-	close(wfd);
 out:
 	ft_incoming_destroy(&s.incoming);
 	if (s.golive_made)

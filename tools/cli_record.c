@@ -345,7 +345,8 @@ int cli_replay_session(struct trace_reader *reader, const char *path, const char
 	static struct replay_setup setup;
 	static struct replayer rp;
 	static struct machine m;
-	int code = trace_header_to_setup(trace_reader_header(reader), path, &setup, err, sizeof(err));
+	int code = trace_header_to_setup(trace_reader_header(reader), path, wrap && wrap->restore ? wrap->shared : NULL,
+					 &setup, err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
 		trace_reader_close(reader);
@@ -379,14 +380,8 @@ int cli_replay_session(struct trace_reader *reader, const char *path, const char
 	}
 	if (wrap)
 		wrap->created(wrap->ctx, &m);
-	if (setup.start_from_link) {
-		if (wrap && wrap->restore) {
-			code = wrap->restore(wrap->ctx, &m);
-		} else {
-			log_error("replay: the trace starts from a state an FT backup received over its link, which "
-				  "is not in any file: replay it from the start of the primary's trace");
-			code = DETVM_EXIT_TRACE;
-		}
+	if (setup.start_from_link) {	/* only with wrap->restore (trace_header_to_setup) */
+		code = wrap->restore(wrap->ctx, &m);
 		if (code) {
 			machine_destroy(&m);
 			goto out;

@@ -157,9 +157,9 @@ int cli_install_signals(double timeout)
 	return 0;
 }
 
-static int parse_disk(const char *cmd, struct run_opts *o, char *arg)
+int cli_parse_disk(const char *cmd, struct machine_config *cfg, char *arg)
 {
-	if (o->cfg.ndisks == MACHINE_MAX_DISKS)
+	if (cfg->ndisks == MACHINE_MAX_DISKS)
 		return cli_usage_error(cmd, "at most %d disks", MACHINE_MAX_DISKS);
 	char *comma = strrchr(arg, ',');
 	int ro = 0;
@@ -171,7 +171,7 @@ static int parse_disk(const char *cmd, struct run_opts *o, char *arg)
 	}
 	if (!*arg)
 		return cli_usage_error(cmd, "--disk needs a path");
-	o->cfg.disks[o->cfg.ndisks++] = (struct machine_disk){ arg, ro };
+	cfg->disks[cfg->ndisks++] = (struct machine_disk){ arg, ro };
 	return 0;
 }
 
@@ -276,7 +276,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		case 'c': o->cfg.cmdline = optarg; break;
 		case 'i': o->cfg.initrd_path = optarg; break;
 		case 'd':
-			if (parse_disk(cmd, o, optarg))
+			if (cli_parse_disk(cmd, &o->cfg, optarg))
 				return DETVM_EXIT_USAGE;
 			break;
 		case 'n':

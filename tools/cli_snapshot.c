@@ -181,7 +181,7 @@ int cli_restore_open(struct run_opts *o, struct snapshot *s, struct replay_setup
 	char err[768] = "";
 	int code = snapshot_open(s, o->restore, err, sizeof(err));
 	if (!code)
-		code = trace_header_to_setup(s->hdr, o->restore, setup, err, sizeof(err));
+		code = trace_header_to_setup(s->hdr, o->restore, NULL, setup, err, sizeof(err));
 	if (code) {
 		log_error("%s", err);
 		snapshot_close(s);

@@ -160,12 +160,14 @@ class Pair:
         if arbiter:
             link += ["--arbiter", "file:" + os.path.join(d, "arbiter")]
         self.link = link
+        # the backup names the shared disk and its network itself (never from the wire)
+        shared = ["--disk", os.path.join(d, "disk.img")] + (["--net", "unix:" + os.path.join(d, "peer.sock")] if net else [])
         for _ in range(5):
             self.port = next_port()
             self.b = spawn([a.detvm, "ft", "backup", "--listen", "%s:%d" % (a.addr, self.port), "--trace",
                             os.path.join(d, "b.trace"), "--accept-timeout", "60", "-v", "-s",
                             "file:" + os.path.join(d, "b.con"), "--console-seq", os.path.join(d, "b.seq")]
-                           + link + list(backup_extra), os.path.join(d, "b.err"))
+                           + link + shared + list(backup_extra), os.path.join(d, "b.err"))
             while self.b.poll() is None and "waiting for the primary" not in read(os.path.join(d, "b.err")):
                 time.sleep(0.005)
             if self.b.poll() is None:
@@ -359,7 +361,8 @@ def reprotect(a):
         time.sleep(1.0)
         ts = time.perf_counter()
         b2 = spawn([a.detvm, "ft", "backup", "--listen", "%s:%d" % (a.addr, next_port()), "--trace",
-                    d + "/b2.trace", "--protect", os.path.join(tmp, "ctl"), "-v", "-s", "file:" + d + "/b2.con"]
+                    d + "/b2.trace", "--protect", os.path.join(tmp, "ctl"), "--disk", d + "/disk.img", "-v", "-s",
+                    "file:" + d + "/b2.con"]
                    + pair.link, d + "/b2.err")
         m = wait_text(d + "/b.err", r"pause ([0-9.]+) ms, (\d+) rounds, (\d+) pages \((\d+) in the pause\) "
                       r"in ([0-9.]+) s", pair.b)

@@ -35,7 +35,7 @@ if [ "${1:-}" = --side ]; then
 			sleep 0.2
 		done
 		"$detvm" ft backup --listen 169.254.9.1:7400 --trace "$d/b.trace" --arbiter "$arbiter" \
-			--dead-ms "$dead_ms" --console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 600 -v \
+			--disk "$d/disk.img" --dead-ms "$dead_ms" --console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 600 -v \
 			2>"$d/b.err" </dev/null
 		echo $? >"$d/b.rc"
 	else

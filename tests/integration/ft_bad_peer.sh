@@ -2,12 +2,15 @@
 # Bad peers on the FT link, each against a backup that holds an arbiter (so a wrong
 # go-live would show) or a primary: garbage, a frame longer than any message, another
 # protocol version, a stream cut inside the trace header, a header for an image that
-# has changed since, a state transfer with pages outside the guest or a trace that boots
-# after a state was begun, and a "backup" that answers garbage. Asserts for each: one error
-# line that says what was wrong, the expected exit status, no crash, nothing went live
-# (the arbiter was never claimed).
-# Statuses: 10 for a peer refused at the greeting, 7 for a stream that gives no usable
-# trace, 12 for a changed image, 13 for a primary that halts.
+# has changed since, a state to a backup that did not ask for one (no --protect), to one
+# that did: pages outside the guest, a trace that boots after a state was begun, more
+# guest memory than the backup takes (--max-mem); a trace over the backup's quota
+# (--max-trace), and a "backup" that answers garbage. Asserts for each: one error line
+# that says what was wrong, the expected exit status, no crash, nothing went live (the
+# arbiter was never claimed).
+# Statuses: 10 for a peer refused at the greeting (the backup drops it and waits for
+# another until --accept-timeout), 7 for a stream that gives no usable trace, 12 for a
+# changed image, 13 for a primary that halts.
 # usage: ft_bad_peer.sh DETVM GUEST_ELF
 set -u
 detvm=$1 elf=$2
@@ -27,6 +30,10 @@ import socket, struct, sys, time
 mode, port = sys.argv[1], int(sys.argv[2])
 def frame(b): return struct.pack("<I", len(b)) + b
 hello = lambda v: b"detvm-ft" + struct.pack("<II", v, 1)   # the transport's greeting, tcp
+if mode == "control":  # the live VM's control socket a --protect backup asks: it listens, never answers
+    ls = socket.socket(socket.AF_UNIX); ls.bind(sys.argv[3]); ls.listen(1)
+    s, _ = ls.accept(); s.recv(400); time.sleep(30)
+    sys.exit(0)
 if mode == "garbage-ack":
     ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port)); ls.listen(1); ls.settimeout(60)
@@ -51,6 +58,8 @@ elif mode == "version":
 elif mode == "badstate":  # a state transfer whose pages lie outside the guest's memory
     s.sendall(hello(1) + frame(b"\x05B" + struct.pack("<Q", 64 << 20)))
     s.sendall(frame(b"\x05P" + struct.pack("<Q", 1 << 40) + bytes(4096)))
+elif mode == "bigstate":  # 8 GiB of guest: more than a backup takes unless told (--max-mem)
+    s.sendall(hello(1) + frame(b"\x05B" + struct.pack("<Q", 8 << 30)))
 elif mode == "halfstate":  # a state begun, then a trace that boots instead
     s.sendall(hello(1) + frame(b"\x05B" + struct.pack("<Q", 64 << 20)))
     data = open(sys.argv[3], "rb").read()
@@ -68,16 +77,22 @@ s.close()
 EOF
 }
 
-# backup_vs MODE WANT_STATUS PATTERN [TRACE]
+# backup_vs MODE WANT_STATUS PATTERN [TRACE]: the backup also gets the array bargs; with
+# --protect in it, a fake control socket listens at $tmp/ctl
 backup_vs() {
 	local mode=$1 want=$2 pattern=$3 port=$((30000 + RANDOM % 20000))
-	rm -f "$tmp/arbiter"
+	rm -f "$tmp/arbiter" "$tmp/ctl"
+	if [[ " ${bargs[*]} " == *" --protect "* ]]; then
+		fake control 0 "$tmp/ctl" &
+		for _ in $(seq 100); do [ -S "$tmp/ctl" ] && break; sleep 0.05; done
+	fi
 	"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$tmp/b.trace" --arbiter "file:$tmp/arbiter" \
-		--accept-timeout 30 -s "file:$tmp/b.con" 2>"$tmp/err" </dev/null &
+		--accept-timeout 5 -s "file:$tmp/b.con" "${bargs[@]}" 2>"$tmp/err" </dev/null &
 	local b=$!
 	fake "$mode" "$port" "${4:-}" &
 	wait $b
 	local rc=$?
+	kill $(jobs -p) 2>/dev/null
 	wait
 	[ $rc -eq "$want" ] || fail "$mode: the backup exited $rc, want $want"
 	grep -q "$pattern" "$tmp/err" || fail "$mode: the backup did not say '$pattern'"
@@ -89,13 +104,20 @@ backup_vs() {
 cp "$elf" "$tmp/guest.elf"
 "$detvm" record -o "$tmp/t.trace" --cmdline "prog=hello" --timeout 120 "$tmp/guest.elf" >/dev/null 2>&1 </dev/null ||
 	fail "cannot record a trace to send"
+bargs=()
 backup_vs nothello 10 "is not a detvm FT peer"
 backup_vs garbage 7 "the primary sent garbage"
 backup_vs huge 7 "the primary is gone"
 backup_vs version 10 "speaks FT link version 99"
 backup_vs cut 7 "the primary is gone" "$tmp/t.trace"
+backup_vs badstate 7 "this backup was not started to re-protect a live VM (--protect): refused"
+bargs=(--protect "$tmp/ctl")
 backup_vs badstate 7 "a state the backup cannot take"
 backup_vs halfstate 7 "a trace that does not start from it" "$tmp/t.trace"
+backup_vs bigstate 7 "more guest memory than this backup takes"
+bargs=(--max-trace 1K)
+backup_vs trace 7 "passed this backup's quota of 1024 bytes" "$tmp/t.trace"
+bargs=()
 printf 'x' >>"$tmp/guest.elf"	# the image the header names has changed
 backup_vs trace 12 "changed" "$tmp/t.trace"
 
@@ -111,4 +133,4 @@ wait
 grep -q "the backup sent garbage" "$tmp/err" || fail "garbage backup: the primary did not say what was wrong"
 [ "$(grep -c '^talk' "$tmp/p.con")" -lt 300 ] || fail "garbage backup: the primary ran the guest to its end alone"
 echo "  garbage from the backup: exit $rc"
-echo "PASS ft_bad_peer: garbage, an oversized frame, another version, a cut stream, a changed image, a garbage backup: one line each, nothing went live (${SECONDS}s)"
+echo "PASS ft_bad_peer: garbage, an oversized frame, another version, a cut stream, a changed image, states unasked, malformed and too large, a trace over quota, a garbage backup: one line each, nothing went live (${SECONDS}s)"

@@ -72,19 +72,33 @@ plain_journal() {
 }
 
 # start_pair DIR PORT ARBITER GUEST_ARGS...: backup then primary, on loopback, each
-# with its console, side channel and log in DIR; sets bpid and ppid. The backup needs
-# -v (its "waiting for the primary" line tells it listens); it also gets the array
-# backup_args (e.g. --control), if set.
+# with its console, side channel and log in DIR; sets bpid and ppid.
 start_pair() {
+	start_backup "$@"
+	local d=$1 arb=$3
+	shift 3
+	start_primary "$d" "$arb" "$@"
+}
+
+# start_backup DIR PORT ARBITER GUEST_ARGS...: the backup, listening on PORT (or the
+# next free one: pair_port); sets bpid. It gets -v (its "waiting for the primary" line
+# tells it listens), the --disk and --net of GUEST_ARGS (it takes the shared disks and
+# its network from its own command line, never from the primary's trace header), and
+# the array backup_args (e.g. --control), if set.
+start_backup() {
 	local d=$1 port=$2 arb=$3 try
 	shift 3
-	local arbiter=()
+	local arbiter=() shared=()
 	[ -n "$arb" ] && arbiter=(--arbiter "$arb")
+	while [ $# -gt 1 ]; do
+		case $1 in --disk | --net) shared+=("$1" "$2") ;; esac
+		shift
+	done
 	# a port another run still holds: the backup says so at once, and takes the next
 	for try in 1 2 3 4 5; do
 		"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$d/b.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
-			--console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 60 -v ${backup_args[@]+"${backup_args[@]}"} \
-			2>"$d/b.err" </dev/null &
+			--console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 60 -v ${shared[@]+"${shared[@]}"} \
+			${backup_args[@]+"${backup_args[@]}"} 2>"$d/b.err" </dev/null &
 		bpid=$!
 		for _ in $(seq 200); do
 			grep -q "waiting for the primary" "$d/b.err" 2>/dev/null && break
@@ -95,7 +109,16 @@ start_pair() {
 		wait "$bpid" 2>/dev/null
 		port=$((port + 1))
 	done
-	"$detvm" ft primary --peer "127.0.0.1:$port" -o "$d/p.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
+	pair_port=$port
+}
+
+# start_primary DIR ARBITER GUEST_ARGS...: the primary of the backup on pair_port; sets ppid.
+start_primary() {
+	local d=$1 arb=$2
+	shift 2
+	local arbiter=()
+	[ -n "$arb" ] && arbiter=(--arbiter "$arb")
+	"$detvm" ft primary --peer "127.0.0.1:$pair_port" -o "$d/p.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
 		--console-seq "$d/p.seq" -s "file:$d/p.con" --timeout 300 -v "$@" "$elf" 2>"$d/p.err" </dev/null &
 	ppid=$!
 }

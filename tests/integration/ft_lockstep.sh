@@ -69,18 +69,18 @@ for prog in blk race net; do
 	mkdir -p "$d"
 	python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$d/disk.img"
 	cp "$d/disk.img" "$d/plain.img"
+	net=()
+	[ "$prog" = net ] && net=(--net "unix:$d/peer.sock")
 	"${on_backup[@]}" "$detvm" ft backup --listen "$addr:$port" --transport "$wire" --dead-ms 5000 --trace "$d/b.trace" \
-		--accept-timeout 60 -v >"$tmp/$prog-backup.out" 2>"$tmp/$prog-backup.err" </dev/null &
+		--disk "$d/disk.img" "${net[@]}" --accept-timeout 60 -v >"$tmp/$prog-backup.out" 2>"$tmp/$prog-backup.err" </dev/null &
 	bpid=$!
 	pids+=("$bpid")
-	net=()
 	if [ "$prog" = net ]; then
 		rm -f "$d/peer.sock"
 		# beside the primary: detvm binds an abstract socket, which lives in its namespace
 		"${on_primary[@]}" python3 "$peer_py" --sock "$d/peer.sock" >"$tmp/peer.log" 2>&1 &
 		pids+=("$!")
 		for _ in $(seq 100); do [ -S "$d/peer.sock" ] && break; sleep 0.05; done
-		net=(--net "unix:$d/peer.sock")
 	fi
 	"${on_primary[@]}" "$detvm" ft primary --peer "$addr:$port" --transport "$wire" --dead-ms 5000 -o "$d/p.trace" \
 		--disk "$d/disk.img" "${net[@]}" --cmdline "prog=$prog" --timeout 300 -v "$elf" \

@@ -36,7 +36,8 @@ trial() {
 	grep -q "won generation 1 at the arbiter" "$d/b.err" || fail "$d: the first backup did not win generation 1"
 	local port=$((30000 + RANDOM % 20000))
 	"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$d/b2.trace" --arbiter "$etcd_url/detvm-test/$(basename "$d")" \
-		--dead-ms "$dead_ms" --protect "$d/ctl" --console-seq "$d/b2.seq" -s "file:$d/b2.con" -v 2>"$d/b2.err" </dev/null &
+		--dead-ms "$dead_ms" --protect "$d/ctl" --disk "$d/disk.img" --console-seq "$d/b2.seq" -s "file:$d/b2.con" -v \
+		2>"$d/b2.err" </dev/null &
 	b2pid=$!
 	for _ in $(seq 600); do grep -q "protected by the backup\|re-protection by .* failed" "$d/b.err" && break; sleep 0.05; done
 	grep -q "protected by the backup" "$d/b.err" || fail "$d: the live VM was not re-protected"
@@ -99,7 +100,7 @@ start_pair "$d" $((30000 + RANDOM % 20000)) "" --disk "$d/disk.img" --cmdline "p
 backup_args=()
 wait_lines "$d/p.con" journal 3 || fail "notlive: the primary printed nothing"
 "$detvm" ft backup --listen "127.0.0.1:$((30000 + RANDOM % 20000))" --trace "$d/b2.trace" --protect "$d/ctl" \
-	--accept-timeout 3 -v 2>"$d/b2.err" </dev/null
+	--disk "$d/disk.img" --accept-timeout 3 -v 2>"$d/b2.err" </dev/null
 b2rc=$?
 [ $b2rc -ne 0 ] || fail "a backup of a VM that is not live exited 0"
 grep -q "was not protected: this backup is not live" "$d/b2.err" || fail "no 'not live' refusal: $(cat "$d/b2.err")"

@@ -3,7 +3,9 @@
  * reaches the backup's file whole and in order, the backup ACKs them all and sees the
  * primary finish (BYE); a backup killed mid-stream, or stopped (no heartbeats), is dead
  * to the primary, which then refuses pieces (-EPIPE) and says why in one line; a primary
- * killed mid-stream ends the backup's reader with the peer dead.
+ * killed mid-stream ends the backup's reader with the peer dead. What a backup takes is
+ * bounded: a state to a backup that takes none, a trace past its quota, and guest memory
+ * above its bound are refused as a faulty peer, in one line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,7 @@
 #include <cmocka.h>
 
 #include "ft/link.h"
+#include "ft/protect.h"
 
 #define PIECES 300
 static struct transport_listener lst;
@@ -59,7 +62,7 @@ static pid_t backup(int dead_ms)
 	if (transport_accept(&t, &lst, "tcp", 10000, err, sizeof(err)))
 		_exit(2);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	struct ft_link l;
+	struct ft_link l = { 0 };
 	if (fd < 0 || ft_backup_start(&l, t, fd, 0, dead_ms))
 		_exit(2);
 	while (!ft_backup_more(&l))
@@ -179,7 +182,7 @@ static void test_primary_killed(void **state)
 	struct transport *t;
 	assert_int_equal(transport_accept(&t, &lst, "tcp", 10000, err, sizeof(err)), 0);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	struct ft_link l;
+	struct ft_link l = { 0 };
 	assert_int_equal(ft_backup_start(&l, t, fd, 0, 0), 0);
 	unsigned seen = 0;
 	while (seen < 5 && !ft_backup_more(&l))
@@ -193,6 +196,94 @@ static void test_primary_killed(void **state)
 	ft_link_destroy(&l);
 	close(fd);
 	assert_int_equal(status(pid), 128 + SIGKILL);
+}
+
+/* A forked primary that sends five 1000-byte pieces, or a STATE first, then waits. */
+static pid_t primary_sends(int state_first)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid)
+		return pid;
+	struct ft_link l;
+	if (ft_primary_start(&l, connect_to_backup(), 0, 0))
+		_exit(2);
+	uint8_t b[1000] = { 'B', 0, 0, 0, 0x40 };	/* a state's begin: 1 GiB */
+	if (state_first)
+		ft_primary_state(&l, b, 9);
+	for (int i = 0; i < 5; i++)
+		ft_primary_sink(&l, b, sizeof(b));
+	pause();
+	_exit(0);
+}
+
+/* The backup's side of primary_sends, with the link's bounds set by `bound`; returns once
+ * the link ended, the pieces it let through in *seen. */
+static void backup_refuses(struct ft_link *l, int state_first, void (*bound)(struct ft_link *l), unsigned *seen)
+{
+	pid_t pid = primary_sends(state_first);
+	char err[256];
+	struct transport *t;
+	assert_int_equal(transport_accept(&t, &lst, "tcp", 10000, err, sizeof(err)), 0);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	memset(l, 0, sizeof(*l));
+	bound(l);
+	assert_int_equal(ft_backup_start(l, t, fd, 0, 0), 0);
+	while (!ft_backup_more(l))
+		;
+	*seen = (unsigned)l->seen;
+	assert_int_equal(l->peer, FT_PEER_DEAD);
+	if (!l->fault)
+		fail_msg("not a fault: %s", l->why);
+	assert_null(strchr(l->why, '\n'));
+	kill(pid, SIGKILL);
+	status(pid);
+	close(fd);
+}
+
+static void no_state(struct ft_link *l)
+{
+	l->on_state = NULL;
+}
+
+static struct ft_incoming small;
+
+static void small_guest(struct ft_link *l)
+{
+	small.mem_max = 256 << 20;
+	l->on_state = ft_incoming_take;
+	l->state_ctx = &small;
+}
+
+static void quota(struct ft_link *l)
+{
+	l->fd_max = 2500;
+}
+
+static void test_bounds(void **state)
+{
+	struct ft_link l;
+	unsigned seen;
+	backup_refuses(&l, 1, no_state, &seen);
+	assert_non_null(strstr(l.why, "not started to re-protect a live VM (--protect): refused"));
+	assert_int_equal(seen, 0);
+	ft_link_destroy(&l);
+
+	backup_refuses(&l, 1, small_guest, &seen);
+	assert_non_null(strstr(l.why, "more guest memory than this backup takes"));
+	assert_null(small.mem);
+	assert_int_equal(seen, 0);
+	ft_link_destroy(&l);
+	ft_incoming_destroy(&small);
+	assert_int_equal(small.mem_max, 256 << 20);	/* kept for the next primary */
+
+	backup_refuses(&l, 0, quota, &seen);
+	assert_non_null(strstr(l.why, "passed this backup's quota of 2500 bytes"));
+	assert_int_equal(seen, 2);
+	ft_link_destroy(&l);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 2000);
 }
 
 static int setup(void **state)
@@ -221,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_backup_killed),
 		cmocka_unit_test(test_backup_silent),
 		cmocka_unit_test(test_primary_killed),
+		cmocka_unit_test(test_bounds),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

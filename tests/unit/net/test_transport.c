@@ -6,7 +6,8 @@
  * than the RDMA ring holds go through (credits and wrap-around), a timeout is a timeout,
  * a peer that closes or is killed ends the link with -ECONNRESET and one line, and a peer
  * that is not a detvm link, of another version or wire, or that sends a garbage frame, is
- * refused with one line -- never a crash or a hang.
+ * refused with one line -- never a crash or a hang; an idle connection that never says
+ * hello is dropped after the listener's hello deadline and the next peer is taken.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -284,6 +286,48 @@ static void test_refused(void **state)
 	expect_refused("", 0, "no hello from the peer");
 }
 
+static int say_hi(struct transport *t)
+{
+	return transport_send(t, "hi", 2) != 0;
+}
+
+/* An `nc` that connects and sends nothing must not hold the listener for ever: it is
+ * dropped after hello_ms (-EPROTO, the listener still good) and the real peer gets in. */
+static void test_idle_hello(void **state)
+{
+	lst.hello_ms = 300;
+	pid_t idle = fork();
+	assert_true(idle >= 0);
+	if (idle == 0) {
+		struct sockaddr_in a = { .sin_family = AF_INET };
+		a.sin_port = htons((uint16_t)atoi(strrchr(lst.addr, ':') + 1));
+		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
+			_exit(90);
+		pause();
+		_exit(0);
+	}
+	usleep(200 * 1000);	/* connected first */
+	pid_t good = peer(say_hi);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct transport *t = NULL;
+	assert_int_equal(transport_accept(&t, &lst, wire, 10000, err, sizeof(err)), -EPROTO);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_null(t);
+	if (!strstr(err, "no hello from the peer: none within the deadline"))
+		fail_msg("error '%s'", err);
+	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	t = accept_peer();
+	uint8_t b[16];
+	assert_int_equal(transport_recv(t, b, sizeof(b), 20000), 2);
+	transport_destroy(t);
+	assert_int_equal(peer_status(good), 0);
+	kill(idle, SIGKILL);
+	peer_status(idle);
+}
+
 /* tcp: after a good hello, a frame length no sender would write (an rdma message's size
  * is what the peer's NIC wrote: garbage there is a wrong hello, test_refused) */
 static void test_garbage_frame(void **state)
@@ -331,6 +375,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_timeout_and_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_hello, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_specs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_frame, setup, teardown),	/* tcp only */
 	};

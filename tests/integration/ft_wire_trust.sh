@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# What comes over the FT link, or from a snapshot, never names a host file for detvm to
+# open. Asserts:
+#  1. forged: a "primary" that reaches the backup first and streams a real trace whose
+#     header names another disk (a victim file; all but its last block, then it hangs up,
+#     as a primary that died would): the backup refuses it in one line, the victim is
+#     untouched, nothing is claimed at the arbiter, and the real primary that connects
+#     next is protected (both exit 0, replay identical);
+#  2. idle: a connection to the backup's port that never says hello is dropped in one
+#     line after the hello deadline, and the real primary is still protected;
+#  3. restore: `run --restore` of a snapshot whose header was edited (SHA-256 redone) to
+#     start from an FT link and name another absolute disk path is refused (7) in one
+#     line, and that file is untouched.
+# usage: ft_wire_trust.sh DETVM GUEST_ELF SNAPSHOT_FORGE
+set -u
+detvm=$1 elf=$2 forge=$3
+# shellcheck source=ft_lib.sh
+source "$(dirname "$0")/ft_lib.sh"
+ft_init ft_wire_trust
+sum() { sha256sum <"$1" | cut -c1-64; }
+
+# reap: waits for the pair (prc, brc); protected NAME D: it ran the guest to its end, and
+# the backup replayed it identically
+reap() {
+	wait "$ppid"
+	prc=$?
+	wait "$bpid"
+	brc=$?
+	ppid= bpid=
+}
+protected() {
+	[ $prc -eq 0 ] || fail "$1: the real primary exited $prc"
+	[ $brc -eq 0 ] || fail "$1: the backup exited $brc after taking the real primary"
+	grep -q "replay identical" "$2/b.err" || fail "$1: the backup did not replay the real primary identically"
+}
+
+# 1. a forged primary first
+d=$tmp/forged
+mkdir -p "$d"
+make_disk "$d/victim.img"
+"$detvm" record --disk "$d/victim.img" -o "$d/f.trace" --cmdline "prog=journal n=20" --timeout 120 "$elf" \
+	>/dev/null 2>"$d/rec.err" </dev/null || fail "cannot record the trace to forge: $(tail -1 "$d/rec.err")"
+make_disk "$d/victim.img"	# the recording wrote it: a known content again
+make_disk "$d/disk.img"
+victim=$(sum "$d/victim.img")
+start_backup "$d" $((30000 + RANDOM % 20000)) "file:$d/arbiter" --disk "$d/disk.img"
+python3 - "$pair_port" "$d/f.trace" <<'EOF' || fail "forged: the forged primary could not connect"
+import socket, struct, sys
+port, data = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+hlen = struct.unpack_from("<I", data, 12)[0]
+ends, pos = [], 16 + hlen + 4	# where each block ends: keep all but the last
+while data[pos:pos + 4] == b"BLK1":
+    pos += 28 + struct.unpack_from("<I", data, pos + 4)[0]
+    ends.append(pos)
+data = data[:ends[-2] if len(ends) > 1 else 16 + hlen + 4]
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"detvm-ft" + struct.pack("<II", 1, 1))
+for i in range(0, len(data), 4096):
+    s.sendall(struct.pack("<I", 1 + len(data[i:i + 4096])) + b"\x01" + data[i:i + 4096])
+s.settimeout(10)
+try:	# until the backup hangs up (refused) or 10 s
+    while s.recv(4096):
+        pass
+except OSError:
+    pass
+EOF
+for _ in $(seq 200); do grep -q "refused the primary\|live at exit" "$d/b.err" && break; sleep 0.05; done
+start_primary "$d" "file:$d/arbiter" --disk "$d/disk.img" --cmdline "prog=journal n=20"
+reap
+[ "$(sum "$d/victim.img")" = "$victim" ] || fail "forged: the file the forged header named was written"
+protected forged "$d"
+grep -q "live at exit\|won generation" "$d/b.err" && fail "forged: the backup went live from the forged trace"
+[ -s "$d/arbiter" ] && fail "forged: the arbiter was claimed"
+line=$(grep "refused the primary" "$d/b.err")
+[ "$(grep -c "refused the primary" "$d/b.err")" -eq 1 ] && [[ $line == *"not this pair's disk"* ]] ||
+	fail "forged: no one-line refusal naming the disk"
+echo "  forged header: ${line#detvm: }"
+
+# 2. an idle connection first
+d=$tmp/idle
+mkdir -p "$d"
+start_backup "$d" $((30000 + RANDOM % 20000)) ""
+python3 -c 'import socket, sys, time; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); time.sleep(40)' \
+	"$pair_port" &
+idle=$!
+sleep 0.5
+start_primary "$d" "" --cmdline "prog=talk n=20"
+reap
+protected idle "$d"
+kill "$idle" 2>/dev/null
+wait "$idle" 2>/dev/null
+line=$(grep "no hello from the peer" "$d/b.err")
+[ "$(grep -c "no hello from the peer" "$d/b.err")" -eq 1 ] && [[ $line == *dropped* ]] ||
+	fail "idle: no one-line 'dropped' for the idle connection"
+echo "  idle connection: ${line#detvm: }"
+
+# 3. --restore of a snapshot whose header names another disk
+d=$tmp/restore
+mkdir -p "$d"
+make_disk "$d/disk.img"
+make_disk "$d/victim.img"
+victim=$(sum "$d/victim.img")
+"$detvm" run --disk "$d/disk.img" --control "$d/ctl" --cmdline "prog=journal n=60" --timeout 120 "$elf" \
+	>"$d/run.out" 2>"$d/run.err" </dev/null &
+rpid=$!
+for _ in $(seq 600); do grep -q "^journal 5 " "$d/run.out" 2>/dev/null && break; sleep 0.1; done
+"$detvm" snapshot --control "$d/ctl" -o "$d/s.snap" >/dev/null 2>"$d/snap.err" || fail "restore: no snapshot: $(cat "$d/snap.err")"
+wait "$rpid" || fail "restore: the run exited $?"
+"$forge" "$d/s.snap" "$d/forged.snap" "$d/victim.img" || fail "restore: snapshot_forge failed"
+cp "$d/s.snap.disk0" "$d/forged.snap.disk0"
+"$detvm" run --restore "$d/forged.snap" --timeout 60 >"$d/restored.out" 2>"$d/restored.err" </dev/null
+rc=$?
+[ "$(sum "$d/victim.img")" = "$victim" ] || fail "restore: the disk path in the forged snapshot was written"
+[ $rc -eq 7 ] || fail "restore: run --restore exited $rc, want 7"
+[ "$(wc -l <"$d/restored.err")" -eq 1 ] && grep -q "received over its link" "$d/restored.err" ||
+	fail "restore: not one line saying why: $(cat "$d/restored.err")"
+echo "  forged snapshot: $(cat "$d/restored.err")"
+echo "PASS ft_wire_trust: a forged header refused (its disk untouched), an idle connection dropped, the real primary protected after each; a forged snapshot's disk path never opened (${SECONDS}s)"
