@@ -80,10 +80,12 @@ echo "  forged header: ${line#detvm: }"
 d=$tmp/idle
 mkdir -p "$d"
 start_backup "$d" $((30000 + RANDOM % 20000)) ""
-python3 -c 'import socket, sys, time; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); time.sleep(40)' \
-	"$pair_port" &
+python3 -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); print("connected", flush=True); time.sleep(40)' \
+	"$pair_port" >"$d/idle.out" &
 idle=$!
-sleep 0.5
+# connected (so first in the backup's accept queue) before the primary starts
+for _ in $(seq 200); do grep -q connected "$d/idle.out" && break; sleep 0.05; done
 start_primary "$d" "" --cmdline "prog=talk n=20"
 reap
 protected idle "$d"
