@@ -229,6 +229,19 @@ static int search_at(struct gdb_server *s, struct machine *m, int stepped)
 	return end ? search_end(s, m) : -1;
 }
 
+/* A port or MMIO exit's instruction finished, unstepped: KVM reports those with RIP still
+ * on the instruction and ends it at the next entry. 0 or an exit code. */
+static int complete_exit(struct machine *m)
+{
+	unsigned why = m->kvm.run->exit_reason;
+	if (why != KVM_EXIT_IO && why != KVM_EXIT_MMIO)
+		return 0;
+	int r = vcpu_complete_exit(&m->kvm);
+	if (r)
+		log_error("gdb: cannot finish exit %" PRIu64 ": %s", m->stats.exits, strerror(-r));
+	return r ? DETVM_EXIT_KVM : 0;
+}
+
 /* Running forward: whether gdb asked to stop (checked every so often: a syscall each). */
 static int interrupted(struct gdb_server *s, unsigned every)
 {
@@ -276,7 +289,8 @@ static int boundary(struct gdb_server *s, struct machine *m, int stepped)
 		} else if (w >= 0) {
 			snprintf(why, sizeof(why), "watch:%" PRIx64 ";", s->wp[w].addr);
 			stop(s, 5, why);
-		} else if (interrupted(s, stepped ? 256 : 16)) {
+		} else if (interrupted(s, stepped ? 256 : 16) || (!stepped && m->stats.exits == s->interrupt_at)) {
+			s->interrupt_at = 0;
 			stop(s, 2, "");
 		}
 		break;
@@ -287,8 +301,17 @@ static int boundary(struct gdb_server *s, struct machine *m, int stepped)
 	}
 	if (s->mode != GDB_STOP)
 		return -1;
+	/*
+	 * Stopped at an exit (Ctrl-C, an attach, a watchpoint): its port or MMIO instruction
+	 * is finished first. Half done, it shows the same RIP as the step before it, which is
+	 * where reverse-stepi goes: gdb would see it not move. Finished, it is the state a
+	 * checkpoint here holds (checkpoints finish it too), whichever way this was reached.
+	 */
+	int code = stepped ? 0 : complete_exit(m);
+	if (code)
+		return code;
 	uint64_t t0 = mono_clock_ns();
-	int code = gdb_serve(s, m);
+	code = gdb_serve(s, m);
 	/* time stopped is not time the guest ran: the replay's no-progress checks skip it */
 	uint64_t stopped = mono_clock_ns() - t0;
 	s->rp->progress_ns = 0;
@@ -334,13 +357,7 @@ static int unarm(struct gdb_server *s, struct machine *m)
  */
 static int finish_exit(struct gdb_server *s, struct machine *m)
 {
-	unsigned why = m->kvm.run->exit_reason;
-	if (s->dbg.resume || !mode_steps(s, m) || (why != KVM_EXIT_IO && why != KVM_EXIT_MMIO))
-		return 0;
-	int r = vcpu_complete_exit(&m->kvm);
-	if (r)
-		log_error("gdb: cannot finish exit %" PRIu64 ": %s", m->stats.exits, strerror(-r));
-	return r ? DETVM_EXIT_KVM : 0;
+	return s->dbg.resume || !mode_steps(s, m) ? 0 : complete_exit(m);
 }
 
 static int dbg_point(void *self, struct machine *m)
@@ -532,6 +549,9 @@ int gdb_server_init(struct gdb_server *s, const char *hostport, int wait, uint64
 	s->step_rings = probe_step_rings();
 	s->bp_rings = probe_breakpoint_rings();
 	s->user_steps = !(s->step_rings & 8) && (s->bp_rings & 1) && !getenv("DETVM_GDB_NO_USER_STEP");
+	/* tests: where a Ctrl-C lands is timing; this puts one at a chosen exit */
+	const char *at = getenv("DETVM_GDB_INTERRUPT_AT_EXIT");
+	s->interrupt_at = at ? strtoull(at, NULL, 10) : 0;
 	checkpoints_init(&s->cps, budget);
 	return 0;
 }

@@ -70,6 +70,7 @@ struct gdb_server {
 	char hit_why[64];
 	uint64_t op_ns, op_exits;	/* the last reverse operation: host time, exits re-run */
 	unsigned polls, accept_polls;
+	uint64_t interrupt_at;		/* a Ctrl-C at this exit's delivery point (tests), 0 none */
 	uint64_t steps;			/* single-step stops, for statistics */
 	uint64_t entry_rsp;		/* at the last entry into the guest */
 	uint16_t entry_cs;

@@ -4,7 +4,8 @@
 # reverse-stepi back over a write (the old value again), reverse-continue to a watchpoint
 # on the race guest's shared counter, the same on kspin's tick count, back to the start over
 # blk's disk writes (then forwards again: the sectors read as they were), and continuing to
-# the end: gdb sees the process exit, and the replay still matches its trace (exit 0).
+# the end: gdb sees the process exit, and the replay still matches its trace (exit 0); a
+# stop at a port exit (a Ctrl-C put there), then reverse-stepi back to the IN itself.
 # usage: gdb_replay.sh DETVM GUEST_ELF
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/rr_lib.sh"
@@ -130,6 +131,29 @@ grep -Eq "^=> 0x[0-9a-f]+ <race_worker(\+[0-9]+)?>:.*# 0x[0-9a-f]+ <race_k>$" "$
 grep -q "exited normally" "$g" || fail "rwatch: gdb did not see the guest end"
 grep -q "^RESULT race PASS" "$tmp/race.out" || fail "race: the console does not show the guest passing"
 [ "$(grep -c "^RESULT race PASS" "$tmp/race.out")" -eq 1 ] || fail "race: console output repeated by re-execution"
+
+# ---- a stop at a port exit, then backwards: the port instruction itself ----------------
+# Ctrl-C is noticed at exits as well as between steps, and KVM reports a port read with
+# RIP still on its IN (the instruction finishes at the next entry). The stub finishes it
+# before it stops there, so reverse-stepi goes back to the IN, not to the same RIP. Where
+# Ctrl-C lands is timing: DETVM_GDB_INTERRUPT_AT_EXIT puts it at exit N (a UART status read).
+n=$("$detvm" dump "$tmp/race.trace" | sed -n 's/^[0-9]* @\([0-9]*\) exit pio in port=0x3fd .*/\1/p' | sed -n 5p)
+[ -n "$n" ] || fail "port stop: no UART status read in the race trace"
+DETVM_GDB_INTERRUPT_AT_EXIT=$n gdb_session "$tmp/race.trace" port_stop \
+	'continue' 'info registers rip' 'reverse-stepi' 'info registers rip' 'x/i $pc' 'delete' 'continue'
+rc=$?
+g=$tmp/port_stop.gdb
+[ "$rc" -eq 0 ] && grep -q "replay identical" "$tmp/port_stop.err" ||
+	fail "port stop: replay under gdb ended with status $rc or did not match its trace"
+grep -q "^Program received signal SIGINT" "$g" || fail "port stop: no stop at exit $n"
+stop=$(sed -n 's/^rip  *\(0x[0-9a-f]*\) .*/\1/p' "$g" | sed -n 1p)
+back=$(sed -n 's/^rip  *\(0x[0-9a-f]*\) .*/\1/p' "$g" | sed -n 2p)
+[ -n "$stop" ] && [ -n "$back" ] && [ "$stop" != "$back" ] ||
+	fail "port stop: reverse-stepi from the stop at exit $n did not move (rip ${stop:-?} -> ${back:-?})"
+grep -Eq "^=> $back <[a-z_]+\+[0-9]+>:[[:space:]]+in +\(%dx\),%al$" "$g" &&
+	[ $((stop)) -eq $((back + 1)) ] ||
+	fail "port stop: reverse-stepi from just after the IN at exit $n (rip $stop) did not go back to that IN"
+grep -q "exited normally" "$g" || fail "port stop: gdb did not see the guest end"
 
 # ---- kspin: a ring-0 spin with no exits, preempted by `step` delivery points ---------
 rr_record "$tmp/kspin.trace" kspin_rec --cmdline "prog=kspin n=3" || fail "recording kspin failed"
