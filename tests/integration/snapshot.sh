@@ -39,8 +39,10 @@ result() { grep '^RESULT' "$1"; }
 
 # 1. journal: halted between ticks when the snapshot comes; disk and console resume
 truncate -s 1M "$tmp/disk.img"
+# n: ticks enough that the snapshot, asked for at line 40, comes before the last (the
+# `detvm snapshot` process took over a second to start in a loaded KVM host VM)
 run_with_snapshot journal "$tmp/j.snap" "^journal 40 " run --timeout 120 --disk "$tmp/disk.img" \
-	--cmdline "prog=journal n=120" "$elf"
+	--cmdline "prog=journal n=400" "$elf"
 [ -s "$tmp/j.snap.disk0" ] || fail "no disk copy beside the snapshot"
 cp "$tmp/j.snap.disk0" "$tmp/j.disk.keep"
 show=("$tmp/restored.out" "$tmp/restored.err")
@@ -68,7 +70,7 @@ grep -q 'kernel up' "$tmp/s.out" && fail "the restored spin booted again"
 # 3. a snapshot during a recording leaves the recording exact
 truncate -s 1M "$tmp/disk2.img"
 run_with_snapshot recsnap "$tmp/r.snap" "^journal 20 " record -o "$tmp/r.trace" --timeout 120 \
-	--disk "$tmp/disk2.img" --cmdline "prog=journal n=60" "$elf"
+	--disk "$tmp/disk2.img" --cmdline "prog=journal n=200" "$elf"
 rr_replay "$tmp/r.trace" r_replay
 rc=$?
 [ $rc -eq 0 ] || fail "the recording a snapshot was taken from replays with exit $rc"
