@@ -43,6 +43,8 @@ int main(int argc, char **argv)
 	Detvm__ImageRef start;
 	detvm__image_ref__init(&start);
 	start.path = TRACE_START_FT_LINK;
+	Detvm__ImageRef *was_start = h->config->start_state;
+	char *was_path = h->config->disks[0]->path;
 	h->config->start_state = &start;
 	h->config->disks[0]->path = argv[3];
 	uint32_t nlen = (uint32_t)detvm__trace_header__get_packed_size(h);
@@ -54,11 +56,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	detvm__trace_header__pack(h, nh);
+	/* what the unpacker allocated goes back before it frees (a clean LeakSanitizer run) */
+	h->config->start_state = was_start;
+	h->config->disks[0]->path = was_path;
+	detvm__trace_header__free_unpacked(h, NULL);
+	fclose(in);
 	uint8_t digest[SHA256_DIGEST_LEN];
 	int bad = put(out, &c, buf, 12) || put(out, &c, &nlen, 4) || put(out, &c, nh, nlen) ||
 		  put(out, &c, buf + 16 + hlen, len - 16 - hlen - SHA256_DIGEST_LEN);
 	sha256_final(&c, digest);
 	bad = bad || fwrite(digest, 1, sizeof(digest), out) != sizeof(digest);
+	free(nh);
 	if (fclose(out) || bad) {
 		fprintf(stderr, "snapshot_forge: cannot write %s\n", argv[2]);
 		return 1;
