@@ -133,11 +133,11 @@ out:
 	"293,295,296,297,298,306,308,311,312,317,448,452,454,455,514,515,528,534,580"
 
 static int build_cmdline(struct machine *m, const struct machine_config *cfg, int linux_guest,
-			 int tsc_shown, unsigned nvirtio, char *err, size_t errlen)
+			 unsigned nvirtio, char *err, size_t errlen)
 {
 	const char *user = cfg->cmdline ? cfg->cmdline : "";
 	char vtsc[64] = "";
-	if (tsc_shown)
+	if (m->tsc_shown)
 		snprintf(vtsc, sizeof(vtsc), LINUX_VTSC, (unsigned long long)VTSC_KHZ);
 	size_t len;
 	if (cfg->cmdline_final || !linux_guest)
@@ -257,8 +257,8 @@ int machine_create(struct machine *m, const struct machine_config *cfg, struct h
 	/* decided before the VM exists: the command line tells Linux the TSC's rate */
 	m->tsc_shown = cfg->tsc_shown &&
 		       (cfg->tsc == TSC_EXIT_ON || (cfg->tsc == TSC_EXIT_AUTO && kvm_tsc_exit_available()));
-	if (build_cmdline(m, cfg, boot_image_is_linux(image, image_len), m->tsc_shown,
-			  cfg->ndisks + cfg->nnics, err, errlen))
+	if (build_cmdline(m, cfg, boot_image_is_linux(image, image_len), cfg->ndisks + cfg->nnics,
+			  err, errlen))
 		goto err_free;
 
 	int r = guest_mem_init(&m->mem, cfg->mem_size);
