@@ -33,6 +33,8 @@
 #define SIGNAL_EVERY 32
 #define SPIN_NS (20 * 1000)
 #define SLOT_BYTES 64
+#define FLUSH_WR_ID UINT64_MAX
+#define FLUSH_MS 2000
 
 struct credit {
 	uint64_t bytes;		/* ring bytes consumed so far, skips included */
@@ -73,6 +75,7 @@ struct rdma_link {
 	struct credit credited;		/* what the peer was told */
 	int dead;
 	int notify_armed;
+	int flushed;			/* the closing write completed */
 };
 
 static uint64_t now_ns(void)
@@ -126,6 +129,8 @@ static void handle(struct rdma_link *l, const struct ibv_wc *wc)
 		l->used.msgs++;		/* a credit message takes a receive too */
 	} else {
 		l->sq_busy = l->sq_busy > SIGNAL_EVERY ? l->sq_busy - SIGNAL_EVERY : 0;
+		if (wc->wr_id == FLUSH_WR_ID)
+			l->flushed = 1;
 		return;
 	}
 	if (post_recv(l, (unsigned)wc->wr_id))
@@ -184,6 +189,9 @@ static int wait_cq(struct rdma_link *l, int64_t deadline)
 	if (pf[1].revents) {
 		char c;
 		ssize_t n = recv(l->fd, &c, 1, MSG_DONTWAIT);
+		/* what the peer wrote before it closed is still delivered */
+		if (n <= 0 && !(n < 0 && errno == EAGAIN) && !drain(l) && l->count)
+			return 0;
 		if (n <= 0 && !(n < 0 && errno == EAGAIN))
 			return die(l, -ECONNRESET, "closed the link");
 		return die(l, -EPROTO, "sent garbage on the RDMA side channel");
@@ -280,9 +288,27 @@ static ssize_t rdma_recv(struct transport *t, void *buf, size_t cap, int timeout
 	return len;
 }
 
+/* RC completes in order: once a last, signaled, empty write completes, the peer holds
+ * every message before it. Without this a message sent just before closing is lost. */
+static void flush_sends(struct rdma_link *l)
+{
+	if (l->dead || !l->qp || !l->wmsgs)
+		return;
+	struct ibv_send_wr wr = { .wr_id = FLUSH_WR_ID, .opcode = IBV_WR_RDMA_WRITE, .send_flags = IBV_SEND_SIGNALED };
+	wr.wr.rdma.remote_addr = l->peer.ring_addr;
+	wr.wr.rdma.rkey = l->peer.ring_rkey;
+	l->unsignaled = 0;
+	if (post(l, &wr))
+		return;
+	int64_t deadline = link_deadline(FLUSH_MS);
+	while (!l->flushed && !drain(l) && link_ms_left(deadline))
+		usleep(50);
+}
+
 static void rdma_destroy(struct transport *t)
 {
 	struct rdma_link *l = (struct rdma_link *)t;
+	flush_sends(l);
 	if (l->qp)
 		ibv_destroy_qp(l->qp);
 	if (l->cq)

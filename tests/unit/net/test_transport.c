@@ -328,6 +328,33 @@ static void test_idle_hello(void **state)
 	peer_status(idle);
 }
 
+#define LAST_ROUNDS 20
+
+/* Waits until the other side is blocked in recv, sends one message and closes at once. */
+static int last_words(struct transport *t)
+{
+	usleep(30 * 1000);
+	return transport_send(t, "bye", 3) != 0;
+}
+
+/* What a peer sent just before it closed is delivered, even when the close is seen first
+ * (rdma: the side channel's end, and a queue pair destroyed with a write in flight). A
+ * race, so several rounds. */
+static void test_last_words(void **state)
+{
+	for (int i = 0; i < LAST_ROUNDS; i++) {
+		pid_t pid = peer(last_words);
+		struct transport *t = accept_peer();
+		char b[8];
+		ssize_t n = transport_recv(t, b, sizeof(b), 5000);
+		if (n != 3)
+			fail_msg("round %d: recv %zd (%s)", i, n, t->error);
+		assert_true(transport_recv(t, b, sizeof(b), 5000) < 0);
+		transport_destroy(t);
+		assert_int_equal(peer_status(pid), 0);
+	}
+}
+
 /* tcp: after a good hello, a frame length no sender would write (an rdma message's size
  * is what the peer's NIC wrote: garbage there is a wrong hello, test_refused) */
 static void test_garbage_frame(void **state)
@@ -376,6 +403,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_peer_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_hello, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_specs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_frame, setup, teardown),	/* tcp only */
 	};
