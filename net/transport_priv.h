@@ -8,6 +8,9 @@
 
 enum transport_wire { WIRE_TCP = 1, WIRE_RDMA = 2 };
 
+/* The most a wire carries in one message: TRANSPORT_MAX_MSG and a seal's tag. */
+#define WIRE_MAX_MSG (TRANSPORT_MAX_MSG + 16u)
+
 /* Milliseconds left until deadline (a monotonic ms value; -1: none), for poll(). */
 int link_ms_left(int64_t deadline);
 int64_t link_deadline(int timeout_ms);
@@ -19,6 +22,9 @@ int link_read_all(int fd, void *buf, size_t len, int64_t deadline);
 /* The wake_fd was written: clears it; 1 if it was, else 0. */
 int link_woken(struct transport *t);
 void link_fail(struct transport *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A message of len bytes came where the caller took cap (wire sizes, a seal's tag in
+ * them on a keyed link): says so in the caller's terms. Returns -EMSGSIZE. */
+int link_too_big(struct transport *t, size_t len, size_t cap);
 
 /* The wires: each takes the connected side channel fd (closed on failure). */
 int transport_tcp_new(struct transport **out, int fd, const char *peer, char *err, size_t errlen);

@@ -24,10 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-#define RING_BYTES (2 * TRANSPORT_MAX_MSG)
+#define RING_BYTES (2 * TRANSPORT_MAX_MSG + 4096)	/* two sealed messages, whole pages */
 #define RQ_DEPTH 512
 #define SQ_DEPTH 256
 #define SIGNAL_EVERY 32
@@ -219,7 +220,7 @@ static int send_credit(struct rdma_link *l)
 static int rdma_send(struct transport *t, const void *msg, size_t len)
 {
 	struct rdma_link *l = (struct rdma_link *)t;
-	if (len > TRANSPORT_MAX_MSG)
+	if (len > WIRE_MAX_MSG)
 		return -EMSGSIZE;
 	uint64_t off = l->wpos % RING_BYTES, skip = off + len > RING_BYTES ? RING_BYTES - off : 0;
 	/* room in the peer's ring and receive queue (half of it: credits need some), and in
@@ -266,13 +267,12 @@ static ssize_t rdma_recv(struct transport *t, void *buf, size_t cap, int timeout
 	if (!l->count)
 		return r;
 	uint32_t len = l->arrived[l->head];
-	if (len > TRANSPORT_MAX_MSG) {
-		link_fail(t, "%s sent garbage: a message of %u bytes (at most %u)", t->peer, len, TRANSPORT_MAX_MSG);
+	if (len > WIRE_MAX_MSG) {
+		link_fail(t, "%s sent garbage: a message of %u bytes (at most %u)", t->peer, len, WIRE_MAX_MSG);
 		return l->dead = -EPROTO;
 	}
 	if (len > cap) {
-		link_fail(t, "%s sent a message of %u bytes, more than the %zu expected", t->peer, len, cap);
-		return l->dead = -EMSGSIZE;
+		return l->dead = link_too_big(t, len, cap);
 	}
 	uint64_t off = l->used.bytes % RING_BYTES, skip = off + len > RING_BYTES ? RING_BYTES - off : 0;
 	if (len)
@@ -463,7 +463,11 @@ int transport_rdma_new(struct transport **out, int fd, const char *peer, const c
 	}
 	struct ibv_port_attr pa;
 	ibv_query_port(l->ctx, 1, &pa);
-	struct params me = { .qpn = l->qp->qp_num, .psn = (uint32_t)(now_ns() & 0xffffff), .lid = pa.lid,
+	/* a PSN nobody can guess: packets injected into the queue pair are dropped by RC */
+	uint32_t psn = 0;
+	if (getrandom(&psn, sizeof(psn), 0) != sizeof(psn))
+		psn = (uint32_t)now_ns();
+	struct params me = { .qpn = l->qp->qp_num, .psn = psn & 0xffffff, .lid = pa.lid,
 			     .ring_addr = (uintptr_t)l->ring, .ring_rkey = l->ring_mr->rkey, .ring_bytes = RING_BYTES };
 	memcpy(me.gid, gid.raw, 16);
 	r = link_write_all(fd, &me, sizeof(me), -1);

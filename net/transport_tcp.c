@@ -27,7 +27,7 @@ struct tcp_link {
 static int tcp_send(struct transport *t, const void *msg, size_t len)
 {
 	struct tcp_link *l = (struct tcp_link *)t;
-	if (len > TRANSPORT_MAX_MSG)
+	if (len > WIRE_MAX_MSG)
 		return -EMSGSIZE;
 	if (l->dead)
 		return -EPIPE;
@@ -86,9 +86,9 @@ static ssize_t tcp_recv(struct transport *t, void *out, size_t cap, int timeout_
 			r = pull(l, l->hdr + l->hdr_got, 4 - l->hdr_got, &l->hdr_got);
 			if (r > 0 && l->hdr_got == 4) {
 				l->len = l->hdr[0] | l->hdr[1] << 8 | l->hdr[2] << 16 | (uint32_t)l->hdr[3] << 24;
-				if (l->len > TRANSPORT_MAX_MSG) {
+				if (l->len > WIRE_MAX_MSG) {
 					link_fail(t, "%s sent garbage: a message of %u bytes (at most %u)", t->peer,
-						  l->len, TRANSPORT_MAX_MSG);
+						  l->len, WIRE_MAX_MSG);
 					return l->dead = -EPROTO;
 				}
 				if (l->len > l->cap) {
@@ -111,9 +111,7 @@ static ssize_t tcp_recv(struct transport *t, void *out, size_t cap, int timeout_
 		if (l->hdr_got == 4 && l->got == l->len) {
 			l->hdr_got = 0;
 			if (l->len > cap) {
-				link_fail(t, "%s sent a message of %u bytes, more than the %zu expected", t->peer,
-					  l->len, cap);
-				return l->dead = -EMSGSIZE;
+				return l->dead = link_too_big(t, l->len, cap);
 			}
 			if (l->len)	/* an empty message may come before any buffer exists */
 				memcpy(out, l->buf, l->len);

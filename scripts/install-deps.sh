@@ -14,7 +14,7 @@ pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       linux-source-6.1 bc flex bison libelf-dev libssl-dev xz-utils cpio patch rsync
       qemu-system-x86 busybox-static kmod
       rdma-core ibverbs-providers ibverbs-utils
-      python3-protobuf python3-lz4 hyperfine iproute2 time
+      python3-protobuf python3-lz4 python3-cryptography hyperfine iproute2 time
       chromium gdb
       libcurl4-openssl-dev etcd-server etcd-client libcapstone-dev
       mmdebstrap e2fsprogs man-db groff-base)

@@ -41,6 +41,7 @@ struct run_opts {
 	const char *output;
 	uint64_t checkpoint_exits;	/* record only */
 	const char *peer, *wire;	/* ft primary: the backup, and the transport */
+	const char *key_file;		/* ft primary: the pair's shared key */
 	int beat_ms, dead_ms;		/* ft: heartbeat period, silence that means dead */
 	const char *arbiter;		/* ft: file:PATH or etcd://HOST:PORT/KEY, NULL none */
 	const char *console_seq;	/* ft: the console side channel's file, NULL none */
@@ -135,6 +136,8 @@ int cli_parse_size(const char *s, uint64_t *out);
 /* --disk PATH[,ro|,rw] into cfg (arg is cut at the comma); 0 or DETVM_EXIT_USAGE after
  * printing why. */
 int cli_parse_disk(const char *cmd, struct machine_config *cfg, char *arg);
+#define CLI_FT_NO_KEY "no key given: use --key FILE (the secret both sides of the pair hold, mode 600)"
+
 /* --beat-ms / --dead-ms: 1..3600000 ms into *out; 0, or DETVM_EXIT_USAGE after saying why. */
 int cli_parse_ms(const char *cmd, const char *option, const char *arg, int *out);
 /* --serial stdio|file:PATH; 0, or DETVM_EXIT_USAGE after saying why. */

@@ -25,8 +25,9 @@
 #include "vmm/log.h"
 
 const char cli_ft_help[] =
-	"usage: detvm ft primary --peer HOST:PORT -o TRACE [--arbiter URL] [link options] [run options] IMAGE\n"
-	"       detvm ft backup --listen HOST:PORT --trace TRACE [--arbiter URL] [link options]\n"
+	"usage: detvm ft primary --peer HOST:PORT --key FILE -o TRACE [--arbiter URL] [link options]\n"
+	"                        [run options] IMAGE\n"
+	"       detvm ft backup --listen HOST:PORT --key FILE --trace TRACE [--arbiter URL] [link options]\n"
 	"                       [--disk PATH[,ro]]... [--net SPEC] [--max-mem SIZE] [--max-trace SIZE]\n"
 	"                       [--serial S] [--console-seq PATH] [--stats] [--control SOCKET] [--protect SOCKET]\n"
 	"\n"
@@ -43,10 +44,17 @@ const char cli_ft_help[] =
 	"backup waits for the next.\n"
 	"\n"
 	"Link options (both sides):\n"
+	"  --key FILE           required: the pair's shared secret, 16 to 4096 bytes that only\n"
+	"                       their owner may read (make one with\n"
+	"                       `(umask 077; head -c 32 /dev/urandom > FILE)` and copy it to\n"
+	"                       both hosts). Each side proves it in the hello, and every message\n"
+	"                       is then encrypted and authenticated (ChaCha20-Poly1305): a peer\n"
+	"                       without it is refused, one altered or replayed ends the link\n"
 	"  --transport tcp|rdma[:DEVICE]  the wire: TCP, or RDMA verbs (default tcp; rdma needs\n"
 	"                       a device `detvm doctor` finds)\n"
 	"  --beat-ms N          heartbeat period while nothing else is sent (default 10)\n"
-	"  --dead-ms N          silence after which the peer counts as dead (default 100)\n"
+	"  --dead-ms N          silence after which the peer counts as dead (default 100);\n"
+	"                       both sides must give the same timings (the hello checks)\n"
 	"  --arbiter URL        file:PATH (an fcntl lock on a shared filesystem) or\n"
 	"                       etcd://HOST:PORT/KEY (etcd v3): without one, nobody goes live alone\n"
 	"  --console-seq PATH   the console side channel: \"OFFSET LENGTH\" before each chunk of\n"
@@ -122,6 +130,8 @@ static int primary(int argc, char **argv)
 		return r;
 	char err[512];
 	static struct cli_ft_side side;
+	if (cli_ft_load_key(side.key, o.key_file))
+		return DETVM_EXIT_USAGE;
 	side.peer = o.peer;
 	side.seq_fd = -1;
 	if (o.arbiter) {
@@ -137,7 +147,8 @@ static int primary(int argc, char **argv)
 		return DETVM_EXIT_USAGE;
 	}
 	struct transport *t;
-	r = transport_connect(&t, o.peer, o.wire, 30000, err, sizeof(err));
+	struct transport_terms terms = cli_ft_terms(side.key, o.beat_ms, o.dead_ms);
+	r = transport_connect(&t, o.peer, o.wire, &terms, 30000, err, sizeof(err));
 	if (r) {
 		log_error("cannot reach the backup: %s", err);
 		arbiter_close(side.arb);

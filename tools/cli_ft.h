@@ -8,6 +8,7 @@
 
 #include "ft/link.h"
 #include "ft/output.h"
+#include "net/transport.h"
 #include "tools/cli.h"
 
 struct arbiter;
@@ -20,7 +21,13 @@ struct cli_ft_side {
 	uint64_t gen;		/* the arbiter's generation when the pair formed */
 	const char *peer;
 	int seq_fd;
+	uint8_t key[TRANSPORT_KEY_BYTES];	/* the pair's (--key) */
 };
+
+/* The link's terms: the side's key and the timings, defaults as ft/link.c applies them. */
+struct transport_terms cli_ft_terms(const uint8_t key[TRANSPORT_KEY_BYTES], int beat_ms, int dead_ms);
+/* --key FILE into key: 0, or DETVM_EXIT_USAGE after saying why. */
+int cli_ft_load_key(uint8_t key[TRANSPORT_KEY_BYTES], const char *path);
 
 /* The cli_stream of a primary (ctx: the side). */
 int cli_ft_side_sink(void *ctx, const void *data, size_t len);

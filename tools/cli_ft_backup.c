@@ -30,7 +30,7 @@
 #define BACKUP_MEM_MAX_DEFAULT (4ULL << 30)
 
 struct backup_opts {
-	const char *listen, *trace, *wire, *serial, *arbiter, *console_seq, *net, *control, *protect;
+	const char *listen, *trace, *wire, *serial, *arbiter, *console_seq, *net, *control, *protect, *key_file;
 	int beat_ms, dead_ms, stats;
 	double accept_timeout;
 	struct machine_config shared;	/* --disk: the shared disks, never the header's paths */
@@ -50,7 +50,7 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		{ "net", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
 		{ "control", required_argument, NULL, 'C' }, { "protect", required_argument, NULL, 'P' },
 		{ "disk", required_argument, NULL, 'd' },    { "max-mem", required_argument, NULL, 'M' },
-		{ "max-trace", required_argument, NULL, 'X' }, { 0 },
+		{ "max-trace", required_argument, NULL, 'X' }, { "key", required_argument, NULL, 'k' }, { 0 },
 	};
 	const char *cmd = "ft backup";
 	memset(b, 0, sizeof(*b));
@@ -73,6 +73,7 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		case 'n': b->net = optarg; break;
 		case 'C': b->control = optarg; break;
 		case 'P': b->protect = optarg; break;
+		case 'k': b->key_file = optarg; break;
 		case 'd':
 			if (cli_parse_disk(cmd, &b->shared, optarg))
 				return DETVM_EXIT_USAGE;
@@ -121,6 +122,8 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		return cli_usage_error(cmd, "no address to listen on: use --listen HOST:PORT");
 	if (!b->trace)
 		return cli_usage_error(cmd, "no trace file given: use --trace PATH");
+	if (!b->key_file)
+		return cli_usage_error(cmd, CLI_FT_NO_KEY);
 	for (unsigned i = 0; i < b->shared.ndisks; i++)
 		if (!realpath(b->shared.disks[i].path, b->shared_real[i]))
 			return cli_usage_error(cmd, "cannot resolve --disk '%s': %s", b->shared.disks[i].path,
@@ -139,6 +142,7 @@ struct backup_side {
 	struct ft_golive g;
 	int golive_made;
 	int seq_fd;
+	uint8_t key[TRANSPORT_KEY_BYTES];	/* the pair's (--key) */
 	int halted;		/* lost the arbiter or could not reach it */
 	struct ft_incoming incoming;	/* the state a re-protected primary sends first */
 	struct cli_control control;	/* --control: re-protection once live */
@@ -279,6 +283,7 @@ static void created(void *ctx, struct machine *m)
 	s->protect = (struct cli_protect){ .g = &s->g, .hdr = s->hdr, .m = m, .trace_base = s->b->trace,
 					   .beat_ms = s->b->beat_ms, .dead_ms = s->b->dead_ms };
 	s->protect.side.arb = s->arb;
+	memcpy(s->protect.side.key, s->key, sizeof(s->key));
 	s->control.protect = cli_protect_request;
 	s->control.protect_ctx = &s->protect;
 	if (cli_control_start(&s->control, s->b->control, m, NULL, &s->live))
@@ -322,8 +327,9 @@ static int form_pair(struct backup_side *s, struct transport_listener *lst, int 
 	for (;;) {
 		int64_t left_ms = (int64_t)(until - mono_clock_ns()) / 1000000;
 		struct transport *t;
-		int r = transport_accept(&t, lst, b->wire, b->accept_timeout < 0 ? -1 : left_ms > 0 ? (int)left_ms : 0,
-					 err, sizeof(err));
+		struct transport_terms terms = cli_ft_terms(s->key, b->beat_ms, b->dead_ms);
+		int r = transport_accept(&t, lst, b->wire, &terms,
+					 b->accept_timeout < 0 ? -1 : left_ms > 0 ? (int)left_ms : 0, err, sizeof(err));
 		if (r == -EPROTO) {
 			log_error("%s: dropped, waiting for the primary", err);
 			refused = DETVM_EXIT_HOST;
@@ -393,6 +399,8 @@ int cli_ft_backup(int argc, char **argv)
 	s.b = &b;
 	s.seq_fd = -1;
 	s.incoming.mem_max = b.max_mem;
+	if (cli_ft_load_key(s.key, b.key_file))
+		return DETVM_EXIT_USAGE;
 	if (b.arbiter && arbiter_open(&s.arb, b.arbiter, "backup", err, sizeof(err))) {
 		log_error("%s", err);
 		return DETVM_EXIT_USAGE;

@@ -118,7 +118,8 @@ void cli_protect_request(void *ctx, struct cli_control *c, const char *args, cha
 	}
 	snprintf(pr->trace, sizeof(pr->trace), "%s.p%u", pr->trace_base, pr->count + 1);
 	struct transport *t;
-	if (build_header(pr, err, sizeof(err)) || transport_connect(&t, addr, wire, 10000, err, sizeof(err))) {
+	struct transport_terms terms = cli_ft_terms(pr->side.key, beat, dead);
+	if (build_header(pr, err, sizeof(err)) || transport_connect(&t, addr, wire, &terms, 10000, err, sizeof(err))) {
 		snprintf(reply, len, "error %s\n", err);
 		return;
 	}

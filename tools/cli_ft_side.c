@@ -6,6 +6,7 @@
 #include "ft/arbiter.h"
 #include "replay/record.h"
 #include "tools/cli_ft.h"
+#include "vmm/exitcode.h"
 #include "vmm/log.h"
 
 /* The backup is gone: go on alone only after winning the arbiter. */
@@ -61,3 +62,19 @@ void cli_ft_side_recording(void *ctx, struct recorder *rec)
 	ft_hold_set_flush(&((struct cli_ft_side *)ctx)->hold, flush_recorder, rec);
 }
 
+
+struct transport_terms cli_ft_terms(const uint8_t key[TRANSPORT_KEY_BYTES], int beat_ms, int dead_ms)
+{
+	return (struct transport_terms){ .key = key,
+					 .beat_ms = (uint32_t)(beat_ms > 0 ? beat_ms : FT_BEAT_MS_DEFAULT),
+					 .dead_ms = (uint32_t)(dead_ms > 0 ? dead_ms : FT_DEAD_MS_DEFAULT) };
+}
+
+int cli_ft_load_key(uint8_t key[TRANSPORT_KEY_BYTES], const char *path)
+{
+	char err[512];
+	if (!transport_key_load(path, key, err, sizeof(err)))
+		return 0;
+	log_error("%s", err);
+	return DETVM_EXIT_USAGE;
+}

@@ -192,6 +192,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "arbiter", required_argument, NULL, 'A' }, { "console-seq", required_argument, NULL, 'Q' },
 		{ "chaos", required_argument, NULL, 'Z' },  { "chaos-max", required_argument, NULL, 'Y' },
 		{ "chaos-pause-us", required_argument, NULL, 'U' }, { "show-tsc", no_argument, NULL, 'H' },
+		{ "key", required_argument, NULL, 'k' },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -212,7 +213,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
 				longopts, &li)) != -1) {
 		/* a long option of another command: its value, if any, is consumed already */
-		if ((((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q') && !ft) ||
+		if ((((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q' || c == 'k') && !ft) ||
 		     ((c == 'Z' || c == 'Y' || c == 'U' || c == 'R' || c == 'W') && ft)) && li >= 0)	/* a backup replays; it cannot follow chaos live */
 			return cli_usage_error(cmd, "unknown option '--%s'", longopts[li].name);
 		li = -1;
@@ -250,6 +251,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 			break;
 		}
 		case 'P': o->peer = optarg; break;
+		case 'k': o->key_file = optarg; break;
 		case 'A': o->arbiter = optarg; break;
 		case 'Q': o->console_seq = optarg; break;
 		case 'T': o->wire = optarg; break;
@@ -331,6 +333,8 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		return cli_usage_error(cmd, "no trace file given: use -o TRACE");
 	if (ft && !o->peer)
 		return cli_usage_error(cmd, "no backup given: use --peer HOST:PORT");
+	if (ft && !o->key_file)
+		return cli_usage_error(cmd, CLI_FT_NO_KEY);
 	return 0;
 }
 

@@ -44,6 +44,9 @@ dead_ms = int(os.environ.get("FT_DEAD_MS", "5000" if slow else "100"))
 # happens without a death (the tests use 1000 on /dev/kvm too)
 lock_dead_ms = int(os.environ.get("FT_LOCKSTEP_DEAD_MS", "5000" if slow else "1000"))
 tmp = tempfile.mkdtemp(prefix="detvm-ftbench-")
+key_file = os.path.join(tmp, "ft.key")	# the pair's --key (mkdtemp's directory is 0700)
+with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+    f.write(os.urandom(32))
 port = [41000 + os.getpid() % 10000]
 procs = []
 
@@ -156,7 +159,7 @@ class Pair:
         self.d = d
         os.makedirs(d, exist_ok=True)
         make_disk(os.path.join(d, "disk.img"))
-        link = ["--transport", a.transport, "--dead-ms", str(dead or dead_ms)]
+        link = ["--transport", a.transport, "--dead-ms", str(dead or dead_ms), "--key", key_file]
         if arbiter:
             link += ["--arbiter", "file:" + os.path.join(d, "arbiter")]
         self.link = link

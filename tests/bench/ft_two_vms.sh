@@ -34,7 +34,7 @@ if [ "${1:-}" = --side ]; then
 			timeout 1 bash -c '</dev/tcp/169.254.9.1/2379' 2>/dev/null && break
 			sleep 0.2
 		done
-		"$detvm" ft backup --listen 169.254.9.1:7400 --trace "$d/b.trace" --arbiter "$arbiter" \
+		"$detvm" ft backup --listen 169.254.9.1:7400 --key "$d/ft.key" --trace "$d/b.trace" --arbiter "$arbiter" \
 			--disk "$d/disk.img" --dead-ms "$dead_ms" --console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 600 -v \
 			2>"$d/b.err" </dev/null
 		echo $? >"$d/b.rc"
@@ -43,7 +43,7 @@ if [ "${1:-}" = --side ]; then
 			timeout 1 bash -c '</dev/tcp/169.254.9.1/2379' 2>/dev/null && break
 			sleep 0.2
 		done
-		"$detvm" ft primary --peer 169.254.9.1:7400 -o "$d/p.trace" --arbiter "$arbiter" --dead-ms "$dead_ms" \
+		"$detvm" ft primary --peer 169.254.9.1:7400 --key "$d/ft.key" -o "$d/p.trace" --arbiter "$arbiter" --dead-ms "$dead_ms" \
 			--disk "$d/disk.img" --console-seq "$d/p.seq" -s "file:$d/p.con" --cmdline "prog=journal n=$n" \
 			--timeout 1200 -v "$elf" 2>"$d/p.err" </dev/null
 		echo $? >"$d/p.rc"
@@ -73,6 +73,7 @@ fail() {
 	exit 1
 }
 SECONDS=0
+(umask 077 && head -c 32 /dev/urandom >"$tmp/ft.key")	# the pair's --key, read by both VMs
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"
 cp "$tmp/disk.img" "$tmp/plain.img"
 "$detvm" run --disk "$tmp/plain.img" --cmdline "prog=journal n=$n" -s "file:$tmp/plain.con" --timeout 300 "$elf" \

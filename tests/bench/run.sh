@@ -21,6 +21,9 @@ echo
 echo "== chaos recording: the race guest's lost update, plain vs --chaos"
 "$here/chaos_race.sh" "$build" 50 10
 echo
+echo "== the FT link's key: the same wire sealed (ChaCha20-Poly1305) and not"
+"$build/bench/link_bench" tcp 3
+echo
 # Soft-RoCE exists only in the KVM host VM: there, lockstep over tcp and rdma side by side
 # (ratios only; failover and re-protection figures under the emulator say little)
 if [ -z "${DETVM_IN_KVMHOST:-}" ]; then
@@ -30,8 +33,10 @@ if [ -z "${DETVM_IN_KVMHOST:-}" ]; then
 	echo "== fault tolerance in the KVM host VM: lockstep over tcp and rdma (Soft-RoCE)"
 	BENCH_RUNS=1 python3 "$here/../kvmhost/kvmhost.py" run -- "$here/../kvmhost/with-rxe.sh" /usr/bin/python3 \
 		"$here/ft_bench.py" "$build" --transport tcp,rdma --only lockstep
+	python3 "$here/../kvmhost/kvmhost.py" run -- "$here/../kvmhost/with-rxe.sh" "$build/bench/link_bench" rdma 3
 else
 	echo "== fault tolerance: lockstep over tcp and rdma (Soft-RoCE)"
 	BENCH_RUNS=1 "$here/../kvmhost/with-rxe.sh" /usr/bin/python3 "$here/ft_bench.py" "$build" --transport tcp,rdma \
 		--only lockstep
+	"$here/../kvmhost/with-rxe.sh" "$build/bench/link_bench" rdma 3
 fi

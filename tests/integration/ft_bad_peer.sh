@@ -14,6 +14,7 @@
 # usage: ft_bad_peer.sh DETVM GUEST_ELF
 set -u
 detvm=$1 elf=$2
+here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() {
@@ -23,57 +24,59 @@ fail() {
 }
 SECONDS=0
 
-# fake MODE PORT [TRACE]: plays a primary (connects) or, for garbage-ack, a backup (listens).
+key=$tmp/ft.key
+(umask 077 && head -c 32 /dev/urandom >"$key")
+
+# fake MODE PORT [TRACE]: plays a primary (connects) or, for garbage-ack, a backup
+# (listens); one that holds the pair's key (a peer gone bad, not an outsider: those are
+# ft_wire_trust's), except where the mode is about the hello itself.
 fake() {
-	python3 - "$@" <<'EOF'
-import socket, struct, sys, time
+	FT_KEY=$key PYTHONPATH=$here /usr/bin/python3 - "$@" <<'EOF'
+import os, socket, struct, sys, time
+import ft_link
 mode, port = sys.argv[1], int(sys.argv[2])
-def frame(b): return struct.pack("<I", len(b)) + b
-hello = lambda v: b"detvm-ft" + struct.pack("<II", v, 1)   # the transport's greeting, tcp
+key = ft_link.load_key(os.environ["FT_KEY"])
 if mode == "control":  # the live VM's control socket a --protect backup asks: it listens, never answers
     ls = socket.socket(socket.AF_UNIX); ls.bind(sys.argv[3]); ls.listen(1)
     s, _ = ls.accept(); s.recv(400); time.sleep(30)
     sys.exit(0)
 if mode == "garbage-ack":
-    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", port)); ls.listen(1); ls.settimeout(60)
-    s, _ = ls.accept()
-    s.sendall(hello(1))
-    s.sendall(frame(b"\x42garbage from a backup"))
+    l = ft_link.serve(port, key)
+    l.send(b"\x42garbage from a backup")
     time.sleep(3)
     sys.exit(0)
-for _ in range(200):
-    try:
-        s = socket.create_connection(("127.0.0.1", port)); break
-    except OSError:
-        time.sleep(0.05)
-if mode == "nothello":
-    s.sendall(bytes(range(64)))
-elif mode == "garbage":
-    s.sendall(hello(1) + frame(b"\x99" + bytes(range(200))))
-elif mode == "huge":
-    s.sendall(hello(1) + struct.pack("<I", 0x7fffffff) + b"x" * 64)
-elif mode == "version":
-    s.sendall(hello(99))
+if mode in ("nothello", "version"):
+    for _ in range(200):
+        try:
+            s = socket.create_connection(("127.0.0.1", port)); break
+        except OSError:
+            time.sleep(0.05)
+    s.sendall(bytes(range(64)) if mode == "nothello" else ft_link.greeting(version=99))
+    time.sleep(1)
+    sys.exit(0)
+l = ft_link.connect(port, key)
+if mode == "garbage":
+    l.send(b"\x99" + bytes(range(200)))
+elif mode == "huge":  # a frame length over any message, where the wire reads it
+    l.s.sendall(struct.pack("<I", 0x7fffffff) + b"x" * 64)
 elif mode == "badstate":  # a state transfer whose pages lie outside the guest's memory
-    s.sendall(hello(1) + frame(b"\x05B" + struct.pack("<Q", 64 << 20)))
-    s.sendall(frame(b"\x05P" + struct.pack("<Q", 1 << 40) + bytes(4096)))
+    l.send(b"\x05B" + struct.pack("<Q", 64 << 20))
+    l.send(b"\x05P" + struct.pack("<Q", 1 << 40) + bytes(4096))
 elif mode == "bigstate":  # 8 GiB of guest: more than a backup takes unless told (--max-mem)
-    s.sendall(hello(1) + frame(b"\x05B" + struct.pack("<Q", 8 << 30)))
+    l.send(b"\x05B" + struct.pack("<Q", 8 << 30))
 elif mode == "halfstate":  # a state begun, then a trace that boots instead
-    s.sendall(hello(1) + frame(b"\x05B" + struct.pack("<Q", 64 << 20)))
+    l.send(b"\x05B" + struct.pack("<Q", 64 << 20))
     data = open(sys.argv[3], "rb").read()
     for i in range(0, len(data), 4096):
-        s.sendall(frame(bytes([1]) + data[i:i + 4096]))
-else:  # cut / trace: a real greeting, then the trace as pieces (cut: its first 40 bytes)
+        l.send(bytes([1]) + data[i:i + 4096])
+else:  # cut / trace: the trace as pieces (cut: its first 40 bytes)
     data = open(sys.argv[3], "rb").read()
     if mode == "cut":
         data = data[:40]
-    s.sendall(hello(1))
     for i in range(0, len(data), 4096):
-        s.sendall(frame(bytes([1]) + data[i:i + 4096]))
+        l.send(bytes([1]) + data[i:i + 4096])
 time.sleep(1)
-s.close()
+l.s.close()
 EOF
 }
 
@@ -86,7 +89,7 @@ backup_vs() {
 		fake control 0 "$tmp/ctl" &
 		for _ in $(seq 100); do [ -S "$tmp/ctl" ] && break; sleep 0.05; done
 	fi
-	"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$tmp/b.trace" --arbiter "file:$tmp/arbiter" \
+	"$detvm" ft backup --listen "127.0.0.1:$port" --key "$key" --trace "$tmp/b.trace" --arbiter "file:$tmp/arbiter" \
 		--accept-timeout 5 -s "file:$tmp/b.con" "${bargs[@]}" 2>"$tmp/err" </dev/null &
 	local b=$!
 	fake "$mode" "$port" "${4:-}" &
@@ -125,7 +128,7 @@ backup_vs trace 12 "changed" "$tmp/t.trace"
 port=$((30000 + RANDOM % 20000))
 fake garbage-ack "$port" &
 sleep 0.3
-"$detvm" ft primary --peer "127.0.0.1:$port" -o "$tmp/p.trace" --cmdline "prog=talk n=300" --timeout 120 \
+"$detvm" ft primary --peer "127.0.0.1:$port" --key "$key" -o "$tmp/p.trace" --cmdline "prog=talk n=300" --timeout 120 \
 	-s "file:$tmp/p.con" "$elf" 2>"$tmp/err" </dev/null
 rc=$?
 wait

@@ -59,6 +59,12 @@ etcd_stop() {
 	etcd_pid=
 }
 
+# ft_key: the pair's key file, $tmp/ft.key (made on first use), for --key.
+ft_key() {
+	[ -f "$tmp/ft.key" ] || (umask 077 && head -c 32 /dev/urandom >"$tmp/ft.key")
+	echo "$tmp/ft.key"
+}
+
 # make_disk PATH: 1 MiB of a known pattern.
 make_disk() {
 	python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$1"
@@ -96,7 +102,7 @@ start_backup() {
 	done
 	# a port another run still holds: the backup says so at once, and takes the next
 	for try in 1 2 3 4 5; do
-		"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$d/b.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
+		"$detvm" ft backup --listen "127.0.0.1:$port" --key "$(ft_key)" --trace "$d/b.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
 			--console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 60 -v ${shared[@]+"${shared[@]}"} \
 			${backup_args[@]+"${backup_args[@]}"} 2>"$d/b.err" </dev/null &
 		bpid=$!
@@ -118,7 +124,7 @@ start_primary() {
 	shift 2
 	local arbiter=()
 	[ -n "$arb" ] && arbiter=(--arbiter "$arb")
-	"$detvm" ft primary --peer "127.0.0.1:$pair_port" -o "$d/p.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
+	"$detvm" ft primary --peer "127.0.0.1:$pair_port" --key "$(ft_key)" -o "$d/p.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
 		--console-seq "$d/p.seq" -s "file:$d/p.con" --timeout 300 -v "$@" "$elf" 2>"$d/p.err" </dev/null &
 	ppid=$!
 }

@@ -18,6 +18,8 @@ detvm=$1 elf=$2 wire=$3
 here=$(cd "$(dirname "$0")" && pwd)
 peer_py=$here/../guests/net_peer.py
 tmp=$(mktemp -d)
+key=$tmp/ft.key
+(umask 077 && head -c 32 /dev/urandom >"$key")
 # not the pid alone: on a CI container pids are small and repeat, and a namespace left by
 # a run that was killed (no EXIT trap) would block the next one with the same name
 tag=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
@@ -71,7 +73,7 @@ for prog in blk race net; do
 	cp "$d/disk.img" "$d/plain.img"
 	net=()
 	[ "$prog" = net ] && net=(--net "unix:$d/peer.sock")
-	"${on_backup[@]}" "$detvm" ft backup --listen "$addr:$port" --transport "$wire" --dead-ms 5000 --trace "$d/b.trace" \
+	"${on_backup[@]}" "$detvm" ft backup --listen "$addr:$port" --key "$key" --transport "$wire" --dead-ms 5000 --trace "$d/b.trace" \
 		--disk "$d/disk.img" "${net[@]}" --accept-timeout 60 -v >"$tmp/$prog-backup.out" 2>"$tmp/$prog-backup.err" </dev/null &
 	bpid=$!
 	pids+=("$bpid")
@@ -82,7 +84,7 @@ for prog in blk race net; do
 		pids+=("$!")
 		for _ in $(seq 100); do [ -S "$d/peer.sock" ] && break; sleep 0.05; done
 	fi
-	"${on_primary[@]}" "$detvm" ft primary --peer "$addr:$port" --transport "$wire" --dead-ms 5000 -o "$d/p.trace" \
+	"${on_primary[@]}" "$detvm" ft primary --peer "$addr:$port" --key "$key" --transport "$wire" --dead-ms 5000 -o "$d/p.trace" \
 		--disk "$d/disk.img" "${net[@]}" --cmdline "prog=$prog" --timeout 300 -v "$elf" \
 		>"$tmp/$prog-primary.out" 2>"$tmp/$prog-primary.err" </dev/null
 	prc=$?

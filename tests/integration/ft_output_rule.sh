@@ -10,6 +10,7 @@
 set -u
 detvm=$1 elf=$2
 tmp=$(mktemp -d)
+(umask 077 && head -c 32 /dev/urandom >"$tmp/ft.key")
 bpid= ppid=
 cleanup() {
 	[ -n "$bpid" ] && { kill -CONT "$bpid"; kill "$bpid"; } 2>/dev/null
@@ -26,10 +27,10 @@ size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 lines=300
 port=$((7500 + $$ % 400))
 
-"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$tmp/b.trace" --dead-ms 60000 --accept-timeout 60 -v \
+"$detvm" ft backup --listen "127.0.0.1:$port" --key "$tmp/ft.key" --trace "$tmp/b.trace" --dead-ms 60000 --accept-timeout 60 -v \
 	-s "file:$tmp/b.con" 2>"$tmp/b.err" </dev/null &
 bpid=$!
-"$detvm" ft primary --peer "127.0.0.1:$port" --dead-ms 60000 -o "$tmp/p.trace" -s "file:$tmp/p.con" -v \
+"$detvm" ft primary --peer "127.0.0.1:$port" --key "$tmp/ft.key" --dead-ms 60000 -o "$tmp/p.trace" -s "file:$tmp/p.con" -v \
 	--cmdline "prog=talk n=$lines" --timeout 300 "$elf" 2>"$tmp/p.err" </dev/null &
 ppid=$!
 for _ in $(seq 600); do

@@ -4,7 +4,8 @@
 # nothing and each asks the arbiter (file: on the shared filesystem: etcd on this
 # loopback is out of the namespaces' reach). For every trial asserts: exactly one side
 # runs the guest to its end (exit 0) and the other halts (exit 13); never two; both
-# outcomes happen (odd trials give the primary a longer timeout); the console an outside reader sees has no gap and equals a plain run's.
+# outcomes happen (odd trials stop the primary for twice the timeout as the link goes
+# down, so the backup reaches the arbiter first; both sides must use the same timeout); the console an outside reader sees has no gap and equals a plain run's.
 # Runs as root (ip netns). usage: ft_partition.sh DETVM GUEST_ELF [TRIALS (default 20)]
 set -u
 detvm=$1 elf=$2 trials=${3:-20}
@@ -43,19 +44,22 @@ for t in $(seq "$trials"); do
 	ip -n "$nsp" link set "v$tag" up && ip -n "$nsb" link set "w$tag" up || fail "cannot bring the veth up"
 	port=$((30000 + RANDOM % 20000))
 	arb=(--arbiter "file:$d/arbiter")
-	# odd trials: the primary waits longer before it calls the backup dead, so the
-	# backup reaches the arbiter first; even trials leave the race to itself
-	pdead=$dead_ms
-	[ $((t % 2)) -eq 1 ] && pdead=$((dead_ms * 3))
-	ip netns exec "$nsb" "$detvm" ft backup --listen "169.254.89.1:$port" --trace "$d/b.trace" "${arb[@]}" \
+	ip netns exec "$nsb" "$detvm" ft backup --listen "169.254.89.1:$port" --key "$(ft_key)" --trace "$d/b.trace" "${arb[@]}" \
 		--dead-ms "$dead_ms" --console-seq "$d/b.seq" -s "file:$d/b.con" --accept-timeout 60 -v 2>"$d/b.err" </dev/null &
 	bpid=$!
-	ip netns exec "$nsp" "$detvm" ft primary --peer "169.254.89.1:$port" -o "$d/p.trace" "${arb[@]}" \
-		--dead-ms "$pdead" --console-seq "$d/p.seq" -s "file:$d/p.con" --cmdline "prog=talk n=$n" \
+	ip netns exec "$nsp" "$detvm" ft primary --peer "169.254.89.1:$port" --key "$(ft_key)" -o "$d/p.trace" "${arb[@]}" \
+		--dead-ms "$dead_ms" --console-seq "$d/p.seq" -s "file:$d/p.con" --cmdline "prog=talk n=$n" \
 		--timeout 300 -v "$elf" 2>"$d/p.err" </dev/null &
 	ppid=$!
 	wait_lines "$d/p.con" talk $((5 + RANDOM % 30)) || fail "trial $t: the primary printed too few lines within 60 s"
+	# odd trials: the primary stands still through the timeout, so the backup reaches the
+	# arbiter first; even trials leave the race to itself
+	[ $((t % 2)) -eq 1 ] && kill -STOP "$ppid"
 	ip -n "$nsp" link set "v$tag" down
+	if [ $((t % 2)) -eq 1 ]; then
+		sleep "$(awk "BEGIN { print $dead_ms * 2 / 1000 }")"
+		kill -CONT "$ppid"
+	fi
 	wait "$ppid" 2>/dev/null
 	prc=$?
 	wait "$bpid" 2>/dev/null

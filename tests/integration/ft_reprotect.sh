@@ -35,7 +35,7 @@ trial() {
 	for _ in $(seq 600); do grep -q "^detvm: live at exit" "$d/b.err" && break; sleep 0.05; done
 	grep -q "won generation 1 at the arbiter" "$d/b.err" || fail "$d: the first backup did not win generation 1"
 	local port=$((30000 + RANDOM % 20000))
-	"$detvm" ft backup --listen "127.0.0.1:$port" --trace "$d/b2.trace" --arbiter "$etcd_url/detvm-test/$(basename "$d")" \
+	"$detvm" ft backup --listen "127.0.0.1:$port" --key "$(ft_key)" --trace "$d/b2.trace" --arbiter "$etcd_url/detvm-test/$(basename "$d")" \
 		--dead-ms "$dead_ms" --protect "$d/ctl" --disk "$d/disk.img" --console-seq "$d/b2.seq" -s "file:$d/b2.con" -v \
 		2>"$d/b2.err" </dev/null &
 	b2pid=$!
@@ -99,7 +99,7 @@ backup_args=(--control "$d/ctl")
 start_pair "$d" $((30000 + RANDOM % 20000)) "" --disk "$d/disk.img" --cmdline "prog=journal n=40"
 backup_args=()
 wait_lines "$d/p.con" journal 3 || fail "notlive: the primary printed nothing"
-"$detvm" ft backup --listen "127.0.0.1:$((30000 + RANDOM % 20000))" --trace "$d/b2.trace" --protect "$d/ctl" \
+"$detvm" ft backup --listen "127.0.0.1:$((30000 + RANDOM % 20000))" --key "$(ft_key)" --trace "$d/b2.trace" --protect "$d/ctl" \
 	--disk "$d/disk.img" --accept-timeout 3 -v 2>"$d/b2.err" </dev/null
 b2rc=$?
 [ $b2rc -ne 0 ] || fail "a backup of a VM that is not live exited 0"

@@ -29,6 +29,8 @@
 
 #define PIECES 300
 static struct transport_listener lst;
+static const uint8_t link_key[TRANSPORT_KEY_BYTES] = "a key of 32 bytes for the tests";
+static const struct transport_terms link_terms = { link_key, 0, 0 };	/* dead_ms differs per test */
 static char path[] = "/tmp/detvm-ft-link.XXXXXX";
 
 static size_t piece_len(unsigned i)
@@ -59,7 +61,7 @@ static pid_t backup(int dead_ms)
 		return pid;
 	char err[256];
 	struct transport *t;
-	if (transport_accept(&t, &lst, "tcp", 10000, err, sizeof(err)))
+	if (transport_accept(&t, &lst, "tcp", &link_terms, 10000, err, sizeof(err)))
 		_exit(2);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	struct ft_link l = { 0 };
@@ -76,7 +78,7 @@ static struct transport *connect_to_backup(void)
 {
 	char err[256];
 	struct transport *t;
-	if (transport_connect(&t, lst.addr, "tcp", 10000, err, sizeof(err)))
+	if (transport_connect(&t, lst.addr, "tcp", &link_terms, 10000, err, sizeof(err)))
 		fail_msg("connect: %s", err);
 	return t;
 }
@@ -180,7 +182,7 @@ static void test_primary_killed(void **state)
 	}
 	char err[256];
 	struct transport *t;
-	assert_int_equal(transport_accept(&t, &lst, "tcp", 10000, err, sizeof(err)), 0);
+	assert_int_equal(transport_accept(&t, &lst, "tcp", &link_terms, 10000, err, sizeof(err)), 0);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	struct ft_link l = { 0 };
 	assert_int_equal(ft_backup_start(&l, t, fd, 0, 0), 0);
@@ -224,7 +226,7 @@ static void backup_refuses(struct ft_link *l, int state_first, void (*bound)(str
 	pid_t pid = primary_sends(state_first);
 	char err[256];
 	struct transport *t;
-	assert_int_equal(transport_accept(&t, &lst, "tcp", 10000, err, sizeof(err)), 0);
+	assert_int_equal(transport_accept(&t, &lst, "tcp", &link_terms, 10000, err, sizeof(err)), 0);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	memset(l, 0, sizeof(*l));
 	bound(l);

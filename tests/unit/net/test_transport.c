@@ -7,7 +7,9 @@
  * a peer that closes or is killed ends the link with -ECONNRESET and one line, and a peer
  * that is not a detvm link, of another version or wire, or that sends a garbage frame, is
  * refused with one line -- never a crash or a hang; an idle connection that never says
- * hello is dropped after the listener's hello deadline and the next peer is taken.
+ * hello is dropped after the listener's hello deadline and the next peer is taken. The
+ * links are keyed, as an FT pair's are: a peer with another key, none, or other timings
+ * is refused, and the listener then takes the real peer.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -28,6 +30,11 @@
 #include <cmocka.h>
 
 #include "net/transport.h"
+
+static const uint8_t key[TRANSPORT_KEY_BYTES] = "the pair's key, 32 bytes long..";
+static const uint8_t other_key[TRANSPORT_KEY_BYTES] = "another key, also 32 bytes long";
+static const struct transport_terms terms = { key, 100, 3000 };
+static const struct transport_terms plain = { NULL, 0, 0 };
 
 static const char *wire = "tcp";
 static struct transport_listener lst;
@@ -53,14 +60,14 @@ static void fill(uint8_t *b, size_t len, uint32_t seed)
 }
 
 /* The forked peer: connects and runs fn; its exit status is fn's. */
-static pid_t peer(int (*fn)(struct transport *t))
+static pid_t peer_on(int (*fn)(struct transport *t), const struct transport_terms *on)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct transport *t;
 		char e[256];
-		if (transport_connect(&t, lst.addr, wire, 10000, e, sizeof(e))) {
+		if (transport_connect(&t, lst.addr, wire, on, 10000, e, sizeof(e))) {
 			fprintf(stderr, "peer: %s\n", e);
 			_exit(90);
 		}
@@ -69,6 +76,11 @@ static pid_t peer(int (*fn)(struct transport *t))
 		_exit(rc);
 	}
 	return pid;
+}
+
+static pid_t peer(int (*fn)(struct transport *t))
+{
+	return peer_on(fn, &terms);
 }
 
 static int peer_status(pid_t pid)
@@ -81,7 +93,7 @@ static int peer_status(pid_t pid)
 static struct transport *accept_peer(void)
 {
 	struct transport *t;
-	if (transport_accept(&t, &lst, wire, 10000, err, sizeof(err)))
+	if (transport_accept(&t, &lst, wire, &terms, 10000, err, sizeof(err)))
 		fail_msg("accept: %s", err);
 	assert_string_equal(t->ops->wire, wire[0] == 'r' ? "rdma" : "tcp");
 	return t;
@@ -258,7 +270,7 @@ static void expect_refused(const void *bytes, size_t len, const char *why)
 {
 	pid_t pid = raw_peer(bytes, len);
 	struct transport *t = NULL;
-	int r = transport_accept(&t, &lst, wire, 10000, err, sizeof(err));
+	int r = transport_accept(&t, &lst, wire, &terms, 10000, err, sizeof(err));
 	assert_true(r < 0);
 	assert_null(t);
 	if (!strstr(err, why))
@@ -279,7 +291,9 @@ static void test_refused(void **state)
 	expect_refused(http, sizeof(http), "not a detvm FT peer");
 	struct hello h = { .version = 99, .wire = wire[0] == 'r' ? 2 : 1 };
 	memcpy(h.magic, "detvm-ft", 8);
-	expect_refused(&h, sizeof(h), "speaks FT link version 99, this detvm 1");
+	char want[64];
+	snprintf(want, sizeof(want), "speaks FT link version 99, this detvm %d", TRANSPORT_VERSION);
+	expect_refused(&h, sizeof(h), want);
 	h.version = TRANSPORT_VERSION;
 	h.wire = wire[0] == 'r' ? 1 : 2;
 	expect_refused(&h, sizeof(h), wire[0] == 'r' ? "wants tcp, this side rdma" : "wants rdma, this side tcp");
@@ -313,7 +327,7 @@ static void test_idle_hello(void **state)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct transport *t = NULL;
-	assert_int_equal(transport_accept(&t, &lst, wire, 10000, err, sizeof(err)), -EPROTO);
+	assert_int_equal(transport_accept(&t, &lst, wire, &terms, 10000, err, sizeof(err)), -EPROTO);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_null(t);
 	if (!strstr(err, "no hello from the peer: none within the deadline"))
@@ -355,17 +369,51 @@ static void test_last_words(void **state)
 	}
 }
 
+/* A peer on other terms is refused, in one line, on both sides; the listener then takes
+ * the real peer. */
+static void expect_terms_refused(const struct transport_terms *on, const char *why)
+{
+	pid_t bad = peer_on(say_hi, on);
+	struct transport *t = NULL;
+	assert_int_equal(transport_accept(&t, &lst, wire, &terms, 10000, err, sizeof(err)), -EPROTO);
+	assert_null(t);
+	if (!strstr(err, why))
+		fail_msg("error '%s' lacks '%s'", err, why);
+	assert_int_equal(peer_status(bad), 90);
+}
+
+static void test_key(void **state)
+{
+	struct transport_terms wrong = terms, none = plain, slow = terms;
+	wrong.key = other_key;
+	slow.dead_ms = 5000;
+	expect_terms_refused(&wrong, "does not hold this pair's key: refused");
+	expect_terms_refused(&none, "has no --key, this side has one");
+	expect_terms_refused(&slow, "runs with --beat-ms 100 --dead-ms 5000, this side with --beat-ms 100 --dead-ms 3000");
+	pid_t good = peer(say_hi);
+	struct transport *t = accept_peer();
+	uint8_t b[16];
+	assert_int_equal(transport_recv(t, b, sizeof(b), 20000), 2);
+	assert_int_equal(t->auth_failures, 0);
+	transport_destroy(t);
+	assert_int_equal(peer_status(good), 0);
+}
+
 /* tcp: after a good hello, a frame length no sender would write (an rdma message's size
  * is what the peer's NIC wrote: garbage there is a wrong hello, test_refused) */
 static void test_garbage_frame(void **state)
 {
 	struct {
 		struct hello h;
+		uint32_t beat_ms, dead_ms, keyed, pad;
+		uint8_t nonce[32];
 		uint32_t len;
 	} __attribute__((packed)) g = { .h = { .version = TRANSPORT_VERSION, .wire = 1 }, .len = 0xfffffff0u };
 	memcpy(g.h.magic, "detvm-ft", 8);
 	pid_t pid = raw_peer(&g, sizeof(g));
-	struct transport *t = accept_peer();
+	struct transport *t;
+	if (transport_accept(&t, &lst, wire, &plain, 10000, err, sizeof(err)))
+		fail_msg("accept: %s", err);
 	uint8_t b[64];
 	assert_int_equal(transport_recv(t, b, sizeof(b), 20000), -EPROTO);
 	assert_non_null(strstr(t->error, "sent garbage: a message of 4294967280 bytes"));
@@ -378,15 +426,15 @@ static void test_bad_specs(void **state)
 {
 	struct transport *t;
 	struct transport_listener l;
-	assert_int_equal(transport_connect(&t, "127.0.0.1:1", "carrier-pigeon", 100, err, sizeof(err)), -EINVAL);
+	assert_int_equal(transport_connect(&t, "127.0.0.1:1", "carrier-pigeon", &terms, 100, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "unknown transport 'carrier-pigeon'"));
-	assert_int_equal(transport_connect(&t, "nocolon", "tcp", 100, err, sizeof(err)), -EINVAL);
+	assert_int_equal(transport_connect(&t, "nocolon", "tcp", &terms, 100, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "is not HOST:PORT"));
-	assert_true(transport_connect(&t, "127.0.0.1:1", "tcp", 200, err, sizeof(err)) < 0);
+	assert_true(transport_connect(&t, "127.0.0.1:1", "tcp", &terms, 200, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "cannot connect to 127.0.0.1:1"));
 	assert_true(transport_listen(&l, "256.1.1.1:5", err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "256.1.1.1"));
-	assert_int_equal(transport_accept(&t, &lst, "tcp", 50, err, sizeof(err)), -ETIMEDOUT);
+	assert_int_equal(transport_accept(&t, &lst, "tcp", &terms, 50, err, sizeof(err)), -ETIMEDOUT);
 	assert_non_null(strstr(err, "no peer connected"));
 }
 
@@ -404,6 +452,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_hello, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_words, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_specs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_frame, setup, teardown),	/* tcp only */
 	};
