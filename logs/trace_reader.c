@@ -232,19 +232,30 @@ static bool get_varint(const uint8_t *p, size_t avail, uint64_t *v, size_t *used
 
 /*
  * Walk the length prefixes of a decompressed block: exactly `count` records must tile it,
- * so a block is rejected as a whole before any of its events is returned.
+ * so a block is rejected as a whole before any of its events is returned. A record larger
+ * than the writer ever makes is refused here, before protobuf-c sees it.
  */
-static bool frame_ok(const uint8_t *p, size_t len, uint32_t count)
+static int frame_check(struct trace_reader *r, size_t len, uint32_t count)
 {
+	const uint8_t *p = r->ubuf;
 	size_t off = 0, used;
 	uint64_t elen;
 
 	for (uint32_t i = 0; i < count; i++) {
 		if (!get_varint(p + off, len - off, &elen, &used) || elen > len - off - used)
-			return false;
+			break;
+		if (elen > TRACE_MAX_EVENT_BYTES)
+			return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %"
+					     PRIu64 ": event %" PRIu64 " is %" PRIu64 " bytes, more"
+					     " than a recorder writes (%u)", r->blocks,
+					     r->block_off, r->seq + i, elen, TRACE_MAX_EVENT_BYTES);
 		off += used + (size_t)elen;
 	}
-	return off == len;
+	if (off != len)
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %" PRIu64
+				     ": does not hold %" PRIu32 " length-delimited events",
+				     r->blocks, r->block_off, count);
+	return 0;
 }
 
 static int load_block(struct trace_reader *r)
@@ -321,10 +332,9 @@ static int load_block(struct trace_reader *r)
 	ret = inflate_block(r, clen, ulen);
 	if (ret)
 		return ret;
-	if (!frame_ok(r->ubuf, ulen, count))
-		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %" PRIu64
-				     ": does not hold %" PRIu32 " length-delimited events",
-				     r->blocks, off, count);
+	ret = frame_check(r, ulen, count);
+	if (ret)
+		return ret;
 	r->ulen = ulen;
 	r->upos = 0;
 	r->left = count;
@@ -339,6 +349,7 @@ static int load_block(struct trace_reader *r)
 
 int trace_reader_next(struct trace_reader *r, struct trace_event *out)
 {
+	struct trace_unpack_budget budget;
 	uint64_t elen, pos;
 	size_t used;
 	Detvm__Event *ev;
@@ -362,7 +373,13 @@ int trace_reader_next(struct trace_reader *r, struct trace_event *out)
 		return trace_rd_fail(r, TRACE_ERR_CORRUPT,
 				     "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
 				     " has a bad length", blk, r->block_off, r->seq);
-	ev = detvm__event__unpack(NULL, (size_t)elen, r->ubuf + r->upos + used);
+	ev = detvm__event__unpack(trace_unpack_budget(&budget, (size_t)elen), (size_t)elen,
+				  r->ubuf + r->upos + used);
+	if (!ev && budget.over)
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %" PRIu64
+				     ": event %" PRIu64 " (%" PRIu64 " bytes) unpacks to more than"
+				     " %" PRIu64 " bytes, which no recorder writes", blk,
+				     r->block_off, r->seq, elen, TRACE_UNPACK_BUDGET(elen));
 	if (!ev)
 		return trace_rd_fail(r, TRACE_ERR_CORRUPT,
 				     "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64

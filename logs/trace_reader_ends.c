@@ -15,6 +15,7 @@
 
 int trace_rd_header(struct trace_reader *r)
 {
+	struct trace_unpack_budget budget;
 	uint8_t fixed[TRACE_FILE_FIXED_LEN], *b;
 	uint32_t hlen, stored, computed;
 	uint64_t size;
@@ -75,8 +76,13 @@ int trace_rd_header(struct trace_reader *r)
 				     ", computed 0x%08" PRIx32 ")", TRACE_FILE_FIXED_LEN + hlen,
 				     stored, computed);
 	}
-	r->hdr = detvm__trace_header__unpack(NULL, hlen, b + TRACE_FILE_FIXED_LEN);
+	r->hdr = detvm__trace_header__unpack(trace_unpack_budget(&budget, hlen), hlen,
+					     b + TRACE_FILE_FIXED_LEN);
 	free(b);
+	if (!r->hdr && budget.over)
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "file header (%" PRIu32 " bytes) unpacks"
+				     " to more than %" PRIu64 " bytes, which no recorder writes",
+				     hlen, TRACE_UNPACK_BUDGET(hlen));
 	if (!r->hdr)
 		return trace_rd_fail(r, TRACE_ERR_CORRUPT,
 				     "file header does not decode as TraceHeader");
@@ -86,6 +92,7 @@ int trace_rd_header(struct trace_reader *r)
 
 int trace_rd_footer(struct trace_reader *r)
 {
+	struct trace_unpack_budget budget;
 	uint64_t size;
 	uint8_t fixed[TRACE_FOOTER_FIXED_LEN], *b;
 	uint32_t flen, stored, computed;
@@ -128,8 +135,13 @@ int trace_rd_footer(struct trace_reader *r)
 				     ": CRC32C mismatch (stored 0x%08" PRIx32 ", computed 0x%08"
 				     PRIx32 ")", off, stored, computed);
 	}
-	f = detvm__trace_footer__unpack(NULL, flen, b + TRACE_FOOTER_FIXED_LEN);
+	f = detvm__trace_footer__unpack(trace_unpack_budget(&budget, flen), flen,
+					b + TRACE_FOOTER_FIXED_LEN);
 	free(b);
+	if (!f && budget.over)
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "footer at offset %" PRIu64 " (%" PRIu32
+				     " bytes) unpacks to more than %" PRIu64 " bytes, which no"
+				     " recorder writes", off, flen, TRACE_UNPACK_BUDGET(flen));
 	if (!f)
 		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "footer at offset %" PRIu64
 				     " does not decode as TraceFooter", off);
