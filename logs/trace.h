@@ -34,6 +34,27 @@
 #define TRACE_MAX_FOOTER_BYTES (1u * 1024 * 1024)
 
 /*
+ * What unpacking one record of `len` bytes from a file or a peer may allocate. protobuf-c's
+ * memory is not proportional to a record's bytes: an empty repeated sub-message is 2
+ * bytes on the wire and ~100 once unpacked, so one 64 MiB block of them would take 3 GB.
+ * What the recorder writes stays far inside: a step point's pages (at most 3,500) unpack
+ * to 1.03x their bytes, and no record has enough small parts to need the 1 MiB.
+ */
+#define TRACE_UNPACK_BUDGET(len) (2 * (uint64_t)(len) + (1u << 20))
+
+/*
+ * An allocator for detvm__*__unpack() that refuses beyond TRACE_UNPACK_BUDGET(len): the
+ * unpack then returns NULL and `over` says the budget was the reason. What it allocated
+ * is freed with free_unpacked(x, NULL), as usual. One record per arming.
+ */
+struct trace_unpack_budget {
+	ProtobufCAllocator alloc;
+	uint64_t left;
+	int over;
+};
+ProtobufCAllocator *trace_unpack_budget(struct trace_unpack_budget *b, size_t len);
+
+/*
  * Error codes: negative, below any -errno (I/O and allocation failures are returned as
  * -errno). trace_strerror() names them.
  */

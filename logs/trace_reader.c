@@ -5,7 +5,7 @@
  * fuzzer's). Each error is decided once, with a one-line message naming the block and
  * byte offset, and latched: later calls return the same code.
  */
-#include "logs/trace.h"
+#include "logs/trace_reader_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,53 +21,6 @@
 
 #include "logs/crc32c.h"
 #include "logs/trace_format.h"
-
-#define TRACE_KIND_SLOTS TRACE_MARK_KINDS
-
-/*
- * Fuzz builds skip the verdict of CRC checks (the checksums are still computed) so the
- * fuzzer reaches the LZ4 and protobuf decoders behind them.
- */
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#define crc_mismatch(stored, computed) ((void)(stored), (void)(computed), false)
-#else
-#define crc_mismatch(stored, computed) ((stored) != (computed))
-#endif
-
-struct trace_reader {
-	int fd;
-	char *name;
-	uint32_t version;
-	Detvm__TraceHeader *hdr;
-	Detvm__TraceFooter *footer;
-
-	uint64_t off;			/* file offset of the next block or footer */
-	uint64_t blocks;		/* complete blocks loaded */
-	uint64_t seq;			/* seq of the next event */
-	uint64_t pos;			/* position of the previous event in this block */
-	uint64_t last_pos;		/* position of the previous event in the trace */
-	uint64_t kinds[TRACE_KIND_SLOTS];
-
-	uint8_t *zbuf, *ubuf;
-	size_t zcap, ucap;
-	size_t ulen, upos;		/* decompressed block and read cursor */
-	uint32_t left;			/* events not yet returned from this block */
-	uint64_t block_off;		/* offset of the current block, for messages */
-	uint64_t block_seq;		/* seq of its first event ... */
-	uint64_t block_last_pos;	/* ... last_pos before it: trace_reader_mark() ... */
-	uint64_t block_kinds[TRACE_KIND_SLOTS];	/* ... and kinds */
-	LZ4F_dctx *dctx;
-	Detvm__Event *cur;
-
-	bool done;			/* state is final */
-	int state;
-	char msg[256];
-
-	/* follow mode: a file still being written (see trace_reader_open_follow) */
-	int (*more)(void *ctx);
-	void *more_ctx;
-	bool ended;			/* more() said nothing more comes */
-};
 
 const char *trace_strerror(int err)
 {
@@ -91,8 +44,7 @@ const char *trace_strerror(int err)
 	}
 }
 
-__attribute__((format(printf, 3, 4)))
-static int fail(struct trace_reader *r, int code, const char *fmt, ...)
+int trace_rd_fail(struct trace_reader *r, int code, const char *fmt, ...)
 {
 	int n;
 	va_list ap;
@@ -123,7 +75,7 @@ static int wait_more(struct trace_reader *r)
 
 /* Reads up to len bytes at off; returns the count (short only at end of file: in follow
  * mode, once the writer is done) or -errno. */
-static ssize_t pread_full(struct trace_reader *r, void *buf, size_t len, uint64_t off)
+ssize_t trace_rd_pread(struct trace_reader *r, void *buf, size_t len, uint64_t off)
 {
 	size_t got = 0;
 
@@ -144,7 +96,7 @@ static ssize_t pread_full(struct trace_reader *r, void *buf, size_t len, uint64_
 
 /* The file's size, once it is at least `need` (follow mode waits for that); a smaller
  * size means it ends before. */
-static int file_size(struct trace_reader *r, uint64_t need, uint64_t *size)
+int trace_rd_size(struct trace_reader *r, uint64_t need, uint64_t *size)
 {
 	struct stat st;
 	int e;
@@ -153,7 +105,7 @@ static int file_size(struct trace_reader *r, uint64_t need, uint64_t *size)
 		*size = 0;
 		if (fstat(r->fd, &st) < 0) {
 			e = errno;
-			return fail(r, -e, "fstat: %s", strerror(e));
+			return trace_rd_fail(r, -e, "fstat: %s", strerror(e));
 		}
 		*size = (uint64_t)st.st_size;
 		if (*size >= need || !wait_more(r))
@@ -172,74 +124,6 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
 		return -ENOMEM;
 	*buf = nb;
 	*cap = need;
-	return 0;
-}
-
-static int read_header(struct trace_reader *r)
-{
-	uint8_t fixed[TRACE_FILE_FIXED_LEN], *b;
-	uint32_t hlen, stored, computed;
-	uint64_t size;
-	ssize_t n;
-	int ret;
-
-	n = pread_full(r, fixed, sizeof(fixed), 0);
-	if (n < 0)
-		return fail(r, (int)n, "read: %s", strerror((int)-n));
-	if (n == 0)
-		return fail(r, TRACE_ERR_EMPTY, "empty file, not a trace");
-	if (memcmp(fixed, TRACE_FILE_MAGIC, n < TRACE_FILE_MAGIC_LEN ? (size_t)n :
-		   TRACE_FILE_MAGIC_LEN))
-		return fail(r, TRACE_ERR_MAGIC, "not a detvm trace (bad magic at offset 0)");
-	if (n < TRACE_FILE_FIXED_LEN)
-		return fail(r, TRACE_ERR_TRUNCATED,
-			    "truncated inside the file header (%zd of %d bytes)", n,
-			    TRACE_FILE_FIXED_LEN);
-	r->version = trace_get_le32(fixed + 8);
-	if (r->version > TRACE_FORMAT_VERSION)
-		return fail(r, TRACE_ERR_VERSION,
-			    "trace format version %" PRIu32 " is newer than this detvm (%d)",
-			    r->version, TRACE_FORMAT_VERSION);
-	if (r->version == 0)
-		return fail(r, TRACE_ERR_CORRUPT, "invalid trace format version 0");
-	hlen = trace_get_le32(fixed + 12);
-	if (hlen > TRACE_MAX_HEADER_BYTES)
-		return fail(r, TRACE_ERR_CORRUPT, "header length %" PRIu32 " exceeds %u bytes",
-			    hlen, TRACE_MAX_HEADER_BYTES);
-	ret = file_size(r, (uint64_t)TRACE_FILE_FIXED_LEN + hlen + 4, &size);
-	if (ret)
-		return ret;
-	if (size < (uint64_t)TRACE_FILE_FIXED_LEN + hlen + 4)
-		return fail(r, TRACE_ERR_TRUNCATED,
-			    "truncated inside the file header (%" PRIu64 " of %" PRIu64 " bytes)",
-			    size, (uint64_t)TRACE_FILE_FIXED_LEN + hlen + 4);
-	b = malloc(TRACE_FILE_FIXED_LEN + hlen + 4);
-	if (!b)
-		return fail(r, -ENOMEM, "out of memory for a %" PRIu32 "-byte header", hlen);
-	memcpy(b, fixed, TRACE_FILE_FIXED_LEN);
-	n = pread_full(r, b + TRACE_FILE_FIXED_LEN, hlen + 4, TRACE_FILE_FIXED_LEN);
-	if (n < 0) {
-		free(b);
-		return fail(r, (int)n, "read: %s", strerror((int)-n));
-	}
-	if ((size_t)n < hlen + 4) {
-		free(b);
-		return fail(r, TRACE_ERR_TRUNCATED, "truncated inside the file header");
-	}
-	stored = trace_get_le32(b + TRACE_FILE_FIXED_LEN + hlen);
-	computed = crc32c(b, TRACE_FILE_FIXED_LEN + hlen);
-	if (crc_mismatch(stored, computed)) {
-		free(b);
-		return fail(r, TRACE_ERR_CRC,
-			    "file header CRC32C mismatch at offset %u (stored 0x%08" PRIx32
-			    ", computed 0x%08" PRIx32 ")", TRACE_FILE_FIXED_LEN + hlen,
-			    stored, computed);
-	}
-	r->hdr = detvm__trace_header__unpack(NULL, hlen, b + TRACE_FILE_FIXED_LEN);
-	free(b);
-	if (!r->hdr)
-		return fail(r, TRACE_ERR_CORRUPT, "file header does not decode as TraceHeader");
-	r->off = TRACE_FILE_FIXED_LEN + (uint64_t)hlen + 4;
 	return 0;
 }
 
@@ -275,7 +159,7 @@ int trace_reader_open_follow(struct trace_reader **out, int fd, const char *name
 		trace_reader_close(r);
 		return -ENOMEM;
 	}
-	ret = read_header(r);
+	ret = trace_rd_header(r);
 	if (ret) {
 		if (errbuf && errlen)
 			snprintf(errbuf, errlen, "%s", r->msg);
@@ -301,79 +185,6 @@ int trace_reader_open(struct trace_reader **out, const char *path, char *errbuf,
 	return trace_reader_open_fd(out, fd, path, errbuf, errlen);
 }
 
-static int read_footer(struct trace_reader *r)
-{
-	uint64_t size;
-	uint8_t fixed[TRACE_FOOTER_FIXED_LEN], *b;
-	uint32_t flen, stored, computed;
-	uint64_t off = r->off;
-	Detvm__TraceFooter *f;
-	ssize_t n;
-
-	n = pread_full(r, fixed, sizeof(fixed), off);
-	if (n < 0)
-		return fail(r, (int)n, "read: %s", strerror((int)-n));
-	if (n < (ssize_t)sizeof(fixed))
-		return fail(r, TRACE_ERR_TRUNCATED,
-			    "truncated inside the footer at offset %" PRIu64, off);
-	flen = trace_get_le32(fixed + 4);
-	if (flen > TRACE_MAX_FOOTER_BYTES)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "footer at offset %" PRIu64 ": length %" PRIu32 " exceeds %u bytes",
-			    off, flen, TRACE_MAX_FOOTER_BYTES);
-	int ret = file_size(r, off + TRACE_FOOTER_FIXED_LEN + flen + 4, &size);
-	if (ret)
-		return ret;
-	if (size < off + TRACE_FOOTER_FIXED_LEN + flen + 4)
-		return fail(r, TRACE_ERR_TRUNCATED,
-			    "truncated inside the footer at offset %" PRIu64, off);
-	b = malloc(TRACE_FOOTER_FIXED_LEN + flen + 4);
-	if (!b)
-		return fail(r, -ENOMEM, "out of memory for the footer");
-	n = pread_full(r, b, TRACE_FOOTER_FIXED_LEN + flen + 4, off);
-	if (n < 0 || (size_t)n < TRACE_FOOTER_FIXED_LEN + flen + 4) {
-		free(b);
-		if (n < 0)
-			return fail(r, (int)n, "read: %s", strerror((int)-n));
-		return fail(r, TRACE_ERR_TRUNCATED,
-			    "truncated inside the footer at offset %" PRIu64, off);
-	}
-	stored = trace_get_le32(b + TRACE_FOOTER_FIXED_LEN + flen);
-	computed = crc32c(b, TRACE_FOOTER_FIXED_LEN + flen);
-	if (crc_mismatch(stored, computed)) {
-		free(b);
-		return fail(r, TRACE_ERR_CRC,
-			    "footer at offset %" PRIu64 ": CRC32C mismatch (stored 0x%08" PRIx32
-			    ", computed 0x%08" PRIx32 ")", off, stored, computed);
-	}
-	f = detvm__trace_footer__unpack(NULL, flen, b + TRACE_FOOTER_FIXED_LEN);
-	free(b);
-	if (!f)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "footer at offset %" PRIu64 " does not decode as TraceFooter", off);
-	r->footer = f;
-	if (f->total_events != r->seq || f->total_blocks != r->blocks)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "footer says %" PRIu64 " events in %" PRIu64 " blocks, the body has %"
-			    PRIu64 " in %" PRIu64, f->total_events, f->total_blocks, r->seq,
-			    r->blocks);
-	for (size_t i = 0; i < f->n_kinds; i++) {
-		uint32_t k = f->kinds[i]->kind;
-
-		if (k >= TRACE_KIND_SLOTS || f->kinds[i]->count != r->kinds[k])
-			return fail(r, TRACE_ERR_CORRUPT,
-				    "footer count for event kind %" PRIu32 " does not match the body",
-				    k);
-	}
-	off += TRACE_FOOTER_FIXED_LEN + flen + 4;
-	if (size != off)
-		return fail(r, TRACE_ERR_CORRUPT, "%" PRIu64 " unexpected bytes after the footer",
-			    size - off);
-	r->done = true;
-	r->state = 0;
-	return 0;
-}
-
 /* Decompress into ubuf; the frame must decode to exactly ulen bytes using all of zdata. */
 static int inflate_block(struct trace_reader *r, uint32_t clen, uint32_t ulen)
 {
@@ -386,19 +197,19 @@ static int inflate_block(struct trace_reader *r, uint32_t clen, uint32_t ulen)
 		ret = LZ4F_decompress(r->dctx, r->ubuf + out_done, &outsz, r->zbuf + in_done,
 				      &in, NULL);
 		if (LZ4F_isError(ret))
-			return fail(r, TRACE_ERR_CORRUPT,
-				    "block %" PRIu64 " at offset %" PRIu64 ": LZ4 frame: %s",
-				    r->blocks, r->block_off, LZ4F_getErrorName(ret));
+			return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %"
+					     PRIu64 ": LZ4 frame: %s", r->blocks, r->block_off,
+					     LZ4F_getErrorName(ret));
 		in_done += in;
 		out_done += outsz;
 		if (ret != 0 && in == 0 && outsz == 0)
 			break;	/* no progress: frame incomplete or output full */
 	}
 	if (ret != 0 || in_done != clen || out_done != ulen)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": LZ4 frame holds %zu bytes"
-			    " (header says %" PRIu32 ")%s", r->blocks, r->block_off, out_done,
-			    ulen, in_done != clen ? " and has trailing data" : "");
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %" PRIu64
+				     ": LZ4 frame holds %zu bytes (header says %" PRIu32 ")%s",
+				     r->blocks, r->block_off, out_done, ulen,
+				     in_done != clen ? " and has trailing data" : "");
 	return 0;
 }
 
@@ -421,19 +232,30 @@ static bool get_varint(const uint8_t *p, size_t avail, uint64_t *v, size_t *used
 
 /*
  * Walk the length prefixes of a decompressed block: exactly `count` records must tile it,
- * so a block is rejected as a whole before any of its events is returned.
+ * so a block is rejected as a whole before any of its events is returned. A record larger
+ * than the writer ever makes is refused here, before protobuf-c sees it.
  */
-static bool frame_ok(const uint8_t *p, size_t len, uint32_t count)
+static int frame_check(struct trace_reader *r, size_t len, uint32_t count)
 {
+	const uint8_t *p = r->ubuf;
 	size_t off = 0, used;
 	uint64_t elen;
 
 	for (uint32_t i = 0; i < count; i++) {
 		if (!get_varint(p + off, len - off, &elen, &used) || elen > len - off - used)
-			return false;
+			break;
+		if (elen > TRACE_MAX_EVENT_BYTES)
+			return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %"
+					     PRIu64 ": event %" PRIu64 " is %" PRIu64 " bytes, more"
+					     " than a recorder writes (%u)", r->blocks,
+					     r->block_off, r->seq + i, elen, TRACE_MAX_EVENT_BYTES);
 		off += used + (size_t)elen;
 	}
-	return off == len;
+	if (off != len)
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %" PRIu64
+				     ": does not hold %" PRIu32 " length-delimited events",
+				     r->blocks, r->block_off, count);
+	return 0;
 }
 
 static int load_block(struct trace_reader *r)
@@ -445,27 +267,26 @@ static int load_block(struct trace_reader *r)
 	ssize_t n;
 	int ret;
 
-	n = pread_full(r, h, sizeof(h), off);
+	n = trace_rd_pread(r, h, sizeof(h), off);
 	if (n < 0)
-		return fail(r, (int)n, "read: %s", strerror((int)-n));
+		return trace_rd_fail(r, (int)n, "read: %s", strerror((int)-n));
 	if (n == 0)
-		return fail(r, TRACE_ERR_TRUNCATED,
-			    "ends at offset %" PRIu64 " after %" PRIu64 " complete blocks and %"
-			    PRIu64 " events, without a footer (the recorder did not finish)",
-			    off, r->blocks, r->seq);
+		return trace_rd_fail(r, TRACE_ERR_TRUNCATED, "ends at offset %" PRIu64 " after %"
+				     PRIu64 " complete blocks and %" PRIu64
+				     " events, without a footer (the recorder did not finish)", off,
+				     r->blocks, r->seq);
 	/* the magics differ in their first byte, so a 1..3-byte tail is unambiguous */
 	cmp = n < 4 ? (size_t)n : 4;
 	if (!memcmp(h, TRACE_FOOTER_MAGIC, cmp))
-		return read_footer(r);
+		return trace_rd_footer(r);
 	if (memcmp(h, TRACE_BLOCK_MAGIC, cmp))
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": bad block magic",
-			    r->blocks, off);
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT,
+				     "block %" PRIu64 " at offset %" PRIu64 ": bad block magic",
+				     r->blocks, off);
 	if (n < TRACE_BLOCK_HDR_LEN)
-		return fail(r, TRACE_ERR_TRUNCATED,
-			    "block %" PRIu64 " at offset %" PRIu64 " is incomplete (%zd of %d"
-			    " header bytes; the recorder was killed?)", r->blocks, off, n,
-			    TRACE_BLOCK_HDR_LEN);
+		return trace_rd_fail(r, TRACE_ERR_TRUNCATED, "block %" PRIu64 " at offset %" PRIu64
+				     " is incomplete (%zd of %d header bytes; the recorder was"
+				     " killed?)", r->blocks, off, n, TRACE_BLOCK_HDR_LEN);
 	clen = trace_get_le32(h + 4);
 	ulen = trace_get_le32(h + 8);
 	count = trace_get_le32(h + 12);
@@ -476,46 +297,44 @@ static int load_block(struct trace_reader *r)
 	 * allocate for it */
 	if (ulen > TRACE_MAX_BLOCK_BYTES || clen > LZ4F_compressFrameBound(ulen, NULL) ||
 	    ulen > (uint64_t)clen * 255 + 65536 || count == 0 || count > ulen)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": impossible sizes (%" PRIu32
-			    " compressed, %" PRIu32 " uncompressed, %" PRIu32 " events)",
-			    r->blocks, off, clen, ulen, count);
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %" PRIu64
+				     ": impossible sizes (%" PRIu32 " compressed, %" PRIu32
+				     " uncompressed, %" PRIu32 " events)", r->blocks, off, clen,
+				     ulen, count);
 	if (first != r->seq)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": first event %" PRIu64
-			    ", expected %" PRIu64, r->blocks, off, first, r->seq);
-	ret = file_size(r, off + TRACE_BLOCK_HDR_LEN + clen, &size);
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT,
+				     "block %" PRIu64 " at offset %" PRIu64 ": first event %" PRIu64
+				     ", expected %" PRIu64, r->blocks, off, first, r->seq);
+	ret = trace_rd_size(r, off + TRACE_BLOCK_HDR_LEN + clen, &size);
 	if (ret)
 		return ret;
 	if (size < off + TRACE_BLOCK_HDR_LEN + clen)
-		return fail(r, TRACE_ERR_TRUNCATED,
-			    "block %" PRIu64 " at offset %" PRIu64 " is incomplete (%" PRIu64
-			    " of %" PRIu32 " bytes; the recorder was killed?)", r->blocks, off,
-			    size > off + TRACE_BLOCK_HDR_LEN ? size - off - TRACE_BLOCK_HDR_LEN : 0,
-			    clen);
+		return trace_rd_fail(r, TRACE_ERR_TRUNCATED, "block %" PRIu64 " at offset %" PRIu64
+				     " is incomplete (%" PRIu64 " of %" PRIu32
+				     " bytes; the recorder was killed?)", r->blocks, off,
+				     size > off + TRACE_BLOCK_HDR_LEN ?
+				     size - off - TRACE_BLOCK_HDR_LEN : 0, clen);
 	if (reserve(&r->zbuf, &r->zcap, clen ? clen : 1))
-		return fail(r, -ENOMEM, "out of memory for block %" PRIu64, r->blocks);
-	n = pread_full(r, r->zbuf, clen, off + TRACE_BLOCK_HDR_LEN);
+		return trace_rd_fail(r, -ENOMEM, "out of memory for block %" PRIu64, r->blocks);
+	n = trace_rd_pread(r, r->zbuf, clen, off + TRACE_BLOCK_HDR_LEN);
 	if (n < 0)
-		return fail(r, (int)n, "read: %s", strerror((int)-n));
+		return trace_rd_fail(r, (int)n, "read: %s", strerror((int)-n));
 	if ((size_t)n < clen)
-		return fail(r, TRACE_ERR_TRUNCATED,
-			    "block %" PRIu64 " at offset %" PRIu64 " is incomplete", r->blocks,
-			    off);
+		return trace_rd_fail(r, TRACE_ERR_TRUNCATED, "block %" PRIu64 " at offset %" PRIu64
+				     " is incomplete", r->blocks, off);
 	computed = crc32c(r->zbuf, clen);
 	if (crc_mismatch(stored, computed))
-		return fail(r, TRACE_ERR_CRC,
-			    "block %" PRIu64 " at offset %" PRIu64 ": CRC32C mismatch (stored 0x%08"
-			    PRIx32 ", computed 0x%08" PRIx32 ")", r->blocks, off, stored, computed);
+		return trace_rd_fail(r, TRACE_ERR_CRC, "block %" PRIu64 " at offset %" PRIu64
+				     ": CRC32C mismatch (stored 0x%08" PRIx32 ", computed 0x%08"
+				     PRIx32 ")", r->blocks, off, stored, computed);
 	if (reserve(&r->ubuf, &r->ucap, ulen ? ulen : 1))
-		return fail(r, -ENOMEM, "out of memory for block %" PRIu64, r->blocks);
+		return trace_rd_fail(r, -ENOMEM, "out of memory for block %" PRIu64, r->blocks);
 	ret = inflate_block(r, clen, ulen);
 	if (ret)
 		return ret;
-	if (!frame_ok(r->ubuf, ulen, count))
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": does not hold %" PRIu32
-			    " length-delimited events", r->blocks, off, count);
+	ret = frame_check(r, ulen, count);
+	if (ret)
+		return ret;
 	r->ulen = ulen;
 	r->upos = 0;
 	r->left = count;
@@ -530,6 +349,7 @@ static int load_block(struct trace_reader *r)
 
 int trace_reader_next(struct trace_reader *r, struct trace_event *out)
 {
+	struct trace_unpack_budget budget;
 	uint64_t elen, pos;
 	size_t used;
 	Detvm__Event *ev;
@@ -550,32 +370,37 @@ int trace_reader_next(struct trace_reader *r, struct trace_event *out)
 	blk = r->blocks - 1;
 	if (!get_varint(r->ubuf + r->upos, r->ulen - r->upos, &elen, &used) ||
 	    elen > r->ulen - r->upos - used)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
-			    " has a bad length", blk, r->block_off, r->seq);
-	ev = detvm__event__unpack(NULL, (size_t)elen, r->ubuf + r->upos + used);
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT,
+				     "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
+				     " has a bad length", blk, r->block_off, r->seq);
+	ev = detvm__event__unpack(trace_unpack_budget(&budget, (size_t)elen), (size_t)elen,
+				  r->ubuf + r->upos + used);
+	if (!ev && budget.over)
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %" PRIu64
+				     ": event %" PRIu64 " (%" PRIu64 " bytes) unpacks to more than"
+				     " %" PRIu64 " bytes, which no recorder writes", blk,
+				     r->block_off, r->seq, elen, TRACE_UNPACK_BUDGET(elen));
 	if (!ev)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
-			    " does not decode as Event", blk, r->block_off, r->seq);
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT,
+				     "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
+				     " does not decode as Event", blk, r->block_off, r->seq);
 	r->cur = ev;
 	r->upos += used + (size_t)elen;
 	pos = r->pos + ev->position_delta;
 	if (pos < r->pos)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
-			    " position overflows", blk, r->block_off, r->seq);
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT,
+				     "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
+				     " position overflows", blk, r->block_off, r->seq);
 	if (pos < r->last_pos)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": event %" PRIu64
-			    " goes back to position %" PRIu64 " from %" PRIu64, blk, r->block_off,
-			    r->seq, pos, r->last_pos);
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %" PRIu64
+				     ": event %" PRIu64 " goes back to position %" PRIu64 " from %"
+				     PRIu64, blk, r->block_off, r->seq, pos, r->last_pos);
 	r->pos = pos;
 	r->last_pos = pos;
 	if (--r->left == 0 && r->upos != r->ulen)
-		return fail(r, TRACE_ERR_CORRUPT,
-			    "block %" PRIu64 " at offset %" PRIu64 ": %zu bytes after its last event",
-			    blk, r->block_off, r->ulen - r->upos);
+		return trace_rd_fail(r, TRACE_ERR_CORRUPT, "block %" PRIu64 " at offset %" PRIu64
+				     ": %zu bytes after its last event", blk, r->block_off,
+				     r->ulen - r->upos);
 	/* unknown (newer) kinds decode with no payload; they are returned, not counted */
 	if ((unsigned)ev->payload_case < TRACE_KIND_SLOTS)
 		r->kinds[ev->payload_case]++;

@@ -222,7 +222,12 @@ int snapshot_open(struct snapshot *s, const char *path, char *err, size_t errlen
 	uint64_t slen;
 	if (hlen > body - pos || body - pos - hlen < sizeof(slen))
 		return damaged(path, "a header longer than the file", err, errlen);
-	s->hdr = detvm__trace_header__unpack(NULL, hlen, s->map + pos);
+	/* a header of empty repeated records would unpack to ~50x its bytes */
+	struct trace_unpack_budget budget;
+	s->hdr = detvm__trace_header__unpack(trace_unpack_budget(&budget, hlen), hlen, s->map + pos);
+	if (!s->hdr && budget.over)
+		return damaged(path, "its configuration unpacks to more memory than any snapshot's",
+			       err, errlen);
 	if (!s->hdr || !s->hdr->config)
 		return damaged(path, "its configuration does not decode", err, errlen);
 	pos += hlen;

@@ -12,9 +12,17 @@ int evq_init(struct evq *q, unsigned max_depth)
 {
 	memset(q, 0, sizeof(*q));
 	q->max_depth = max_depth ? max_depth : EVQ_DEFAULT_MAX_DEPTH;
+	q->room_fd = -1;
 	q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->wake_fd < 0)
 		return -errno;
+	q->room_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->room_fd < 0) {
+		int r = -errno;
+		close(q->wake_fd);
+		q->wake_fd = -1;
+		return r;
+	}
 	pthread_mutex_init(&q->lock, NULL);
 	return 0;
 }
@@ -26,28 +34,36 @@ void evq_destroy(struct evq *q)
 		evq_item_free(it);
 	if (q->wake_fd >= 0)
 		close(q->wake_fd);
-	q->wake_fd = -1;
+	if (q->room_fd >= 0)
+		close(q->room_fd);
+	q->wake_fd = q->room_fd = -1;
 	pthread_mutex_destroy(&q->lock);
 }
 
-int evq_post(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns, const void *data,
-	     uint32_t len)
+static struct evq_item *item_new(uint32_t kind, uint32_t source, uint64_t time_ns,
+				 const void *data, uint32_t len)
 {
-	if (len > EVQ_MAX_DATA)
-		return -EINVAL;
 	struct evq_item *it = malloc(sizeof(*it) + len);
 	if (!it)
-		return -ENOMEM;
+		return NULL;
 	it->next = NULL;
 	it->ev = (struct hostio_event){ kind, source, time_ns, len, it->buf };
 	if (len)
 		memcpy(it->buf, data, len);
+	return it;
+}
 
+/* Appends it, or -ENOBUFS with it still the caller's: counted as a drop, or, for a
+ * producer that will wait, noted so the next pop signals room. */
+static int push(struct evq *q, struct evq_item *it, int will_wait)
+{
 	pthread_mutex_lock(&q->lock);
 	if (q->depth >= q->max_depth) {
-		q->dropped++;
+		if (will_wait)
+			q->want_room = 1;
+		else
+			q->dropped++;
 		pthread_mutex_unlock(&q->lock);
-		free(it);
 		return -ENOBUFS;
 	}
 	if (q->tail)
@@ -62,6 +78,50 @@ int evq_post(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns, co
 	if (write(q->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return -errno;
 	return 0;
+}
+
+int evq_post(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns, const void *data,
+	     uint32_t len)
+{
+	if (len > EVQ_MAX_DATA)
+		return -EINVAL;
+	struct evq_item *it = item_new(kind, source, time_ns, data, len);
+	if (!it)
+		return -ENOMEM;
+	int r = push(q, it, 0);
+	if (r == -ENOBUFS)
+		free(it);
+	return r;
+}
+
+int evq_post_wait(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns,
+		  const void *data, uint32_t len, int stop_fd)
+{
+	if (len > EVQ_MAX_DATA)
+		return -EINVAL;
+	struct evq_item *it = item_new(kind, source, time_ns, data, len);
+	if (!it)
+		return -ENOMEM;
+	for (;;) {
+		int r = push(q, it, 1);
+		if (r != -ENOBUFS)
+			return r;
+		struct pollfd p[2] = { { .fd = q->room_fd, .events = POLLIN },
+				       { .fd = stop_fd, .events = POLLIN } };
+		if (poll(p, stop_fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR) {
+			r = -errno;
+			free(it);
+			return r;
+		}
+		if (p[1].revents) {
+			free(it);
+			return -ECANCELED;
+		}
+		uint64_t n;
+		if (read(q->room_fd, &n, sizeof(n)) < 0) {
+			/* EAGAIN: EINTR woke us, not a pop; try again all the same */
+		}
+	}
 }
 
 int evq_nonempty(struct evq *q)
@@ -81,6 +141,13 @@ struct evq_item *evq_pop(struct evq *q)
 		if (!q->head)
 			q->tail = NULL;
 		q->depth--;
+		if (q->want_room) {	/* a producer waits for this room (evq_post_wait) */
+			uint64_t one = 1;
+			q->want_room = 0;
+			if (write(q->room_fd, &one, sizeof(one)) < 0) {
+				/* EAGAIN: the counter is already set, the waiter wakes anyway */
+			}
+		}
 	}
 	if (!q->head) {
 		uint64_t n;

@@ -23,6 +23,8 @@ struct evq {
 	unsigned depth, max_depth;
 	uint64_t dropped;	/* posts refused because the queue was full */
 	int wake_fd;		/* eventfd, readable while items are queued */
+	int room_fd;		/* eventfd, set by a pop while want_room */
+	int want_room;		/* a producer waits in evq_post_wait() */
 };
 
 #define EVQ_DEFAULT_MAX_DEPTH 4096
@@ -33,6 +35,15 @@ void evq_destroy(struct evq *q);
 /* Copies data. -EINVAL if len > EVQ_MAX_DATA, -ENOBUFS (counted) if full, -ENOMEM. */
 int evq_post(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns, const void *data,
 	     uint32_t len);
+/*
+ * For input that must not be lost (typed console bytes): as evq_post(), but while the
+ * queue is full the caller waits, until the consumer pops an item or stop_fd (-1: none)
+ * becomes readable (-ECANCELED, the data not queued). A producer that waits here stops
+ * reading its source, so the writer at the other end is held back instead of losing
+ * bytes. Nothing is counted as dropped. One waiting producer at a time.
+ */
+int evq_post_wait(struct evq *q, uint32_t kind, uint32_t source, uint64_t time_ns,
+		  const void *data, uint32_t len, int stop_fd);
 /* Oldest item or NULL; the caller frees it with evq_item_free(). */
 struct evq_item *evq_pop(struct evq *q);
 void evq_item_free(struct evq_item *it);

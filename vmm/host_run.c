@@ -271,8 +271,12 @@ static void *input_thread(void *arg)
 			continue;
 		if (n <= 0)
 			break;	/* EOF: the guest simply gets no more input */
-		/* the time is what the guest clock read when the bytes arrived */
-		evq_post(&h->queue, HOSTIO_EV_CONSOLE_IN, 0, r_clock_ns(&h->io), buf, (uint32_t)n);
+		/* the time is what the guest clock read when the bytes arrived; while the
+		 * guest has not taken what came before, the bytes wait here and the rest in
+		 * the pipe or terminal, whose writer is held back: typed input is never lost */
+		if (evq_post_wait(&h->queue, HOSTIO_EV_CONSOLE_IN, 0, r_clock_ns(&h->io), buf,
+				  (uint32_t)n, h->stop_fd) == -ECANCELED)
+			break;
 	}
 	return NULL;
 }

@@ -373,7 +373,9 @@ static void add_page(uint64_t page, void *arg)
 }
 
 /* A step point is one trace event, at most TRACE_MAX_EVENT_BYTES (16 MiB): a guest that
- * wrote more than this since its last exit gets no point until its next exit. */
+ * wrote more than this since its last exit gets no point until its next exit. Readers
+ * unpack an event within TRACE_UNPACK_BUDGET, which holds ~12,000 pages of one-byte
+ * changes: raise that with this (logs_trace_errors reads the largest point back). */
 #define STEP_MAX_PAGES 3500
 
 /* The vCPU state and written pages a recorded step point carries: 1, 0 where there are

@@ -261,6 +261,104 @@ static void test_flip_every_byte(void **state)
 	free(im.b);
 }
 
+/*
+ * Memory: a record of empty PageImages unpacks to ~50x its bytes and is refused before it
+ * does; the largest step point a recorder writes (3,500 pages, vmm/step.c, and 512 MSRs,
+ * vmm/vcpu_state.h), as whole pages or as the smallest changes, still reads.
+ */
+static void test_unpack_budget(void **state)
+{
+	char msg[256], path[256];
+	struct trace_reader *r;
+	uint8_t *b;
+	size_t len;
+	uint64_t n;
+
+	snprintf(path, sizeof(path), "%s/bomb.trace", dir);
+	assert_int_equal(fx_write_page_bomb(path, 1, 1000000), 0);	/* 2 MB, ~100 MB unpacked */
+	b = fx_slurp(path, &len);
+	assert_non_null(b);
+	assert_int_equal(trace_reader_open_fd(&r, fx_memfd(b, len), "mem", msg, sizeof(msg)), 0);
+	assert_int_equal(fx_read_all(r, &n), TRACE_ERR_CORRUPT);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(trace_reader_error(r), "mem: block 0 at offset "));
+	assert_non_null(strstr(trace_reader_error(r), ": event 0 (2000004 bytes) unpacks to more than"));
+	trace_reader_close(r);
+	free(b);
+
+	for (int whole = 0; whole < 2; whole++) {
+		static Detvm__PageImage img[3500], *imgp[3500];
+		static Detvm__Msr msr[512], *msrp[512];
+		static uint8_t page[4096], regs[144];
+		Detvm__Event ev = DETVM__EVENT__INIT;
+		Detvm__Landmark lm = DETVM__LANDMARK__INIT;
+		Detvm__VcpuState vs = DETVM__VCPU_STATE__INIT;
+		struct trace_writer *w;
+		struct trace_event te;
+
+		for (size_t i = 0; i < 3500; i++) {
+			detvm__page_image__init(&img[i]);
+			img[i].gpa = 0x100000 + i * 4096;
+			if (whole)
+				img[i].data = (ProtobufCBinaryData){ sizeof(page), page };
+			else	/* gap 0, length 1, one byte: the smallest change */
+				img[i].delta = (ProtobufCBinaryData){ 3, (uint8_t *)"\0\1x" };
+			imgp[i] = &img[i];
+		}
+		for (size_t i = 0; i < 512; i++) {
+			detvm__msr__init(&msr[i]);
+			msr[i].index = 0xc0000000u + (uint32_t)i;
+			msr[i].value = ~(uint64_t)i;
+			msrp[i] = &msr[i];
+		}
+		vs.regs = (ProtobufCBinaryData){ sizeof(regs), regs };
+		vs.n_msrs = 512;
+		vs.msrs = msrp;
+		lm.state = &vs;
+		lm.n_pages = 3500;
+		lm.pages = imgp;
+		ev.payload_case = DETVM__EVENT__PAYLOAD_LANDMARK;
+		ev.landmark = &lm;
+		snprintf(path, sizeof(path), "%s/step-%d.trace", dir, whole);
+		assert_int_equal(trace_writer_open(&w, path, NULL, NULL), 0);
+		assert_int_equal(trace_writer_append(w, 1, &ev), 0);
+		assert_int_equal(trace_writer_close(w, NULL), 0);
+		assert_int_equal(trace_reader_open(&r, path, msg, sizeof(msg)), 0);
+		assert_int_equal(trace_reader_next(r, &te), 1);
+		assert_int_equal(te.ev->landmark->n_pages, 3500);
+		assert_int_equal(te.ev->landmark->state->n_msrs, 512);
+		assert_int_equal(trace_reader_next(r, &te), 0);
+		trace_reader_close(r);
+	}
+}
+
+/* A file header of empty CpuidEntry records: refused the same way. */
+static void test_header_budget(void **state)
+{
+	size_t cpuid = 1000000, vlen = 2 * cpuid, hlen = 1 + 3 + vlen;	/* vlen < 2^21 */
+	uint8_t *b = malloc(16 + hlen + 4), *p = b + 16;
+	char msg[256];
+	uint64_t n;
+
+	assert_non_null(b);
+	memcpy(b, TRACE_FILE_MAGIC, TRACE_FILE_MAGIC_LEN);
+	trace_put_le32(b + 8, TRACE_FORMAT_VERSION);
+	trace_put_le32(b + 12, (uint32_t)hlen);
+	/* TraceHeader { config (3) = VmConfig { cpuid (8) = CpuidEntry {} x cpuid } } */
+	*p++ = 3 << 3 | 2;
+	*p++ = (uint8_t)(vlen | 0x80);
+	*p++ = (uint8_t)(vlen >> 7 | 0x80);
+	*p++ = (uint8_t)(vlen >> 14);
+	for (size_t i = 0; i < cpuid; i++) {
+		*p++ = 8 << 3 | 2;
+		*p++ = 0;
+	}
+	trace_put_le32(p, crc32c(b, 16 + hlen));
+	assert_int_equal(read_buf(b, 16 + hlen + 4, &n, msg, sizeof(msg)), TRACE_ERR_CORRUPT);
+	assert_non_null(strstr(msg, "file header (2000004 bytes) unpacks to more than"));
+	free(b);
+}
+
 static int setup(void **state)
 {
 	return mkdtemp(dir) ? 0 : -1;
@@ -284,6 +382,8 @@ int main(void)
 		cmocka_unit_test(test_footer_damage),
 		cmocka_unit_test(test_truncate_everywhere),
 		cmocka_unit_test(test_flip_every_byte),
+		cmocka_unit_test(test_unpack_budget),
+		cmocka_unit_test(test_header_budget),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -67,6 +67,14 @@ int fx_write_trace(const char *path, uint64_t n, size_t block_bytes, int with_fo
  */
 int fx_read_all(struct trace_reader *r, uint64_t *nev);
 
+/*
+ * A forged trace: the fixture's header, then one block of `events` step points, each
+ * holding `pages` empty PageImage records (2 bytes each in the file, ~100 in memory once
+ * unpacked), and no footer. The writer would refuse it; the reader must refuse it without
+ * unpacking it. 0 or -errno (-EINVAL: more than a block holds).
+ */
+int fx_write_page_bomb(const char *path, uint32_t events, uint32_t pages);
+
 /* Load a whole file into memory (malloc); NULL on failure. */
 uint8_t *fx_slurp(const char *path, size_t *len);
 /* An anonymous file holding buf[0..len), for trace_reader_open_fd(). -errno on failure. */

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -79,12 +81,72 @@ static void test_threads_keep_order(void **state)
 	evq_destroy(&q);
 }
 
+struct waiter {
+	struct evq *q;
+	int stop_fd;
+	int ret;
+	int done;
+};
+
+static void *post_waiting(void *arg)
+{
+	struct waiter *w = arg;
+	w->ret = evq_post_wait(w->q, HOSTIO_EV_CONSOLE_IN, 0, 0, "late", 4, w->stop_fd);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int done_within(struct waiter *w, int ms)
+{
+	for (int i = 0; i < ms && !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	return __atomic_load_n(&w->done, __ATOMIC_ACQUIRE);
+}
+
+/* A full queue holds a waiting producer until a pop makes room, or until it is stopped;
+ * nothing it posts is dropped. */
+static void test_post_wait(void **state)
+{
+	struct evq q;
+	evq_init(&q, 1);
+	assert_int_equal(evq_post_wait(&q, 0, 0, 0, "a", 1, -1), 0);
+	int stop = eventfd(0, EFD_CLOEXEC);
+	struct waiter w = { &q, stop, 1, 0 };
+	pthread_t t;
+	pthread_create(&t, NULL, post_waiting, &w);
+	assert_false(done_within(&w, 100));	/* full: it waits */
+	struct evq_item *it = evq_pop(&q);
+	assert_memory_equal(it->ev.data, "a", 1);
+	evq_item_free(it);
+	assert_true(done_within(&w, 5000));	/* the pop made room */
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, 0);
+	it = evq_pop(&q);
+	assert_memory_equal(it->ev.data, "late", 4);
+	evq_item_free(it);
+
+	/* full again, and then stopped */
+	assert_int_equal(evq_post(&q, 0, 0, 0, "b", 1), 0);
+	w = (struct waiter){ &q, stop, 1, 0 };
+	pthread_create(&t, NULL, post_waiting, &w);
+	assert_false(done_within(&w, 100));
+	uint64_t one = 1;
+	assert_int_equal(write(stop, &one, sizeof(one)), sizeof(one));
+	assert_true(done_within(&w, 5000));
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, -ECANCELED);
+	assert_int_equal(q.dropped, 0);
+	close(stop);
+	evq_destroy(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_and_copy),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_threads_keep_order),
+		cmocka_unit_test(test_post_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
