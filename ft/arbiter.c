@@ -10,23 +10,35 @@
 #include "vmm/log.h"
 #include "vmm/mono_clock.h"
 
-int arbiter_open(struct arbiter **out, const char *url, const char *role, char *err, size_t errlen)
+int arbiter_open(struct arbiter **out, const char *url, const char *role, const struct arbiter_creds *creds,
+		 char *err, size_t errlen)
 {
-	int r;
+	static const struct arbiter_creds none;
+	int r, tls = !strncmp(url, "etcds://", 8);
 	*out = NULL;
+	creds = creds ? creds : &none;
 	if (!strncmp(url, "file:", 5) && url[5]) {
+		if (creds->cacert || creds->cert || creds->key || creds->auth) {
+			snprintf(err, errlen, "the --arbiter-* credentials are for etcd, not for a file: arbiter");
+			return -EINVAL;
+		}
 		r = arbiter_file_open(out, url + 5, err, errlen);
-	} else if (!strncmp(url, "etcd://", 7)) {
-		const char *slash = strchr(url + 7, '/');
-		if (!slash || slash == url + 7 || !slash[1]) {
-			snprintf(err, errlen, "bad arbiter '%s': want etcd://HOST:PORT/KEY", url);
+	} else if (!strncmp(url, "etcd://", 7) || tls) {
+		const char *host = url + (tls ? 8 : 7), *slash = strchr(host, '/');
+		if (!slash || slash == host || !slash[1]) {
+			snprintf(err, errlen, "bad arbiter '%s': want %s://HOST:PORT/KEY", url, tls ? "etcds" : "etcd");
+			return -EINVAL;
+		}
+		if (!tls && (creds->cacert || creds->cert || creds->key || creds->auth)) {
+			/* a password in clear, or TLS options that would not be used: both mistakes */
+			snprintf(err, errlen, "the --arbiter-* credentials need etcds:// (TLS), not etcd://");
 			return -EINVAL;
 		}
 		char endpoint[256];
-		snprintf(endpoint, sizeof(endpoint), "http://%.*s", (int)(slash - (url + 7)), url + 7);
-		r = arbiter_etcd_open(out, endpoint, slash, err, errlen);
+		snprintf(endpoint, sizeof(endpoint), "%s://%.*s", tls ? "https" : "http", (int)(slash - host), host);
+		r = arbiter_etcd_open(out, endpoint, slash, creds, err, errlen);
 	} else {
-		snprintf(err, errlen, "bad arbiter '%s': use file:PATH or etcd://HOST:PORT/KEY", url);
+		snprintf(err, errlen, "bad arbiter '%s': use file:PATH, etcd://HOST:PORT/KEY or etcds://HOST:PORT/KEY", url);
 		return -EINVAL;
 	}
 	if (r)
@@ -59,6 +71,15 @@ int arbiter_decide(struct arbiter *a, uint64_t gen, const char *then)
 	}
 	log_error("%s: %s; halting", r == 0 ? "lost the arbiter" : "the arbiter is unreachable", err);
 	return 0;
+}
+
+int arbiter_fenced(const struct arbiter *a, int *fenced)
+{
+	if (!*fenced && arbiter_lost(a)) {
+		*fenced = 1;
+		log_error("this side no longer holds the arbiter: releasing nothing more; halting");
+	}
+	return *fenced;
 }
 
 void arbiter_close(struct arbiter *a)

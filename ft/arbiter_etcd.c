@@ -1,8 +1,10 @@
 /*
- * The etcd:// arbiter: etcd v3's JSON gateway over HTTP (libcurl). The claim is one
- * transaction guarded by KEY/generation's mod_revision, so two sides that read the same
- * generation cannot both win; KEY/live names the winner under a lease that a thread
- * keeps alive while this process lives.
+ * The etcd:// and etcds:// arbiter: etcd v3's JSON gateway (ft/etcd_http.h). The claim is
+ * one transaction guarded by KEY/generation's mod_revision, so two sides that read the
+ * same generation cannot both win; KEY/live names the winner under a lease that a thread
+ * keeps alive while this process lives. When that fails for longer than the lease lives,
+ * or etcd says the lease is gone, the arbiter is lost: someone may take the next
+ * generation, and this side must stop.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -14,14 +16,19 @@
 #include <time.h>
 
 #include "ft/arbiter.h"
+#include "ft/etcd_http.h"
+#include "vmm/log.h"
+#include "vmm/mono_clock.h"
 
 #define LEASE_TTL_S 5
-#define REPLY_MAX 65536
+#define KEEP_EVERY_S 1
 
 struct etcd_arbiter {
 	struct arbiter a;	/* first: the ops see this */
-	char endpoint[256], key_gen[512], key_live[512];
+	struct etcd_conn conn;
+	char key_gen[512], key_live[512];
 	char lease[32];		/* the winner's lease id, "" before */
+	uint64_t won;		/* the generation won, for messages */
 	pthread_t keeper;
 	int keeping;
 	pthread_mutex_t mu;
@@ -29,60 +36,9 @@ struct etcd_arbiter {
 	int stop;
 };
 
-struct reply {
-	char buf[REPLY_MAX];
-	size_t len;
-};
-
-static size_t collect(char *data, size_t size, size_t n, void *ctx)
-{
-	struct reply *r = ctx;
-	size_t take = size * n;
-	if (take > sizeof(r->buf) - 1 - r->len)
-		take = sizeof(r->buf) - 1 - r->len;
-	memcpy(r->buf + r->len, data, take);
-	r->len += take;
-	r->buf[r->len] = 0;
-	return size * n;
-}
-
-/* POSTs body to endpoint/v3/PATH: 0 with the reply, or -EHOSTUNREACH (err says why). */
-static int post(struct etcd_arbiter *e, const char *path, const char *body, struct reply *out, char *err,
-		size_t errlen)
-{
-	CURL *c = curl_easy_init();
-	if (!c) {
-		snprintf(err, errlen, "cannot start libcurl");
-		return -ENOMEM;
-	}
-	char url[512];
-	snprintf(url, sizeof(url), "%s/v3/%s", e->endpoint, path);
-	out->len = 0;
-	out->buf[0] = 0;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	CURLcode rc = curl_easy_perform(c);
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "etcd at %s is unreachable: %s", e->endpoint, curl_easy_strerror(rc));
-		return -EHOSTUNREACH;
-	}
-	if (status != 200) {
-		snprintf(err, errlen, "etcd at %s answered HTTP %ld to %s: %.200s", e->endpoint, status, path, out->buf);
-		return -EHOSTUNREACH;
-	}
-	return 0;
-}
-
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* etcd's gateway takes keys and values in base64. out: 4 * ((len + 2) / 3) + 1 bytes. */
 static void b64_encode(const char *in, char *out)
 {
 	size_t n = strlen(in), o = 0;
@@ -105,7 +61,7 @@ static void b64_decode(const char *in, char *out, size_t cap)
 	uint32_t v = 0;
 	int bits = 0;
 	size_t o = 0;
-	for (; *in && *in != '"' && *in != '='; in++) {
+	for (; *in && *in != '='; in++) {
 		const char *p = strchr(b64, *in);
 		if (!p)
 			break;
@@ -119,41 +75,32 @@ static void b64_decode(const char *in, char *out, size_t cap)
 	out[o] = 0;
 }
 
-/* The string value of the first "name":"..." in a reply, "" if none. */
-static void field(const char *json, const char *name, char *out, size_t cap)
+static json_object *b64_string(const char *s)
 {
-	char pat[64];
-	snprintf(pat, sizeof(pat), "\"%s\":\"", name);
-	const char *p = strstr(json, pat);
-	out[0] = 0;
-	if (!p)
-		return;
-	p += strlen(pat);
-	size_t n = strcspn(p, "\"");
-	snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+	char out[700];
+	b64_encode(s, out);
+	return json_object_new_string(out);
 }
 
 /* KEY/generation: its generation, holder and mod_revision ("0" and gen 0 when absent). */
 static int read_generation(struct etcd_arbiter *e, uint64_t *gen, char *holder, size_t hcap, char *rev,
 			   size_t rcap, char *err, size_t errlen)
 {
-	static __thread struct reply r;
-	char key[700], body[800];
-	b64_encode(e->key_gen, key);
-	snprintf(body, sizeof(body), "{\"key\":\"%s\"}", key);
-	int ret = post(e, "kv/range", body, &r, err, errlen);
+	json_object *body = json_object_new_object(), *r;
+	json_object_object_add(body, "key", b64_string(e->key_gen));
+	int ret = etcd_call(&e->conn, "kv/range", body, &r, err, errlen);
 	if (ret)
 		return ret;
-	char value[512], text[256];
-	field(r.buf, "value", value, sizeof(value));
-	field(r.buf, "mod_revision", rev, rcap);
+	static const char *const pvalue[] = { "kvs", "0", "value" }, *const prev[] = { "kvs", "0", "mod_revision" };
+	const char *value = etcd_field(r, pvalue, 3), *mod = etcd_field(r, prev, 3);
+	char text[256];
 	*gen = 0;
 	holder[0] = 0;
-	if (!rev[0]) {
-		snprintf(rev, rcap, "0");
+	snprintf(rev, rcap, "%s", mod && value ? mod : "0");
+	b64_decode(value && mod ? value : "", text, sizeof(text));
+	json_object_put(r);
+	if (!mod)
 		return 0;
-	}
-	b64_decode(value, text, sizeof(text));
 	char *end;
 	*gen = strtoull(text, &end, 10);
 	if (end == text || *end != ' ') {
@@ -170,22 +117,48 @@ static int e_generation(struct arbiter *a, uint64_t *gen, char *err, size_t errl
 	return read_generation((struct etcd_arbiter *)a, gen, holder, sizeof(holder), rev, sizeof(rev), err, errlen);
 }
 
+/* One keep-alive: 1 the lease lives, 0 etcd says it is gone, -errno not heard. */
+static int keep_once(struct etcd_arbiter *e, char *err, size_t errlen)
+{
+	json_object *body = json_object_new_object(), *r;
+	json_object_object_add(body, "ID", json_object_new_string(e->lease));
+	int ret = etcd_call(&e->conn, "lease/keepalive", body, &r, err, errlen);
+	if (ret)
+		return ret;
+	static const char *const pttl[] = { "result", "TTL" };
+	const char *ttl = etcd_field(r, pttl, 2);
+	ret = ttl && strtoll(ttl, NULL, 10) > 0;
+	if (!ret)
+		snprintf(err, errlen, "etcd says the lease is gone");
+	json_object_put(r);
+	return ret;
+}
+
 static void *keep_alive(void *arg)
 {
 	struct etcd_arbiter *e = arg;
-	static __thread struct reply r;
-	char body[96], err[300];
-	snprintf(body, sizeof(body), "{\"ID\":\"%s\"}", e->lease);
+	char err[300];
+	uint64_t heard = mono_clock_ns();
 	pthread_mutex_lock(&e->mu);
 	while (!e->stop) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until.tv_sec += KEEP_EVERY_S;
 		pthread_cond_timedwait(&e->cv, &e->mu, &until);
 		if (e->stop)
 			break;
 		pthread_mutex_unlock(&e->mu);
-		post(e, "lease/keepalive", body, &r, err, sizeof(err));	/* a miss: the next try */
+		int r = keep_once(e, err, sizeof(err));
+		if (r > 0)
+			heard = mono_clock_ns();
+		/* not heard for a lease's life: etcd may have let it go, and the next generation
+		 * with it -- from here this side cannot know it still holds its own */
+		if (r == 0 || mono_clock_ns() - heard >= (uint64_t)LEASE_TTL_S * 1000000000ULL) {
+			__atomic_store_n(&e->a.lost, 1, __ATOMIC_RELEASE);
+			log_error("the arbiter's lease on generation %" PRIu64 " is lost: %s", e->won, err);
+			pthread_mutex_lock(&e->mu);
+			break;
+		}
 		pthread_mutex_lock(&e->mu);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -195,7 +168,6 @@ static void *keep_alive(void *arg)
 static int e_claim(struct arbiter *a, uint64_t gen, char *err, size_t errlen)
 {
 	struct etcd_arbiter *e = (struct etcd_arbiter *)a;
-	static __thread struct reply r;
 	uint64_t now_gen;
 	char holder[160], rev[32];
 	int ret = read_generation(e, &now_gen, holder, sizeof(holder), rev, sizeof(rev), err, errlen);
@@ -208,36 +180,56 @@ static int e_claim(struct arbiter *a, uint64_t gen, char *err, size_t errlen)
 			 holder[0] ? holder : "another side", now_gen);
 		return 0;
 	}
-	char body[2048];
+	json_object *body, *r;
 	if (!e->lease[0]) {
-		snprintf(body, sizeof(body), "{\"TTL\":%d}", LEASE_TTL_S);
-		ret = post(e, "lease/grant", body, &r, err, errlen);
-		if (ret)
+		body = json_object_new_object();
+		json_object_object_add(body, "TTL", json_object_new_int(LEASE_TTL_S));
+		if ((ret = etcd_call(&e->conn, "lease/grant", body, &r, err, errlen)))
 			return ret;
-		field(r.buf, "ID", e->lease, sizeof(e->lease));
+		static const char *const pid[] = { "ID" };
+		const char *id = etcd_field(r, pid, 1);
+		snprintf(e->lease, sizeof(e->lease), "%s", id && strlen(id) < sizeof(e->lease) ? id : "");
+		json_object_put(r);
 		if (!e->lease[0]) {
-			snprintf(err, errlen, "etcd at %s granted no lease: %.200s", e->endpoint, r.buf);
+			snprintf(err, errlen, "etcd at %s granted no lease", e->conn.endpoint);
 			return -EHOSTUNREACH;
 		}
 	}
-	char value[256], kgen[700], klive[700], vgen[400], vlive[300];
+	char value[256];
 	snprintf(value, sizeof(value), "%" PRIu64 " %s", gen + 1, a->holder);
-	b64_encode(e->key_gen, kgen);
-	b64_encode(e->key_live, klive);
-	b64_encode(value, vgen);
-	b64_encode(a->holder, vlive);
-	snprintf(body, sizeof(body),
-		 "{\"compare\":[{\"key\":\"%s\",\"target\":\"MOD\",\"result\":\"EQUAL\",\"mod_revision\":\"%s\"}],"
-		 "\"success\":[{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\"}},"
-		 "{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\",\"lease\":\"%s\"}}],\"failure\":[]}",
-		 kgen, rev, kgen, vgen, klive, vlive, e->lease);
-	ret = post(e, "kv/txn", body, &r, err, errlen);
-	if (ret)
+	json_object *cmp = json_object_new_object(), *put_gen = json_object_new_object(),
+		    *put_live = json_object_new_object(), *op_gen = json_object_new_object(),
+		    *op_live = json_object_new_object(), *compare = json_object_new_array(),
+		    *success = json_object_new_array();
+	json_object_object_add(cmp, "key", b64_string(e->key_gen));
+	json_object_object_add(cmp, "target", json_object_new_string("MOD"));
+	json_object_object_add(cmp, "result", json_object_new_string("EQUAL"));
+	json_object_object_add(cmp, "mod_revision", json_object_new_string(rev));
+	json_object_array_add(compare, cmp);
+	json_object_object_add(put_gen, "key", b64_string(e->key_gen));
+	json_object_object_add(put_gen, "value", b64_string(value));
+	json_object_object_add(op_gen, "request_put", put_gen);
+	json_object_object_add(put_live, "key", b64_string(e->key_live));
+	json_object_object_add(put_live, "value", b64_string(a->holder));
+	json_object_object_add(put_live, "lease", json_object_new_string(e->lease));
+	json_object_object_add(op_live, "request_put", put_live);
+	json_object_array_add(success, op_gen);
+	json_object_array_add(success, op_live);
+	body = json_object_new_object();
+	json_object_object_add(body, "compare", compare);
+	json_object_object_add(body, "success", success);
+	json_object_object_add(body, "failure", json_object_new_array());
+	if ((ret = etcd_call(&e->conn, "kv/txn", body, &r, err, errlen)))
 		return ret;
-	if (!strstr(r.buf, "\"succeeded\":true")) {
+	static const char *const pok[] = { "succeeded" };
+	const char *ok = etcd_field(r, pok, 1);
+	int won = ok && !strcmp(ok, "true");
+	json_object_put(r);
+	if (!won) {
 		snprintf(err, errlen, "generation %" PRIu64 " went to the other side first", gen + 1);
 		return 0;
 	}
+	e->won = gen + 1;
 	if (!e->keeping && !pthread_create(&e->keeper, NULL, keep_alive, e))
 		e->keeping = 1;
 	return 1;
@@ -253,6 +245,7 @@ static void e_close(struct arbiter *a)
 		pthread_mutex_unlock(&e->mu);
 		pthread_join(e->keeper, NULL);
 	}
+	etcd_conn_destroy(&e->conn);
 	pthread_cond_destroy(&e->cv);
 	pthread_mutex_destroy(&e->mu);
 	free(e);
@@ -265,7 +258,8 @@ static void init_curl(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int arbiter_etcd_open(struct arbiter **out, const char *endpoint, const char *key, char *err, size_t errlen)
+int arbiter_etcd_open(struct arbiter **out, const char *endpoint, const char *key, const struct arbiter_creds *creds,
+		      char *err, size_t errlen)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, init_curl);
@@ -276,7 +270,12 @@ int arbiter_etcd_open(struct arbiter **out, const char *endpoint, const char *ke
 	struct etcd_arbiter *e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	snprintf(e->endpoint, sizeof(e->endpoint), "%s", endpoint);
+	int r = etcd_conn_init(&e->conn, endpoint, creds, err, errlen);
+	if (r) {
+		etcd_conn_destroy(&e->conn);
+		free(e);
+		return r;
+	}
 	snprintf(e->key_gen, sizeof(e->key_gen), "%s/generation", key);
 	snprintf(e->key_live, sizeof(e->key_live), "%s/live", key);
 	pthread_mutex_init(&e->mu, NULL);

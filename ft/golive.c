@@ -109,6 +109,12 @@ static struct hostio *rp_io(struct ft_golive *g)
 	return &g->rp->io;
 }
 
+/* Live, and the arbiter that let it go live is lost: nothing more goes out. */
+static int fenced(struct ft_golive *g)
+{
+	return g->live_now && arbiter_fenced(g->authority, &g->fenced);
+}
+
 static uint64_t gl_clock_ns(struct hostio *h)
 {
 	struct ft_golive *g = self(h);
@@ -194,6 +200,8 @@ static void gl_console_out(struct hostio *h, unsigned con, const uint8_t *buf, s
 {
 	struct ft_golive *g = self(h);
 	struct hostio *to = live(g) ? g->out : rp_io(g);
+	if (fenced(g))
+		return;
 	if (!g->live_now && g->released) {
 		hold_console(g, con, buf, len);
 		return;
@@ -215,7 +223,7 @@ static int gl_disk_write(struct hostio *h, unsigned disk, uint64_t off, const vo
 {
 	struct ft_golive *g = self(h);
 	if (live(g))
-		return hostio_disk_write(g->out, disk, off, buf, len);
+		return fenced(g) ? -EIO : hostio_disk_write(g->out, disk, off, buf, len);
 	int r = hostio_disk_write(rp_io(g), disk, off, buf, len);
 	if (!r && len && disk < REPLAY_MAX_DISKS && g->dirty[disk])
 		for (uint64_t b = off / BLOCK; b <= (off + len - 1) / BLOCK && b < g->nblocks[disk]; b++)
@@ -226,12 +234,16 @@ static int gl_disk_write(struct hostio *h, unsigned disk, uint64_t off, const vo
 static int gl_disk_flush(struct hostio *h, unsigned disk)
 {
 	struct ft_golive *g = self(h);
+	if (live(g) && fenced(g))
+		return -EIO;
 	return hostio_disk_flush(live(g) ? g->out : rp_io(g), disk);
 }
 
 static int gl_net_send(struct hostio *h, unsigned nic, const uint8_t *frame, size_t len)
 {
 	struct ft_golive *g = self(h);
+	if (live(g) && fenced(g))
+		return 0;	/* lost, as a wire may lose it */
 	return hostio_net_send(live(g) ? g->out : rp_io(g), nic, frame, len);
 }
 
@@ -240,7 +252,7 @@ static int gl_deliver_due(struct hostio *h, uint64_t position)
 	struct ft_golive *g = self(h);
 	g->rp->position = position;
 	struct hostio *to = live(g) ? g->out : rp_io(g);
-	return to->ops->deliver_due(to, position);
+	return fenced(g) ? -EPIPE : to->ops->deliver_due(to, position);
 }
 
 static int gl_idle_wait(struct hostio *h, uint64_t position)
@@ -248,7 +260,7 @@ static int gl_idle_wait(struct hostio *h, uint64_t position)
 	struct ft_golive *g = self(h);
 	g->rp->position = position;
 	struct hostio *to = live(g) ? g->out : rp_io(g);
-	return to->ops->idle_wait(to, position);
+	return fenced(g) ? -EPIPE : to->ops->idle_wait(to, position);
 }
 
 static int gl_due(struct hostio *h)

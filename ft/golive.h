@@ -46,6 +46,8 @@ struct ft_golive {
 	int (*may_go_live)(void *ctx, uint64_t position);
 	void *ctx;
 	int live_now, refused;
+	const struct arbiter *authority;	/* live: while it holds (NULL: no arbiter) */
+	int fenced;			/* live, and the arbiter was lost: halting */
 	uint64_t armed[HOSTIO_TIMERS];	/* what the devices asked for during replay */
 	uint64_t guest_ns;		/* the guest clock as far as replay took it */
 	uint8_t *dirty[REPLAY_MAX_DISKS];	/* 4 KiB blocks the replay wrote */

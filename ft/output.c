@@ -86,6 +86,8 @@ static void mark(struct ft_hold *h)
  * (else it may be live already, with these outputs issued again); all, once alone. */
 static void release(struct ft_hold *h)
 {
+	if (h->alone && arbiter_fenced(h->authority, &h->fenced))
+		h->halted = 1;
 	if (h->halted)
 		return;
 	uint64_t acked = h->alone ? UINT64_MAX : ft_link_fresh(h->link) ? ft_primary_acked(h->link) : 0;
@@ -116,6 +118,8 @@ int ft_hold_lost(struct ft_hold *h)
 /* Waits until the oldest output may go (or the backup is gone); -EPIPE then. */
 static int wait_oldest(struct ft_hold *h)
 {
+	if (h->halted)
+		return -EPIPE;
 	mark(h);
 	if (!h->head || h->alone)
 		return 0;
@@ -212,7 +216,7 @@ static int hold_deliver_due(struct hostio *io, uint64_t position)
 	int n = h->inner->ops->deliver_due(h->inner, position);
 	mark(h);
 	release(h);
-	return n;
+	return h->fenced ? -EPIPE : n;
 }
 
 /* A halted guest waits for its next event, its outputs for the backup: whichever comes
@@ -232,7 +236,7 @@ static int hold_idle_wait(struct hostio *io, uint64_t position)
 		if (r == -EPIPE && ft_hold_lost(h))
 			break;
 	}
-	return h->inner->ops->idle_wait(h->inner, position);
+	return h->fenced ? -EPIPE : h->inner->ops->idle_wait(h->inner, position);
 }
 
 static int hold_due(struct hostio *io)

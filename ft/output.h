@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ft/arbiter.h"
 #include "ft/link.h"
 #include "vmm/hostio.h"
 
@@ -36,6 +37,8 @@ struct ft_hold {
 	int (*lost)(void *ctx);
 	void *lost_ctx;
 	int alone, halted;
+	const struct arbiter *authority;	/* alone: while it holds (NULL: no arbiter) */
+	int fenced;			/* alone, and the arbiter was lost: halted */
 	int seq_fd;			/* console side channel, -1 none */
 	uint64_t console_off;
 	uint64_t outputs, released, waited_ms;	/* counters */

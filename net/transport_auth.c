@@ -1,17 +1,15 @@
 #include "net/transport_auth.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "net/secret_file.h"
 #include "net/transport.h"
 
 #define KEY_FILE_MIN 16
@@ -26,29 +24,13 @@ struct link_aead {
 
 int transport_key_load(const char *path, uint8_t key[TRANSPORT_KEY_BYTES], char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot open the key file %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	struct stat st;
-	uint8_t buf[KEY_FILE_MAX + 1];
-	ssize_t n = -1;
-	const char *why = NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		why = "is not a regular file";
-	else if (st.st_uid != geteuid() && st.st_uid != 0)
-		why = "belongs to another user";
-	else if (st.st_mode & 077)
-		why = "is open to other users (chmod 600 it, as ssh asks of its keys)";
-	else if ((n = read(fd, buf, sizeof(buf))) < KEY_FILE_MIN || n > KEY_FILE_MAX)
-		why = n > KEY_FILE_MAX ? "is over 4096 bytes" : "holds under 16 bytes (make one with "
-		      "`(umask 077; head -c 32 /dev/urandom > FILE)`)";
-	close(fd);
-	if (why) {
-		snprintf(err, errlen, "the key file %s %s", path, why);
-		OPENSSL_cleanse(buf, sizeof(buf));
-		return -EINVAL;
+	uint8_t buf[KEY_FILE_MAX];
+	long n = secret_file_read(path, "key file", buf, KEY_FILE_MIN, sizeof(buf), err, errlen);
+	if (n < 0) {
+		if (n == -EINVAL && strstr(err, "holds under"))	/* say how to make one */
+			snprintf(err + strlen(err), errlen - strlen(err),
+				 " (make one with `(umask 077; head -c 32 /dev/urandom > FILE)`)");
+		return (int)n;
 	}
 	/* a fixed-size key whatever the file holds; the label keeps it apart from any other
 	 * use of the same bytes */

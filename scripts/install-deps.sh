@@ -5,7 +5,7 @@ set -euo pipefail
 # build and unit tests; the Linux test kernel (rsync: its headers_install); the KVM host
 # VM of tests/kvmhost (QEMU, busybox, cpio, kmod's depmod; its kernel comes from
 # linux-image-amd64 by apt-get download); RDMA verbs on Soft-RoCE inside it; the FT
-# arbiter (libcurl to etcd; etcd itself for the tests); headless Chromium for the
+# arbiter (libcurl and json-c to etcd; etcd itself for the tests, openssl for its certificates); headless Chromium for the
 # `detvm report` page test; Capstone for `detvm trace` and the read watchpoints of
 # replay --gdb; gdb, its client; the Debian guest of tests/debian (mmdebstrap, e2fsprogs'
 # mke2fs -d); man-db and groff-base to render and check the man page (install_man)
@@ -16,7 +16,7 @@ pkgs=(build-essential cmake pkg-config clang lld libclang-rt-14-dev
       rdma-core ibverbs-providers ibverbs-utils
       python3-protobuf python3-lz4 python3-cryptography hyperfine iproute2 time
       chromium gdb
-      libcurl4-openssl-dev etcd-server etcd-client libcapstone-dev
+      libcurl4-openssl-dev libjson-c-dev etcd-server etcd-client libcapstone-dev
       mmdebstrap e2fsprogs man-db groff-base)
 
 missing=()

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ft/arbiter.h"
 #include "vmm/machine.h"
 
 struct cli_command {
@@ -43,7 +44,8 @@ struct run_opts {
 	const char *peer, *wire;	/* ft primary: the backup, and the transport */
 	const char *key_file;		/* ft primary: the pair's shared key */
 	int beat_ms, dead_ms;		/* ft: heartbeat period, silence that means dead */
-	const char *arbiter;		/* ft: file:PATH or etcd://HOST:PORT/KEY, NULL none */
+	const char *arbiter;		/* ft: file:PATH or etcd(s)://HOST:PORT/KEY, NULL none */
+	struct arbiter_creds arb_creds;	/* ft: --arbiter-cacert, -cert, -key, -auth */
 	const char *console_seq;	/* ft: the console side channel's file, NULL none */
 	const char *restore;		/* --restore: start from this snapshot, not a boot */
 	const char *control;		/* --control: the socket `detvm snapshot` talks to */
@@ -136,6 +138,14 @@ int cli_parse_size(const char *s, uint64_t *out);
 /* --disk PATH[,ro|,rw] into cfg (arg is cut at the comma); 0 or DETVM_EXIT_USAGE after
  * printing why. */
 int cli_parse_disk(const char *cmd, struct machine_config *cfg, char *arg);
+/* The FT commands' --arbiter-cacert, -cert, -key and -auth (long options only). */
+enum { CLI_OPT_ARB_CACERT = 1000, CLI_OPT_ARB_CERT, CLI_OPT_ARB_KEY, CLI_OPT_ARB_AUTH };
+static inline void cli_arbiter_cred(struct arbiter_creds *c, int opt, const char *v)
+{
+	*(opt == CLI_OPT_ARB_CACERT ? &c->cacert : opt == CLI_OPT_ARB_CERT ? &c->cert
+	  : opt == CLI_OPT_ARB_KEY ? &c->key : &c->auth) = v;
+}
+
 #define CLI_FT_NO_KEY "no key given: use --key FILE (the secret both sides of the pair hold, mode 600)"
 
 /* --beat-ms / --dead-ms: 1..3600000 ms into *out; 0, or DETVM_EXIT_USAGE after saying why. */

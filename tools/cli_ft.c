@@ -55,8 +55,18 @@ const char cli_ft_help[] =
 	"  --beat-ms N          heartbeat period while nothing else is sent (default 10)\n"
 	"  --dead-ms N          silence after which the peer counts as dead (default 100);\n"
 	"                       both sides must give the same timings (the hello checks)\n"
-	"  --arbiter URL        file:PATH (an fcntl lock on a shared filesystem) or\n"
-	"                       etcd://HOST:PORT/KEY (etcd v3): without one, nobody goes live alone\n"
+	"  --arbiter URL        file:PATH (an fcntl lock on a shared filesystem),\n"
+	"                       etcd://HOST:PORT/KEY (etcd v3) or etcds://HOST:PORT/KEY (over TLS):\n"
+	"                       without one, nobody goes live alone. A side that won loses its\n"
+	"                       authority with its etcd lease (5 s without a keep-alive): it\n"
+	"                       releases nothing more and halts (exit 13)\n"
+	"  --arbiter-cacert FILE  etcds: the CA that signed etcd's certificate (PEM)\n"
+	"  --arbiter-cert FILE  etcds: this side's client certificate (PEM), with --arbiter-key FILE\n"
+	"                       (with no CommonName where etcd has users: its JSON gateway refuses\n"
+	"                       a certificate with one then)\n"
+	"  --arbiter-key FILE   etcds: the client certificate's private key (PEM)\n"
+	"  --arbiter-auth FILE  etcds: etcd's user and password, \"USER:PASSWORD\" in a file only\n"
+	"                       its owner can read\n"
 	"  --console-seq PATH   the console side channel: \"OFFSET LENGTH\" before each chunk of\n"
 	"                       console output (tools/ft_console.py merges the two sides)\n"
 	"Backup only:\n"
@@ -98,7 +108,8 @@ const char cli_ft_help[] =
 	"state unasked or too large, a trace over --max-trace); 10 the peer could not be\n"
 	"reached or was refused at the hello; 12 the last primary was refused for a trace header\n"
 	"that disagrees with the backup's --disk, --net or --max-mem, and none came after it\n"
-	"within --accept-timeout; 13 halted by the arbiter.\n";
+	"within --accept-timeout; 13 halted by the arbiter (lost, unreachable, or its lease gone;\n"
+	"at the start too: a side that cannot use its arbiter runs nothing).\n";
 
 int cli_ft_open_seq(const char *path, int *fd)
 {
@@ -135,11 +146,12 @@ static int primary(int argc, char **argv)
 	side.peer = o.peer;
 	side.seq_fd = -1;
 	if (o.arbiter) {
-		if (arbiter_open(&side.arb, o.arbiter, "primary", err, sizeof(err)) ||
+		if (arbiter_open(&side.arb, o.arbiter, "primary", &o.arb_creds, err, sizeof(err)) ||
 		    side.arb->ops->generation(side.arb, &side.gen, err, sizeof(err))) {
-			log_error("%s", err);
+			/* an arbiter this side cannot use is one it cannot win: nothing runs */
+			log_error(side.arb ? "%s; halting before the guest starts" : "%s", err);
 			arbiter_close(side.arb);
-			return side.arb ? DETVM_EXIT_HOST : DETVM_EXIT_USAGE;
+			return side.arb ? DETVM_EXIT_FT_HALTED : DETVM_EXIT_USAGE;
 		}
 	}
 	if (cli_ft_open_seq(o.console_seq, &side.seq_fd)) {

@@ -31,6 +31,7 @@
 
 struct backup_opts {
 	const char *listen, *trace, *wire, *serial, *arbiter, *console_seq, *net, *control, *protect, *key_file;
+	struct arbiter_creds arb_creds;
 	int beat_ms, dead_ms, stats;
 	double accept_timeout;
 	struct machine_config shared;	/* --disk: the shared disks, never the header's paths */
@@ -50,7 +51,11 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		{ "net", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
 		{ "control", required_argument, NULL, 'C' }, { "protect", required_argument, NULL, 'P' },
 		{ "disk", required_argument, NULL, 'd' },    { "max-mem", required_argument, NULL, 'M' },
-		{ "max-trace", required_argument, NULL, 'X' }, { "key", required_argument, NULL, 'k' }, { 0 },
+		{ "max-trace", required_argument, NULL, 'X' }, { "key", required_argument, NULL, 'k' },
+		{ "arbiter-cacert", required_argument, NULL, CLI_OPT_ARB_CACERT },
+		{ "arbiter-cert", required_argument, NULL, CLI_OPT_ARB_CERT },
+		{ "arbiter-key", required_argument, NULL, CLI_OPT_ARB_KEY },
+		{ "arbiter-auth", required_argument, NULL, CLI_OPT_ARB_AUTH }, { 0 },
 	};
 	const char *cmd = "ft backup";
 	memset(b, 0, sizeof(*b));
@@ -74,6 +79,9 @@ static int parse_backup(int argc, char **argv, struct backup_opts *b)
 		case 'C': b->control = optarg; break;
 		case 'P': b->protect = optarg; break;
 		case 'k': b->key_file = optarg; break;
+		case CLI_OPT_ARB_CACERT: case CLI_OPT_ARB_CERT: case CLI_OPT_ARB_KEY: case CLI_OPT_ARB_AUTH:
+			cli_arbiter_cred(&b->arb_creds, c, optarg);
+			break;
 		case 'd':
 			if (cli_parse_disk(cmd, &b->shared, optarg))
 				return DETVM_EXIT_USAGE;
@@ -213,6 +221,7 @@ static int wrap(void *ctx, struct replayer *rp, struct hostio **io, struct run_o
 	}
 	s->golive_made = 1;
 	s->g.released = &s->link.mark;
+	s->g.authority = s->arb;
 	for (size_t i = 0; i < c->n_nics && i < FT_GOLIVE_MAX_NICS; i++)
 		s->g.nic_spec[s->g.nnics++] = s->b->net;	/* given: check_header */
 	*io = &s->g.io;
@@ -341,9 +350,9 @@ static int form_pair(struct backup_side *s, struct transport_listener *lst, int 
 		}
 		/* the generation this pair contends for: read once the pair has formed */
 		if (s->arb && s->arb->ops->generation(s->arb, &s->gen, err, sizeof(err))) {
-			log_error("%s", err);
+			log_error("%s; halting", err);
 			transport_destroy(t);
-			return DETVM_EXIT_HOST;
+			return DETVM_EXIT_FT_HALTED;
 		}
 		*wfd = file_create_private(b->trace);
 		int rfd = *wfd < 0 ? *wfd : open(b->trace, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -401,7 +410,7 @@ int cli_ft_backup(int argc, char **argv)
 	s.incoming.mem_max = b.max_mem;
 	if (cli_ft_load_key(s.key, b.key_file))
 		return DETVM_EXIT_USAGE;
-	if (b.arbiter && arbiter_open(&s.arb, b.arbiter, "backup", err, sizeof(err))) {
+	if (b.arbiter && arbiter_open(&s.arb, b.arbiter, "backup", &b.arb_creds, err, sizeof(err))) {
 		log_error("%s", err);
 		return DETVM_EXIT_USAGE;
 	}
@@ -434,7 +443,7 @@ int cli_ft_backup(int argc, char **argv)
 		code = cli_protect_finish(&s.protect, code);
 		if (!s.g.live_now && !code)	/* the whole trace replayed: the primary says BYE */
 			ft_backup_wait_bye(&s.link, 10000);
-		if (s.halted)
+		if (s.halted || s.g.fenced)
 			code = DETVM_EXIT_FT_HALTED;
 		else if (s.g.live_now)
 			log_info("the guest ran on live from exit %llu and ended with status %d",

@@ -37,7 +37,7 @@ int cli_ft_side_sink(void *ctx, const void *data, size_t len)
 {
 	struct cli_ft_side *p = ctx;
 	if (p->hold.alone)
-		return 0;
+		return p->hold.fenced ? -EPIPE : 0;
 	int r = ft_primary_sink(&p->link, data, len);
 	return r == -EPIPE ? ft_hold_lost(&p->hold) : r;
 }
@@ -49,6 +49,7 @@ struct hostio *cli_ft_side_wrap(void *ctx, struct hostio *live)
 	p->hold.lost = backup_lost;
 	p->hold.lost_ctx = p;
 	p->hold.seq_fd = p->seq_fd;
+	p->hold.authority = p->arb;
 	return &p->hold.io;
 }
 

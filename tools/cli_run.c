@@ -193,6 +193,10 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		{ "chaos", required_argument, NULL, 'Z' },  { "chaos-max", required_argument, NULL, 'Y' },
 		{ "chaos-pause-us", required_argument, NULL, 'U' }, { "show-tsc", no_argument, NULL, 'H' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "arbiter-cacert", required_argument, NULL, CLI_OPT_ARB_CACERT },
+		{ "arbiter-cert", required_argument, NULL, CLI_OPT_ARB_CERT },
+		{ "arbiter-key", required_argument, NULL, CLI_OPT_ARB_KEY },
+		{ "arbiter-auth", required_argument, NULL, CLI_OPT_ARB_AUTH },
 		{ 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -213,7 +217,7 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 	while ((c = getopt_long(argc, argv, record ? ":m:c:i:d:n:s:t:vqho:" : ":m:c:i:d:n:s:t:vqh",
 				longopts, &li)) != -1) {
 		/* a long option of another command: its value, if any, is consumed already */
-		if ((((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q' || c == 'k') && !ft) ||
+		if ((((c == 'o' || c == 'C') && !record) || ((c == 'P' || c == 'T' || c == 'B' || c == 'K' || c == 'A' || c == 'Q' || c == 'k' || c >= CLI_OPT_ARB_CACERT) && !ft) ||
 		     ((c == 'Z' || c == 'Y' || c == 'U' || c == 'R' || c == 'W') && ft)) && li >= 0)	/* a backup replays; it cannot follow chaos live */
 			return cli_usage_error(cmd, "unknown option '--%s'", longopts[li].name);
 		li = -1;
@@ -252,6 +256,9 @@ int cli_run_opts_parse(const char *cmd, const char *help, int argc, char **argv,
 		}
 		case 'P': o->peer = optarg; break;
 		case 'k': o->key_file = optarg; break;
+		case CLI_OPT_ARB_CACERT: case CLI_OPT_ARB_CERT: case CLI_OPT_ARB_KEY: case CLI_OPT_ARB_AUTH:
+			cli_arbiter_cred(&o->arb_creds, c, optarg);
+			break;
 		case 'A': o->arbiter = optarg; break;
 		case 'Q': o->console_seq = optarg; break;
 		case 'T': o->wire = optarg; break;

@@ -77,8 +77,21 @@ plain_journal() {
 		"$elf" 2>"$tmp/plain.err" </dev/null || fail "the plain journal run failed: $(tail -1 "$tmp/plain.err")"
 }
 
+# creds_of SIDE: the --arbiter-* options of SIDE (primary or backup): the array
+# SIDE_creds if declared, else arb_creds (paths without spaces).
+creds_of() {
+	local -n own=${1}_creds 2>/dev/null
+	if declare -p "${1}_creds" >/dev/null 2>&1; then
+		echo ${own[@]+"${own[@]}"}
+	else
+		echo ${arb_creds[@]+"${arb_creds[@]}"}
+	fi
+}
+
 # start_pair DIR PORT ARBITER GUEST_ARGS...: backup then primary, on loopback, each
-# with its console, side channel and log in DIR; sets bpid and ppid.
+# with its console, side channel and log in DIR; sets bpid and ppid. Both sides also get
+# the array arb_creds (the --arbiter-* options), if set; each side the array
+# primary_creds or backup_creds instead, where that is set.
 start_pair() {
 	start_backup "$@"
 	local d=$1 arb=$3
@@ -95,7 +108,7 @@ start_backup() {
 	local d=$1 port=$2 arb=$3 try
 	shift 3
 	local arbiter=() shared=()
-	[ -n "$arb" ] && arbiter=(--arbiter "$arb")
+	[ -n "$arb" ] && arbiter=(--arbiter "$arb" $(creds_of backup))
 	while [ $# -gt 1 ]; do
 		case $1 in --disk | --net) shared+=("$1" "$2") ;; esac
 		shift
@@ -123,7 +136,7 @@ start_primary() {
 	local d=$1 arb=$2
 	shift 2
 	local arbiter=()
-	[ -n "$arb" ] && arbiter=(--arbiter "$arb")
+	[ -n "$arb" ] && arbiter=(--arbiter "$arb" $(creds_of primary))
 	"$detvm" ft primary --peer "127.0.0.1:$pair_port" --key "$(ft_key)" -o "$d/p.trace" "${arbiter[@]}" --dead-ms "$dead_ms" \
 		--console-seq "$d/p.seq" -s "file:$d/p.con" --timeout 300 -v "$@" "$elf" 2>"$d/p.err" </dev/null &
 	ppid=$!
