@@ -23,26 +23,42 @@ static struct ft_golive *self(struct hostio *h)
 	return h->priv;
 }
 
-/* Brings the shared disks up to the replay's copies: every block the replay wrote. */
-static int sync_disks(struct ft_golive *g)
+/* One disk's blocks the replay wrote, to the shared disk. */
+static int sync_disk(struct ft_golive *g, unsigned d)
 {
 	static uint8_t buf[BLOCK];
+	for (uint64_t b = 0; b < g->nblocks[d]; b++) {
+		if (!(g->dirty[d][b / 8] & (1u << (b % 8))))
+			continue;
+		uint64_t off = b * BLOCK, len = g->rp->disk_size[d] - off;
+		if (len > BLOCK)
+			len = BLOCK;
+		int r = file_pread_full(g->rp->disk_fd[d], buf, len, off);
+		if (!r)
+			r = file_pwrite_full(g->live->disk_fd[d], buf, len, off);
+		if (r)
+			return r;
+		g->blocks_copied++;
+	}
+	if (g->nblocks[d] && fdatasync(g->live->disk_fd[d]) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Brings the shared disks up to the replay's copies: every block the replay wrote. The
+ * fence first: a stale primary still writing a disk finishes its write, then writes
+ * nothing more; what it wrote, the copy writes again. */
+static int sync_disks(struct ft_golive *g)
+{
 	for (unsigned d = 0; d < g->rp->ndisks && d < g->live->ndisks; d++) {
-		for (uint64_t b = 0; b < g->nblocks[d]; b++) {
-			if (!(g->dirty[d][b / 8] & (1u << (b % 8))))
-				continue;
-			uint64_t off = b * BLOCK, len = g->rp->disk_size[d] - off;
-			if (len > BLOCK)
-				len = BLOCK;
-			int r = file_pread_full(g->rp->disk_fd[d], buf, len, off);
-			if (!r)
-				r = file_pwrite_full(g->live->disk_fd[d], buf, len, off);
-			if (r)
-				return r;
-			g->blocks_copied++;
-		}
-		if (g->nblocks[d] && fdatasync(g->live->disk_fd[d]) < 0)
-			return -errno;
+		int r = g->fence ? ft_fence_enter(g->fence, d) : 0;
+		if (r)
+			return r;
+		r = sync_disk(g, d);
+		if (g->fence)
+			ft_fence_leave(g->fence, d);
+		if (r)
+			return r;
 	}
 	return 0;
 }
@@ -222,8 +238,19 @@ static int gl_disk_read(struct hostio *h, unsigned disk, uint64_t off, void *buf
 static int gl_disk_write(struct hostio *h, unsigned disk, uint64_t off, const void *buf, size_t len)
 {
 	struct ft_golive *g = self(h);
-	if (live(g))
-		return fenced(g) ? -EIO : hostio_disk_write(g->out, disk, off, buf, len);
+	if (live(g)) {
+		if (fenced(g))
+			return -EIO;
+		int r = g->fence ? ft_fence_enter(g->fence, disk) : 0;
+		if (r == -ESTALE)	/* a newer pair's side is live: this one stops */
+			g->fenced = 1;
+		if (r)
+			return -EIO;
+		r = hostio_disk_write(g->out, disk, off, buf, len);
+		if (g->fence)
+			ft_fence_leave(g->fence, disk);
+		return r;
+	}
 	int r = hostio_disk_write(rp_io(g), disk, off, buf, len);
 	if (!r && len && disk < REPLAY_MAX_DISKS && g->dirty[disk])
 		for (uint64_t b = off / BLOCK; b <= (off + len - 1) / BLOCK && b < g->nblocks[disk]; b++)

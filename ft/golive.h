@@ -47,6 +47,7 @@ struct ft_golive {
 	void *ctx;
 	int live_now, refused;
 	const struct arbiter *authority;	/* live: while it holds (NULL: no arbiter) */
+	struct ft_fence *fence;		/* the shared disks' (NULL: none): live writes go through it */
 	int fenced;			/* live, and the arbiter was lost: halting */
 	uint64_t armed[HOSTIO_TIMERS];	/* what the devices asked for during replay */
 	uint64_t guest_ns;		/* the guest clock as far as replay took it */

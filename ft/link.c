@@ -9,7 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MSG_PIECE = 1, MSG_ACK = 2, MSG_BEAT = 3, MSG_BYE = 4, MSG_STATE = 5, MSG_MARK = 6 };
+/* MSG_PIECE_SYNC: a piece the backup makes durable (fdatasync) before it acknowledges it */
+enum { MSG_PIECE = 1, MSG_ACK = 2, MSG_BEAT = 3, MSG_BYE = 4, MSG_STATE = 5, MSG_MARK = 6, MSG_PIECE_SYNC = 7 };
 
 /* The primary queues at most this much for the backup; past it the guest waits. */
 #define QUEUE_MAX_BYTES (64u << 20)
@@ -83,14 +84,15 @@ static int handle(struct ft_link *l, const uint8_t *m, ssize_t n, int primary)
 			l->acked = v;
 			pthread_cond_broadcast(&l->cv);
 		}
-	} else if (!primary && n >= 1 && m[0] == MSG_PIECE && l->fd_bytes + (uint64_t)n - 1 > l->fd_max) {
+	} else if (!primary && n >= 1 && (m[0] == MSG_PIECE || m[0] == MSG_PIECE_SYNC) &&
+		   l->fd_bytes + (uint64_t)n - 1 > l->fd_max) {
 		char why[200];
 		snprintf(why, sizeof(why), "the primary's trace passed this backup's quota of %" PRIu64 " bytes: refused",
 			 l->fd_max);
 		l->fault = 1;	/* a backup that cannot hold the log has nothing to go live from */
 		peer_ended(l, FT_PEER_DEAD, why);
 		ended = 1;
-	} else if (!primary && n >= 1 && m[0] == MSG_PIECE) {
+	} else if (!primary && n >= 1 && (m[0] == MSG_PIECE || m[0] == MSG_PIECE_SYNC)) {
 		l->fd_bytes += (uint64_t)n - 1;
 		pthread_mutex_unlock(&l->mu);
 		const uint8_t *p = m + 1;
@@ -105,6 +107,11 @@ static int handle(struct ft_link *l, const uint8_t *m, ssize_t n, int primary)
 			else
 				p += w, left -= (size_t)w;
 		}
+		/* a disk flush the guest waits for is in it: on stable storage before the ACK */
+		if (!err && m[0] == MSG_PIECE_SYNC && fdatasync(l->fd) < 0)
+			err = errno;
+		if (m[0] == MSG_PIECE_SYNC)
+			l->synced++;
 		pthread_mutex_lock(&l->mu);
 		if (err) {
 			char why[160];
@@ -339,7 +346,7 @@ static int queue(struct ft_link *l, uint8_t type, const void *data, size_t len)
 	if (!p)
 		return -ENOMEM;
 	p->next = NULL;
-	p->piece = type == MSG_PIECE;
+	p->piece = type == MSG_PIECE || type == MSG_PIECE_SYNC;
 	p->len = len + 1;
 	p->msg[0] = type;
 	memcpy(p->msg + 1, data, len);
@@ -366,7 +373,9 @@ static int queue(struct ft_link *l, uint8_t type, const void *data, size_t len)
 
 int ft_primary_sink(void *link, const void *data, size_t len)
 {
-	return queue(link, MSG_PIECE, data, len);
+	struct ft_link *l = link;
+	int sync = __atomic_exchange_n(&l->sync_next, 0, __ATOMIC_ACQ_REL);
+	return queue(link, sync ? MSG_PIECE_SYNC : MSG_PIECE, data, len);
 }
 
 int ft_primary_state(struct ft_link *l, const void *data, size_t len)

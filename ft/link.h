@@ -65,6 +65,10 @@ struct ft_link {
 	void *state_ctx;
 	uint64_t fd_max;		/* the trace's quota in bytes (0: FT_TRACE_MAX_DEFAULT) */
 	uint64_t fd_bytes;		/* written to fd so far */
+	uint64_t synced;		/* pieces made durable before their ACK */
+	/* primary: the next piece holds a disk flush, so the backup makes it durable before
+	 * it acknowledges it (a flush completes to the guest only then) */
+	int sync_next;
 	uint64_t seen;			/* pieces ft_backup_more() has let the reader see */
 };
 

@@ -1,6 +1,7 @@
 #include "ft/output.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,18 @@ static void perform(struct ft_hold *h, const struct ft_output *o)
 		hostio_net_send(h->inner, o->index, o->data, o->len);
 		break;
 	case OUT_DISK_WRITE:
-		r = hostio_disk_write(h->inner, o->index, o->off, o->data, o->len);
+		if (h->stall_at && ++h->disk_writes == h->stall_at)
+			raise(SIGSTOP);	/* a primary that stands still here, for the fencing test */
+		r = h->fence ? ft_fence_enter(h->fence, o->index) : 0;
+		if (r == -ESTALE) {	/* said why; the backup is live: nothing more from here */
+			h->fenced = h->halted = 1;
+			return;
+		}
+		if (!r) {
+			r = hostio_disk_write(h->inner, o->index, o->off, o->data, o->len);
+			if (h->fence)
+				ft_fence_leave(h->fence, o->index);
+		}
 		break;
 	case OUT_DISK_FLUSH:
 		r = hostio_disk_flush(h->inner, o->index);
@@ -73,6 +85,10 @@ static void mark(struct ft_hold *h)
 {
 	if (!h->unmarked)
 		return;
+	if (h->unsynced && h->link) {
+		__atomic_store_n(&h->link->sync_next, 1, __ATOMIC_RELEASE);
+		h->unsynced = 0;
+	}
 	if (h->flush)
 		h->flush(h->flush_ctx);
 	uint64_t n = ft_primary_queued(h->link);
@@ -91,7 +107,7 @@ static void release(struct ft_hold *h)
 	if (h->halted)
 		return;
 	uint64_t acked = h->alone ? UINT64_MAX : ft_link_fresh(h->link) ? ft_primary_acked(h->link) : 0;
-	while (h->head && h->head->piece && h->head->piece <= acked) {
+	while (h->head && h->head->piece && h->head->piece <= acked && !h->halted) {
 		struct ft_output *o = h->head;
 		h->head = o->next;
 		if (!h->head)
@@ -152,6 +168,7 @@ static void enqueue(struct ft_hold *h, enum output_kind kind, unsigned index, ui
 	h->tail = o;
 	h->held_bytes += len;
 	h->unmarked = 1;
+	h->unsynced |= kind == OUT_DISK_FLUSH;
 	h->outputs++;
 }
 
@@ -275,6 +292,8 @@ void ft_hold_init(struct ft_hold *h, struct hostio *inner, struct ft_link *link)
 	h->inner = inner;
 	h->link = link;
 	h->seq_fd = -1;
+	const char *stall = getenv("DETVM_TEST_STALL_AT_WRITE");
+	h->stall_at = stall ? strtoull(stall, NULL, 10) : 0;
 	for (unsigned k = 0; k < HOSTIO_EV_KINDS; k++)
 		for (unsigned s = 0; s < HOSTIO_MAX_SOURCES; s++)
 			hostio_subscribe(inner, k, s, forward, h);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "ft/arbiter.h"
+#include "ft/fence.h"
 #include "ft/link.h"
 #include "vmm/hostio.h"
 
@@ -32,13 +33,17 @@ struct ft_hold {
 	struct ft_output *head, *tail;	/* queued outputs, oldest first */
 	size_t held_bytes;
 	int unmarked;			/* outputs queued since the last flush */
+	int unsynced;			/* a disk flush among them: the piece must be made durable */
 	/* the backup is gone: 1 go on alone (every output goes at once), 0 halt (none
 	 * goes again); asked once */
 	int (*lost)(void *ctx);
 	void *lost_ctx;
 	int alone, halted;
 	const struct arbiter *authority;	/* alone: while it holds (NULL: no arbiter) */
-	int fenced;			/* alone, and the arbiter was lost: halted */
+	struct ft_fence *fence;		/* the shared disks' (NULL: none) */
+	int fenced;			/* the arbiter lost, or a newer generation wrote: halted */
+	uint64_t stall_at;		/* a test's hook: SIGSTOP before this disk write (0 never) */
+	uint64_t disk_writes;		/* released so far */
 	int seq_fd;			/* console side channel, -1 none */
 	uint64_t console_off;
 	uint64_t outputs, released, waited_ms;	/* counters */

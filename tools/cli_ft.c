@@ -154,6 +154,14 @@ static int primary(int argc, char **argv)
 			return side.arb ? DETVM_EXIT_FT_HALTED : DETVM_EXIT_USAGE;
 		}
 	}
+	static struct ft_fence fence;
+	if (side.arb) {	/* only a side that may go on alone, or live, must be fenced */
+		if ((r = cli_ft_fence_open(&fence, &o.cfg, side.gen))) {
+			arbiter_close(side.arb);
+			return r;
+		}
+		side.fence = &fence;
+	}
 	if (cli_ft_open_seq(o.console_seq, &side.seq_fd)) {
 		arbiter_close(side.arb);
 		return DETVM_EXIT_USAGE;
@@ -188,6 +196,7 @@ static int primary(int argc, char **argv)
 			 (unsigned long long)side.hold.waited_ms);
 	ft_hold_destroy(&side.hold);
 	ft_link_destroy(&side.link);
+	ft_fence_close(&fence);
 	arbiter_close(side.arb);
 	if (side.seq_fd >= 0)
 		close(side.seq_fd);

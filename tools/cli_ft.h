@@ -22,7 +22,12 @@ struct cli_ft_side {
 	const char *peer;
 	int seq_fd;
 	uint8_t key[TRANSPORT_KEY_BYTES];	/* the pair's (--key) */
+	struct ft_fence *fence;		/* the shared disks' (NULL: none), set before wrap */
 };
+
+/* The fence of the shared disks (their paths resolved, read-only ones left out) for a
+ * side of generation gen: 0, or an exit code after saying why. */
+int cli_ft_fence_open(struct ft_fence *f, const struct machine_config *cfg, uint64_t gen);
 
 /* The link's terms: the side's key and the timings, defaults as ft/link.c applies them. */
 struct transport_terms cli_ft_terms(const uint8_t key[TRANSPORT_KEY_BYTES], int beat_ms, int dead_ms);

@@ -151,6 +151,7 @@ struct backup_side {
 	int golive_made;
 	int seq_fd;
 	uint8_t key[TRANSPORT_KEY_BYTES];	/* the pair's (--key) */
+	struct ft_fence fence;		/* the shared disks', with an arbiter */
 	int halted;		/* lost the arbiter or could not reach it */
 	struct ft_incoming incoming;	/* the state a re-protected primary sends first */
 	struct cli_control control;	/* --control: re-protection once live */
@@ -176,8 +177,10 @@ static int may_go_live(void *ctx, uint64_t position)
 	}
 	char then[64];
 	snprintf(then, sizeof(then), "going live at exit %llu", (unsigned long long)position);
-	if (arbiter_decide(s->arb, s->gen, then))
+	if (arbiter_decide(s->arb, s->gen, then)) {
+		s->fence.gen = s->gen + 1;	/* it writes as the generation it won */
 		return 1;
+	}
 	s->halted = 1;
 	return 0;
 }
@@ -222,6 +225,7 @@ static int wrap(void *ctx, struct replayer *rp, struct hostio **io, struct run_o
 	s->golive_made = 1;
 	s->g.released = &s->link.mark;
 	s->g.authority = s->arb;
+	s->g.fence = s->fence.n ? &s->fence : NULL;
 	for (size_t i = 0; i < c->n_nics && i < FT_GOLIVE_MAX_NICS; i++)
 		s->g.nic_spec[s->g.nnics++] = s->b->net;	/* given: check_header */
 	*io = &s->g.io;
@@ -292,6 +296,7 @@ static void created(void *ctx, struct machine *m)
 	s->protect = (struct cli_protect){ .g = &s->g, .hdr = s->hdr, .m = m, .trace_base = s->b->trace,
 					   .beat_ms = s->b->beat_ms, .dead_ms = s->b->dead_ms };
 	s->protect.side.arb = s->arb;
+	s->protect.side.fence = s->fence.n ? &s->fence : NULL;
 	memcpy(s->protect.side.key, s->key, sizeof(s->key));
 	s->control.protect = cli_protect_request;
 	s->control.protect_ctx = &s->protect;
@@ -414,6 +419,10 @@ int cli_ft_backup(int argc, char **argv)
 		log_error("%s", err);
 		return DETVM_EXIT_USAGE;
 	}
+	if (s.arb && (r = cli_ft_fence_open(&s.fence, &b.shared, 0))) {
+		arbiter_close(s.arb);
+		return r;
+	}
 	if (cli_ft_open_seq(b.console_seq, &s.seq_fd)) {
 		arbiter_close(s.arb);
 		return DETVM_EXIT_USAGE;
@@ -450,6 +459,9 @@ int cli_ft_backup(int argc, char **argv)
 				 (unsigned long long)s.g.position, code);
 		else if (s.link.peer == FT_PEER_DEAD && !code)
 			log_error("the primary is gone: %s", s.link.why);
+		if (s.link.synced)	/* pieces that held a disk flush */
+			log_info("%llu pieces with a disk flush in them were made durable before their ACK",
+				 (unsigned long long)s.link.synced);
 		ft_link_destroy(&s.link);
 		close(wfd);
 	}
@@ -459,6 +471,7 @@ out:
 		ft_golive_destroy(&s.g);
 	if (s.live_made)
 		host_run_destroy(&s.live);
+	ft_fence_close(&s.fence);
 	arbiter_close(s.arb);
 	if (s.seq_fd >= 0)
 		close(s.seq_fd);

@@ -2,6 +2,9 @@
  * output rule's hold in front of the live host, the link as the trace's sink, and what
  * happens when the backup is lost. */
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ft/arbiter.h"
 #include "replay/record.h"
@@ -18,7 +21,11 @@ static int backup_lost(void *ctx)
 		log_error("no --arbiter: the primary does not go on alone; halting");
 		return 0;
 	}
-	return arbiter_decide(p->arb, p->gen, "going on alone");
+	if (!arbiter_decide(p->arb, p->gen, "going on alone"))
+		return 0;
+	if (p->fence)	/* from here it writes as the generation it won */
+		p->fence->gen = p->gen + 1;
+	return 1;
 }
 
 /* After the footer: the backup acknowledges every piece, then what the guest output last
@@ -50,6 +57,7 @@ struct hostio *cli_ft_side_wrap(void *ctx, struct hostio *live)
 	p->hold.lost_ctx = p;
 	p->hold.seq_fd = p->seq_fd;
 	p->hold.authority = p->arb;
+	p->hold.fence = p->fence;
 	return &p->hold.io;
 }
 
@@ -69,6 +77,26 @@ struct transport_terms cli_ft_terms(const uint8_t key[TRANSPORT_KEY_BYTES], int 
 	return (struct transport_terms){ .key = key,
 					 .beat_ms = (uint32_t)(beat_ms > 0 ? beat_ms : FT_BEAT_MS_DEFAULT),
 					 .dead_ms = (uint32_t)(dead_ms > 0 ? dead_ms : FT_DEAD_MS_DEFAULT) };
+}
+
+int cli_ft_fence_open(struct ft_fence *f, const struct machine_config *cfg, uint64_t gen)
+{
+	char real[MACHINE_MAX_DISKS][PATH_MAX], err[600];
+	const char *paths[MACHINE_MAX_DISKS];
+	for (unsigned i = 0; i < cfg->ndisks; i++) {
+		paths[i] = NULL;
+		if (cfg->disks[i].read_only)
+			continue;
+		if (!realpath(cfg->disks[i].path, real[i])) {
+			log_error("cannot resolve the shared disk '%s': %s", cfg->disks[i].path, strerror(errno));
+			return DETVM_EXIT_USAGE;
+		}
+		paths[i] = real[i];
+	}
+	if (!ft_fence_open(f, paths, cfg->ndisks, gen, err, sizeof(err)))
+		return 0;
+	log_error("%s", err);
+	return DETVM_EXIT_USAGE;
 }
 
 int cli_ft_load_key(uint8_t key[TRANSPORT_KEY_BYTES], const char *path)

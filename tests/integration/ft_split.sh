@@ -9,7 +9,11 @@
 #    plain run's;
 #  - no arbiter given: the backup of a killed primary does not go live (exit 7);
 #  - arbiter down (etcd stopped): the backup of a killed primary does not go live, it
-#    halts (exit 13), and says the arbiter is unreachable.
+#    halts (exit 13), and says the arbiter is unreachable;
+#  - fencing: a primary that stops itself inside its release loop, just before a disk
+#    write (a test hook), while its backup goes live and runs the guest to its end: let
+#    go, it writes nothing more ("fenced off"), halts (13), and the shared disk equals a
+#    plain run's (that write, of tick 30, would put back an older record over tick 94's).
 # usage: ft_split.sh DETVM GUEST_ELF
 set -u
 detvm=$1 elf=$2
@@ -86,4 +90,26 @@ finish
 [ $brc -eq 13 ] || fail "arbiter down: the backup exited $brc, want 13 (halted)"
 grep -q "the arbiter is unreachable" "$d/b.err" || fail "arbiter down: the backup did not say the arbiter is unreachable"
 grep -q "live at exit" "$d/b.err" && fail "arbiter down: the backup went live"
-echo "PASS ft_split: backup killed -> primary alone; stale primary halts (13) after the backup went live, nothing released; no arbiter -> 7; arbiter down -> 13 (${SECONDS}s)"
+# 5. a stale primary inside its release loop: the fence
+etcd_start
+d=$tmp/fence
+mkdir -p "$d"
+make_disk "$d/disk.img"
+DETVM_TEST_STALL_AT_WRITE=30 start_pair "$d" $((port + 5)) "$etcd_url/split/e" --disk "$d/disk.img" \
+	--cmdline "prog=journal n=$n"
+for _ in $(seq 600); do [[ $(ps -o stat= -p "$ppid" 2>/dev/null) == T* ]] && break; sleep 0.1; done
+[[ $(ps -o stat= -p "$ppid" 2>/dev/null) == T* ]] || fail "fence: the primary did not stop at its 30th disk write"
+wait "$bpid"
+brc=$?
+bpid=
+[ $brc -eq 0 ] || fail "fence: the backup exited $brc"
+cmp -s "$d/disk.img" "$tmp/plain.img" || fail "fence: the disk differs from a plain run's before the primary resumed"
+kill -CONT "$ppid"
+wait "$ppid"
+prc=$?
+ppid=
+cmp -s "$d/disk.img" "$tmp/plain.img" || fail "fence: the stale primary wrote the shared disk after its backup went live"
+[ $prc -eq 13 ] || fail "fence: the stale primary exited $prc, want 13"
+grep -q "fenced off, writing nothing more" "$d/p.err" || fail "fence: the stale primary did not say it was fenced off"
+echo "  fence: $(grep -m1 "fenced off" "$d/p.err" | sed 's/^detvm: //')"
+echo "PASS ft_split: backup killed -> primary alone; stale primary halts (13) after the backup went live, nothing released; no arbiter -> 7; arbiter down -> 13; a stale primary fenced off the shared disk (${SECONDS}s)"

@@ -70,6 +70,13 @@ static pid_t backup(int dead_ms)
 	while (!ft_backup_more(&l))
 		;
 	int rc = l.peer == FT_PEER_DONE ? 0 : l.peer == FT_PEER_DEAD ? 1 : 2;
+	char sp[64];
+	snprintf(sp, sizeof(sp), "%s.synced", path);
+	FILE *f = fopen(sp, "w");	/* pieces made durable before their ACK */
+	if (f) {
+		fprintf(f, "%llu\n", (unsigned long long)l.synced);
+		fclose(f);
+	}
 	ft_link_destroy(&l);
 	_exit(rc);
 }
@@ -97,8 +104,13 @@ static void test_stream(void **state)
 	assert_int_equal(ft_primary_start(&l, connect_to_backup(), 0, 0), 0);
 	uint8_t *b = malloc(200 << 10);
 	size_t total = 0;
+	unsigned syncs = 0;
 	for (unsigned i = 0; i < PIECES; i++) {
 		piece(b, i);
+		if (i % 7 == 3) {	/* a disk flush in it: durable before its ACK */
+			l.sync_next = 1;
+			syncs++;
+		}
 		assert_int_equal(ft_primary_sink(&l, b, piece_len(i)), 0);
 		total += piece_len(i);
 	}
@@ -106,6 +118,15 @@ static void test_stream(void **state)
 	assert_int_equal(ft_primary_acked(&l), PIECES);
 	ft_link_destroy(&l);
 	assert_int_equal(status(pid), 0);
+	char sp[64];
+	unsigned long long synced = 0;
+	snprintf(sp, sizeof(sp), "%s.synced", path);
+	FILE *f = fopen(sp, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%llu", &synced), 1);
+	fclose(f);
+	unlink(sp);
+	assert_int_equal(synced, syncs);
 	/* the file is the pieces, in order */
 	int fd = open(path, O_RDONLY);
 	struct stat st;
