@@ -386,6 +386,20 @@ int transport_accept(struct transport **out, struct transport_listener *l, const
 		      deadline >= 0 && deadline < hello ? deadline : hello, err, errlen);
 }
 
+int transport_accept_stream(struct transport **out, int fd, const char *peer, const char *spec,
+			    const struct transport_terms *terms, int hello_ms, char *err, size_t errlen)
+{
+	const char *device;
+	int wire = parse_wire(spec, &device);
+	*out = NULL;
+	if (wire < 0) {
+		close(fd);
+		return errf(err, errlen, -EINVAL, "unknown transport '%s' (tcp or rdma[:DEVICE])", spec);
+	}
+	int64_t hello = link_deadline(hello_ms);
+	return finish(out, fd, peer, wire, device, terms, 1, hello, hello, err, errlen);
+}
+
 int transport_connect(struct transport **out, const char *hostport, const char *spec,
 		      const struct transport_terms *terms, int timeout_ms, char *err, size_t errlen)
 {

@@ -26,6 +26,12 @@ void link_fail(struct transport *t, const char *fmt, ...) __attribute__((format(
  * them on a keyed link): says so in the caller's terms. Returns -EMSGSIZE. */
 int link_too_big(struct transport *t, size_t len, size_t cap);
 
+/* The accepting side of a link on a connected stream fd (closed on failure): the hello
+ * within hello_ms, then the wire. What transport_accept does once a peer connected;
+ * also the fuzz target's way in (tests/fuzz/link). */
+int transport_accept_stream(struct transport **out, int fd, const char *peer, const char *spec,
+			    const struct transport_terms *terms, int hello_ms, char *err, size_t errlen);
+
 /* The wires: each takes the connected side channel fd (closed on failure). */
 int transport_tcp_new(struct transport **out, int fd, const char *peer, char *err, size_t errlen);
 int transport_rdma_new(struct transport **out, int fd, const char *peer, const char *device, int server,
