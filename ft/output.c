@@ -149,10 +149,12 @@ static int wait_oldest(struct ft_hold *h)
 static void enqueue(struct ft_hold *h, enum output_kind kind, unsigned index, uint64_t off,
 		    const void *data, size_t len)
 {
+	if (h->halted)	/* nothing goes out again: nothing is kept either */
+		return;
 	/* only output waits, until too much of it does: then the guest waits too */
 	while (h->held_bytes + len > FT_HOLD_MAX_BYTES && h->head)
 		if (wait_oldest(h))
-			break;
+			return;
 	struct ft_output *o = malloc(sizeof(*o) + len);
 	if (!o) {
 		log_error("out of memory for a held output");
