@@ -16,24 +16,43 @@
 #    go to PAGES for report_chromium.sh, which opens them in headless Chromium;
 #  - every tool against a truncated and a corrupt trace: exit 7, one line on stderr,
 #    nothing on stdout, no output file; usage errors exit 2; --help exits 0.
-# usage: trace_tools.sh DETVM GUEST_ELF TRACE_MUTATE PAGES ; fails without /dev/kvm.
+# Two halves: `record` (needs KVM: the recordings and a replay of a mutated trace, into
+# the folder REC) and `check` (all the rest, offline, on what REC holds): in the KVM host
+# VM only the first runs under the emulator.
+# usage: trace_tools.sh DETVM GUEST_ELF TRACE_MUTATE PAGES REC record|check
 set -u
+mode=${6:-}
+[ "$mode" = record ] || [ "$mode" = check ] || { echo "usage: trace_tools.sh DETVM GUEST_ELF TRACE_MUTATE PAGES REC record|check" >&2; exit 2; }
 # shellcheck source=rr_lib.sh
 source "$(dirname "$0")/rr_lib.sh"
-rr_init trace_tools "$1" "$2"
-mutate=$3 pages=$4
+[ "$mode" = check ] && export RR_NO_KVM=1
+rr_init "trace_tools ($mode)" "$1" "$2"
+mutate=$3 pages=$4 rec=$5
 py() { python3 -c "$@"; }
 
-# ---- recordings --------------------------------------------------------------------------
-python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"
-rr_record "$tmp/ticks.trace" ticks --cmdline prog=ticks </dev/null || fail "record ticks exited $?"
-rr_record "$tmp/blk.trace" blk --disk "$tmp/disk.img" --cmdline prog=blk </dev/null || fail "record blk exited $?"
-rr_start_peer
-rr_record "$tmp/net.trace" net --net "unix:$tmp/peer.sock" --cmdline prog=net </dev/null || fail "record net exited $?"
-rr_stop_peer
-for p in ticks blk net; do
-	grep -q "^RESULT $p PASS " "$tmp/$p.out" || { show=("$tmp/$p.out"); fail "the recorded $p guest did not pass"; }
-done
+# ---- recordings (KVM) --------------------------------------------------------------------
+if [ "$mode" = record ]; then
+	python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' >"$tmp/disk.img"
+	rr_record "$tmp/ticks.trace" ticks --cmdline prog=ticks </dev/null || fail "record ticks exited $?"
+	rr_record "$tmp/blk.trace" blk --disk "$tmp/disk.img" --cmdline prog=blk </dev/null || fail "record blk exited $?"
+	rr_start_peer
+	rr_record "$tmp/net.trace" net --net "unix:$tmp/peer.sock" --cmdline prog=net </dev/null || fail "record net exited $?"
+	rr_stop_peer
+	for p in ticks blk net; do
+		grep -q "^RESULT $p PASS " "$tmp/$p.out" || { show=("$tmp/$p.out"); fail "the recorded $p guest did not pass"; }
+	done
+	# a replay that diverges, for the report's page of it
+	"$mutate" "$tmp/ticks.trace" "$tmp/mc.trace" console-out 5 >"$tmp/mc.pos" 2>/dev/null || fail "trace_mutate failed"
+	rr_replay "$tmp/mc.trace" mrep
+	rc=$?
+	[ $rc -eq 6 ] || fail "replay of the mutated trace exited $rc, want 6"
+	rm -rf "$rec"
+	mkdir -p "$rec"
+	cp "$tmp"/{ticks,blk,net,mc}.trace "$tmp"/{ticks,blk,net}.out "$tmp/mrep.err" "$tmp/mc.pos" "$rec/" ||
+		fail "cannot keep the recordings in $rec"
+	pass "recorded ticks, blk, net and a diverging replay into $rec"
+fi
+cp "$rec"/* "$tmp/" || fail "no recordings in $rec (trace_tools_record makes them)"
 
 # ---- console -------------------------------------------------------------------------------
 for p in ticks blk net; do
@@ -120,7 +139,7 @@ for change in "console-out 5" "exit-data 100" "timer 3"; do
 sys.exit(0 if not d["equal"] and f["position"] == int(sys.argv[2]) and f["a"] != f["b"] else 1)' "$tmp/d.json" "$pos" ||
 		{ show=("$tmp/d.json"); fail "diff --json with '$change': wrong first_difference"; }
 done
-m_console_pos=$("$mutate" "$t" "$tmp/mc.trace" console-out 5 2>/dev/null)
+m_console_pos=$(cat "$tmp/mc.pos")
 "$detvm" diff "$t" "$tmp/blk.trace" >"$tmp/d.out"
 [ $? -eq 1 ] || fail "diff ticks blk did not exit 1"
 if ! grep -q "^header cmdline differs:" "$tmp/d.out" || ! grep -q "^header disks differs:" "$tmp/d.out"; then
@@ -153,9 +172,6 @@ done
 
 # ---- report: the pages and what they must show, for report_chromium.sh (host side: no KVM
 # needed there, and Chromium under the KVM host VM's emulator takes minutes a page)
-rr_replay "$tmp/mc.trace" mrep
-rc=$?
-[ $rc -eq 6 ] || fail "replay of the mutated trace exited $rc, want 6"
 rm -rf "$pages"
 mkdir -p "$pages"
 for p in ticks blk net; do
