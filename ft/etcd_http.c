@@ -40,6 +40,7 @@ int etcd_conn_init(struct etcd_conn *c, const char *endpoint, const struct arbit
 	memset(c, 0, sizeof(*c));
 	snprintf(c->endpoint, sizeof(c->endpoint), "%s", endpoint);
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->curl_mu, NULL);
 	c->cacert = cr->cacert ? strdup(cr->cacert) : NULL;
 	c->cert = cr->cert ? strdup(cr->cert) : NULL;
 	c->key = cr->key ? strdup(cr->key) : NULL;
@@ -74,15 +75,20 @@ void etcd_conn_destroy(struct etcd_conn *c)
 	free(c->key);
 	memset(c->password, 0, sizeof(c->password));
 	memset(c->token, 0, sizeof(c->token));
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->curl_mu);
 }
 
 /* One POST: 0 with the HTTP status and the reply text, or -EHOSTUNREACH. */
 static int post(struct etcd_conn *c, const char *path, const char *body, const char *token, long *status,
 		struct reply *out, char *err, size_t errlen)
 {
-	CURL *h = curl_easy_init();
+	pthread_mutex_lock(&c->curl_mu);
+	CURL *h = c->curl ? c->curl : (c->curl = curl_easy_init());
 	if (!h) {
+		pthread_mutex_unlock(&c->curl_mu);
 		snprintf(err, errlen, "cannot start libcurl");
 		return -ENOMEM;
 	}
@@ -98,8 +104,9 @@ static int post(struct etcd_conn *c, const char *path, const char *body, const c
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+	/* a first TLS handshake under an emulator takes seconds; a call after it, little */
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 4000L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -112,7 +119,8 @@ static int post(struct etcd_conn *c, const char *path, const char *body, const c
 		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
 	CURLcode rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-	curl_easy_cleanup(h);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);	/* hdr goes now; the handle stays */
+	pthread_mutex_unlock(&c->curl_mu);
 	curl_slist_free_all(hdr);
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "etcd at %s is unreachable: %s", c->endpoint,

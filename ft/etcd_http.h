@@ -20,6 +20,11 @@ struct etcd_conn {
 	char user[128], password[256];	/* user "": no authentication */
 	char token[1024];
 	pthread_mutex_t mu;		/* the token */
+	/* one handle, so one connection (and one TLS handshake) serves every call: a
+	 * handshake per call is slow where the host is, and the lease keeper calls every
+	 * second */
+	void *curl;
+	pthread_mutex_t curl_mu;
 };
 
 /* 0, or -errno with err (a password file that is not private, or not USER:PASSWORD). */

@@ -159,7 +159,7 @@ class Pair:
         self.d = d
         os.makedirs(d, exist_ok=True)
         make_disk(os.path.join(d, "disk.img"))
-        link = ["--transport", a.transport, "--dead-ms", str(dead or dead_ms), "--key", key_file]
+        link = ["--transport", a.transport, "--dead-ms", str(dead or dead_ms)] + (["--key", key_file] if a.keyed else [])
         if arbiter:
             link += ["--arbiter", "file:" + os.path.join(d, "arbiter")]
         self.link = link
@@ -397,6 +397,9 @@ def main():
     a.detvm = os.path.join(a.build, "detvm")
     a.guest = os.path.join(a.build, "guests", "detvm-guest.elf")
     a.frames = 400 if slow else 2000
+    # a detvm from before the link had a key (the figures without encryption) takes none
+    a.keyed = "--key FILE" in subprocess.run([a.detvm, "ft", "--help"], capture_output=True, text=True).stdout
+    print("the FT link: %s" % ("keyed (ChaCha20-Poly1305)" if a.keyed else "no key (a detvm from before it had one)"))
     for f in (a.detvm, a.guest):
         if not os.path.exists(f):
             die("%s is missing; run make build" % f)

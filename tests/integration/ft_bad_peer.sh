@@ -26,6 +26,9 @@ SECONDS=0
 
 key=$tmp/ft.key
 (umask 077 && head -c 32 /dev/urandom >"$key")
+# how long a backup waits for a fake: under the KVM host VM's emulator python needs
+# seconds to import the cipher before it connects
+accept_s=$([ -n "${DETVM_IN_KVMHOST:-}" ] && echo 30 || echo 5)
 
 # fake MODE PORT [TRACE]: plays a primary (connects) or, for garbage-ack, a backup
 # (listens); one that holds the pair's key (a peer gone bad, not an outsider: those are
@@ -90,7 +93,7 @@ backup_vs() {
 		for _ in $(seq 100); do [ -S "$tmp/ctl" ] && break; sleep 0.05; done
 	fi
 	"$detvm" ft backup --listen "127.0.0.1:$port" --key "$key" --trace "$tmp/b.trace" --arbiter "file:$tmp/arbiter" \
-		--accept-timeout 5 -s "file:$tmp/b.con" "${bargs[@]}" 2>"$tmp/err" </dev/null &
+		--accept-timeout "$accept_s" -s "file:$tmp/b.con" "${bargs[@]}" 2>"$tmp/err" </dev/null &
 	local b=$!
 	fake "$mode" "$port" "${4:-}" &
 	wait $b
