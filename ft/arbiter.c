@@ -13,12 +13,11 @@
 int arbiter_open(struct arbiter **out, const char *url, const char *role, const struct arbiter_creds *creds,
 		 char *err, size_t errlen)
 {
-	static const struct arbiter_creds none;
 	int r, tls = !strncmp(url, "etcds://", 8);
+	int any_creds = creds && (creds->cacert || creds->cert || creds->key || creds->auth);
 	*out = NULL;
-	creds = creds ? creds : &none;
 	if (!strncmp(url, "file:", 5) && url[5]) {
-		if (creds->cacert || creds->cert || creds->key || creds->auth) {
+		if (any_creds) {
 			snprintf(err, errlen, "the --arbiter-* credentials are for etcd, not for a file: arbiter");
 			return -EINVAL;
 		}
@@ -29,14 +28,15 @@ int arbiter_open(struct arbiter **out, const char *url, const char *role, const 
 			snprintf(err, errlen, "bad arbiter '%s': want %s://HOST:PORT/KEY", url, tls ? "etcds" : "etcd");
 			return -EINVAL;
 		}
-		if (!tls && (creds->cacert || creds->cert || creds->key || creds->auth)) {
+		if (!tls && any_creds) {
 			/* a password in clear, or TLS options that would not be used: both mistakes */
 			snprintf(err, errlen, "the --arbiter-* credentials need etcds:// (TLS), not etcd://");
 			return -EINVAL;
 		}
 		char endpoint[256];
 		snprintf(endpoint, sizeof(endpoint), "%s://%.*s", tls ? "https" : "http", (int)(slash - host), host);
-		r = arbiter_etcd_open(out, endpoint, slash, creds, err, errlen);
+		static const struct arbiter_creds none;
+		r = arbiter_etcd_open(out, endpoint, slash, creds ? creds : &none, err, errlen);
 	} else {
 		snprintf(err, errlen, "bad arbiter '%s': use file:PATH, etcd://HOST:PORT/KEY or etcds://HOST:PORT/KEY", url);
 		return -EINVAL;

@@ -81,12 +81,35 @@ void etcd_conn_destroy(struct etcd_conn *c)
 	pthread_mutex_destroy(&c->curl_mu);
 }
 
+/* The connection's handle: what every call to this etcd has in common. */
+static CURL *new_handle(const struct etcd_conn *c)
+{
+	CURL *h = curl_easy_init();
+	if (!h)
+		return NULL;
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	/* a first TLS handshake under an emulator takes seconds; a call after it, little */
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 4000L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);	/* TLS errors said plainly */
+	if (c->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+	if (c->cert)
+		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
+	if (c->key)
+		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
+	return h;
+}
+
 /* One POST: 0 with the HTTP status and the reply text, or -EHOSTUNREACH. */
 static int post(struct etcd_conn *c, const char *path, const char *body, const char *token, long *status,
 		struct reply *out, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&c->curl_mu);
-	CURL *h = c->curl ? c->curl : (c->curl = curl_easy_init());
+	CURL *h = c->curl ? c->curl : (c->curl = new_handle(c));
 	if (!h) {
 		pthread_mutex_unlock(&c->curl_mu);
 		snprintf(err, errlen, "cannot start libcurl");
@@ -102,21 +125,7 @@ static int post(struct etcd_conn *c, const char *path, const char *body, const c
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-	/* a first TLS handshake under an emulator takes seconds; a call after it, little */
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 4000L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);	/* TLS errors said plainly */
-	if (c->cacert)
-		curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
-	if (c->cert)
-		curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert);
-	if (c->key)
-		curl_easy_setopt(h, CURLOPT_SSLKEY, c->key);
 	CURLcode rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);	/* hdr goes now; the handle stays */

@@ -58,7 +58,6 @@ int ft_fence_enter(struct ft_fence *f, unsigned d)
 	if (owner > f->gen) {
 		lock(fd, F_UNLCK);
 		f->stale = 1;
-		f->newer = owner;
 		log_error("the shared disk %u was written by generation %" PRIu64 ", this side is generation %" PRIu64
 			  ": fenced off, writing nothing more", d, owner, f->gen);
 		return -ESTALE;
@@ -80,6 +79,18 @@ void ft_fence_leave(struct ft_fence *f, unsigned d)
 {
 	if (d < f->n && f->fd[d] >= 0)
 		lock(f->fd[d], F_UNLCK);
+}
+
+int ft_fence_disk_write(struct ft_fence *f, struct hostio *io, unsigned d, uint64_t off, const void *buf,
+			size_t len)
+{
+	int r = f ? ft_fence_enter(f, d) : 0;
+	if (r)
+		return r;
+	r = hostio_disk_write(io, d, off, buf, len);
+	if (f)
+		ft_fence_leave(f, d);
+	return r;
 }
 
 void ft_fence_close(struct ft_fence *f)

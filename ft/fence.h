@@ -11,13 +11,15 @@
  * sides share, atomic with it; an fcntl lock is that on a local or NFS filesystem (lockd),
  * costs microseconds, and holds for a side the arbiter cannot reach. Checking the etcd
  * lease before each batch would still leave the window between the check and the write
- * open. See DESIGN.md.
+ * open.
  */
 #ifndef DETVM_FT_FENCE_H
 #define DETVM_FT_FENCE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "vmm/hostio.h"
 
 #define FT_FENCE_MAX 8
 
@@ -26,7 +28,6 @@ struct ft_fence {
 	unsigned n;
 	uint64_t gen;		/* this side's generation: it writes as that */
 	int stale;		/* a newer generation wrote: nothing more from this side */
-	uint64_t newer;		/* that generation */
 };
 
 /* Opens (creating, 0600) DISK.fence for each of the n disks (NULL: a read-only one, not
@@ -37,6 +38,10 @@ int ft_fence_open(struct ft_fence *f, const char *const *disks, unsigned n, uint
  * -errno. */
 int ft_fence_enter(struct ft_fence *f, unsigned d);
 void ft_fence_leave(struct ft_fence *f, unsigned d);
+/* hostio_disk_write to io, inside the fence of disk d when f is not NULL: its result, or
+ * -ESTALE (nothing written: a newer generation wrote the disk). */
+int ft_fence_disk_write(struct ft_fence *f, struct hostio *io, unsigned d, uint64_t off, const void *buf,
+			size_t len);
 void ft_fence_close(struct ft_fence *f);
 
 #endif

@@ -241,15 +241,10 @@ static int gl_disk_write(struct hostio *h, unsigned disk, uint64_t off, const vo
 	if (live(g)) {
 		if (fenced(g))
 			return -EIO;
-		int r = g->fence ? ft_fence_enter(g->fence, disk) : 0;
+		int r = ft_fence_disk_write(g->fence, g->out, disk, off, buf, len);
 		if (r == -ESTALE)	/* a newer pair's side is live: this one stops */
 			g->fenced = 1;
-		if (r)
-			return -EIO;
-		r = hostio_disk_write(g->out, disk, off, buf, len);
-		if (g->fence)
-			ft_fence_leave(g->fence, disk);
-		return r;
+		return r == -ESTALE ? -EIO : r;
 	}
 	int r = hostio_disk_write(rp_io(g), disk, off, buf, len);
 	if (!r && len && disk < REPLAY_MAX_DISKS && g->dirty[disk])

@@ -58,15 +58,10 @@ static void perform(struct ft_hold *h, const struct ft_output *o)
 	case OUT_DISK_WRITE:
 		if (h->stall_at && ++h->disk_writes == h->stall_at)
 			raise(SIGSTOP);	/* a primary that stands still here, for the fencing test */
-		r = h->fence ? ft_fence_enter(h->fence, o->index) : 0;
+		r = ft_fence_disk_write(h->fence, h->inner, o->index, o->off, o->data, o->len);
 		if (r == -ESTALE) {	/* said why; the backup is live: nothing more from here */
 			h->fenced = h->halted = 1;
 			return;
-		}
-		if (!r) {
-			r = hostio_disk_write(h->inner, o->index, o->off, o->data, o->len);
-			if (h->fence)
-				ft_fence_leave(h->fence, o->index);
 		}
 		break;
 	case OUT_DISK_FLUSH:

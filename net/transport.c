@@ -3,7 +3,6 @@
  * handing the connection to its wire (transport_tcp.c, transport_rdma.c).
  */
 #include "net/transport_priv.h"
-#include "net/transport_auth.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,11 +5,12 @@
 #include <stdarg.h>
 
 #include "net/transport.h"
+#include "net/transport_auth.h"
 
 enum transport_wire { WIRE_TCP = 1, WIRE_RDMA = 2 };
 
 /* The most a wire carries in one message: TRANSPORT_MAX_MSG and a seal's tag. */
-#define WIRE_MAX_MSG (TRANSPORT_MAX_MSG + 16u)
+#define WIRE_MAX_MSG (TRANSPORT_MAX_MSG + AUTH_TAG_BYTES)
 
 /* Milliseconds left until deadline (a monotonic ms value; -1: none), for poll(). */
 int link_ms_left(int64_t deadline);
