@@ -6,8 +6,12 @@
 #ifndef DETVM_LOGS_TRACE_FORMAT_H
 #define DETVM_LOGS_TRACE_FORMAT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "logs/crc32c.h"
+#include "logs/trace.h"
 
 /* File header: magic[8] | u32 version | u32 header_len | TraceHeader | u32 crc32c */
 #define TRACE_FILE_MAGIC "DETVMTR\0"
@@ -37,6 +41,28 @@ static inline void trace_put_le64(uint8_t *p, uint64_t v)
 {
 	trace_put_le32(p, (uint32_t)v);
 	trace_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* v as a protobuf varint at p (at most TRACE_VARINT_MAX bytes): the bytes written. */
+static inline size_t trace_put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	for (; v >= 0x80; v >>= 7)
+		p[n++] = (uint8_t)(v | 0x80);
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* The file header's frame around the hlen bytes of a packed TraceHeader that sit at
+ * b + TRACE_FILE_FIXED_LEN: magic, version and length before, the CRC after (b holds
+ * TRACE_FILE_FIXED_LEN + hlen + 4 bytes). */
+static inline void trace_frame_header(uint8_t *b, size_t hlen)
+{
+	memcpy(b, TRACE_FILE_MAGIC, TRACE_FILE_MAGIC_LEN);
+	trace_put_le32(b + 8, TRACE_FORMAT_VERSION);
+	trace_put_le32(b + 12, (uint32_t)hlen);
+	trace_put_le32(b + TRACE_FILE_FIXED_LEN + hlen, crc32c(b, TRACE_FILE_FIXED_LEN + hlen));
 }
 
 static inline uint32_t trace_get_le32(const uint8_t *p)

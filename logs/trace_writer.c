@@ -96,18 +96,6 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
 	return 0;
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 static int header_write(struct trace_writer *w, const Detvm__TraceHeader *hdr)
 {
 	Detvm__TraceHeader empty = DETVM__TRACE_HEADER__INIT;
@@ -124,12 +112,8 @@ static int header_write(struct trace_writer *w, const Detvm__TraceHeader *hdr)
 	b = malloc(total);
 	if (!b)
 		return -ENOMEM;
-	memcpy(b, TRACE_FILE_MAGIC, TRACE_FILE_MAGIC_LEN);
-	trace_put_le32(b + 8, TRACE_FORMAT_VERSION);
-	trace_put_le32(b + 12, (uint32_t)hlen);
 	detvm__trace_header__pack(hdr, b + TRACE_FILE_FIXED_LEN);
-	trace_put_le32(b + TRACE_FILE_FIXED_LEN + hlen,
-		       crc32c(b, TRACE_FILE_FIXED_LEN + hlen));
+	trace_frame_header(b, hlen);
 	ret = emit(w, b, total);
 	free(b);
 	if (!ret)
@@ -283,7 +267,7 @@ int trace_writer_append(struct trace_writer *w, uint64_t position, const Detvm__
 		if (ret)
 			return ret;
 	}
-	w->len += put_varint(w->buf + w->len, size);
+	w->len += trace_put_varint(w->buf + w->len, size);
 	w->len += detvm__event__pack(&tmp, w->buf + w->len);
 	w->nev++;
 	w->block_pos = position;

@@ -336,14 +336,11 @@ static void test_unpack_budget(void **state)
 static void test_header_budget(void **state)
 {
 	size_t cpuid = 1000000, vlen = 2 * cpuid, hlen = 1 + 3 + vlen;	/* vlen < 2^21 */
-	uint8_t *b = malloc(16 + hlen + 4), *p = b + 16;
+	uint8_t *b = malloc(TRACE_FILE_FIXED_LEN + hlen + 4), *p = b + TRACE_FILE_FIXED_LEN;
 	char msg[256];
 	uint64_t n;
 
 	assert_non_null(b);
-	memcpy(b, TRACE_FILE_MAGIC, TRACE_FILE_MAGIC_LEN);
-	trace_put_le32(b + 8, TRACE_FORMAT_VERSION);
-	trace_put_le32(b + 12, (uint32_t)hlen);
 	/* TraceHeader { config (3) = VmConfig { cpuid (8) = CpuidEntry {} x cpuid } } */
 	*p++ = 3 << 3 | 2;
 	*p++ = (uint8_t)(vlen | 0x80);
@@ -353,8 +350,8 @@ static void test_header_budget(void **state)
 		*p++ = 8 << 3 | 2;
 		*p++ = 0;
 	}
-	trace_put_le32(p, crc32c(b, 16 + hlen));
-	assert_int_equal(read_buf(b, 16 + hlen + 4, &n, msg, sizeof(msg)), TRACE_ERR_CORRUPT);
+	trace_frame_header(b, hlen);
+	assert_int_equal(read_buf(b, TRACE_FILE_FIXED_LEN + hlen + 4, &n, msg, sizeof(msg)), TRACE_ERR_CORRUPT);
 	assert_non_null(strstr(msg, "file header (2000004 bytes) unpacks to more than"));
 	free(b);
 }

@@ -13,16 +13,6 @@
 #include "logs/crc32c.h"
 #include "logs/trace_format.h"
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	for (; v >= 0x80; v >>= 7)
-		p[n++] = (uint8_t)(v | 0x80);
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /* The fixture's header as the file starts: magic, version, length, TraceHeader, CRC. */
 static int write_header(FILE *f)
 {
@@ -34,11 +24,8 @@ static int write_header(FILE *f)
 
 	if (!b)
 		return -ENOMEM;
-	memcpy(b, TRACE_FILE_MAGIC, TRACE_FILE_MAGIC_LEN);
-	trace_put_le32(b + 8, TRACE_FORMAT_VERSION);
-	trace_put_le32(b + 12, (uint32_t)hlen);
 	detvm__trace_header__pack(h, b + TRACE_FILE_FIXED_LEN);
-	trace_put_le32(b + TRACE_FILE_FIXED_LEN + hlen, crc32c(b, TRACE_FILE_FIXED_LEN + hlen));
+	trace_frame_header(b, hlen);
 	ret = fwrite(b, 1, TRACE_FILE_FIXED_LEN + hlen + 4, f) == TRACE_FILE_FIXED_LEN + hlen + 4;
 	free(b);
 	return ret ? 0 : -EIO;
@@ -79,11 +66,11 @@ int fx_write_page_bomb(const char *path, uint32_t events, uint32_t pages)
 	FILE *f;
 	int ret;
 
-	hn = put_varint(head + TRACE_VARINT_MAX, body);
+	hn = trace_put_varint(head + TRACE_VARINT_MAX, body);
 	elen = 1 + hn + body;
-	hn = put_varint(head, elen);
+	hn = trace_put_varint(head, elen);
 	head[hn++] = 14 << 3 | 2;
-	hn += put_varint(head + hn, body);
+	hn += trace_put_varint(head + hn, body);
 	if (!events || (hn + body) * events > TRACE_MAX_BLOCK_BYTES)
 		return -EINVAL;
 	ulen = (hn + body) * events;
