@@ -6,7 +6,6 @@
  * or etcd says the lease is gone, the arbiter is lost: someone may take the next
  * generation, and this side must stop.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -253,16 +252,11 @@ static void e_close(struct arbiter *a)
 
 static const struct arbiter_ops etcd_ops = { "etcd", e_generation, e_claim, e_close };
 
-static void init_curl(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 int arbiter_etcd_open(struct arbiter **out, const char *endpoint, const char *key, const struct arbiter_creds *creds,
 		      char *err, size_t errlen)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, init_curl);
+	if (etcd_libs_load(err, errlen))
+		return -ELIBACC;
 	if (strlen(key) > 400 || strlen(endpoint) >= 200) {
 		snprintf(err, errlen, "etcd key or address too long");
 		return -EINVAL;

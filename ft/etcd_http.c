@@ -1,6 +1,5 @@
 #include "ft/etcd_http.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,9 +10,8 @@
 #include <pthread.h>
 #include <stddef.h>
 
-#include <json-c/json.h>
-
 #include "ft/arbiter.h"
+#include "ft/etcd_libs.h"
 
 struct etcd_conn {
 	char endpoint[256];		/* http(s)://HOST:PORT */

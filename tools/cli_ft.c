@@ -146,12 +146,12 @@ static int primary(int argc, char **argv)
 	side.peer = o.peer;
 	side.seq_fd = -1;
 	if (o.arbiter) {
-		if (arbiter_open(&side.arb, o.arbiter, "primary", &o.arb_creds, err, sizeof(err)) ||
+		if ((r = arbiter_open(&side.arb, o.arbiter, "primary", &o.arb_creds, err, sizeof(err))) ||
 		    side.arb->ops->generation(side.arb, &side.gen, err, sizeof(err))) {
 			/* an arbiter this side cannot use is one it cannot win: nothing runs */
 			log_error(side.arb ? "%s; halting before the guest starts" : "%s", err);
 			arbiter_close(side.arb);
-			return side.arb ? DETVM_EXIT_FT_HALTED : DETVM_EXIT_USAGE;
+			return side.arb ? DETVM_EXIT_FT_HALTED : cli_ft_arbiter_exit(r);
 		}
 	}
 	static struct ft_fence fence;

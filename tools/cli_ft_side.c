@@ -99,6 +99,11 @@ int cli_ft_fence_open(struct ft_fence *f, const struct machine_config *cfg, uint
 	return DETVM_EXIT_USAGE;
 }
 
+int cli_ft_arbiter_exit(int r)
+{
+	return r == -ELIBACC ? DETVM_EXIT_HOST : DETVM_EXIT_USAGE;
+}
+
 int cli_ft_load_key(uint8_t key[TRANSPORT_KEY_BYTES], const char *path)
 {
 	char err[512];

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ft/etcd_libs.h"
+#include "tools/capstone_lib.h"
 #include "tools/cli.h"
 #include "vmm/cpuid.h"
 #include "vmm/exitcode.h"
@@ -229,11 +231,26 @@ static void check_tap(void)
 	line(1, "tap", "/dev/net/tun is usable: --net tap:IFNAME works (as root or with CAP_NET_ADMIN)");
 }
 
+static void check_libs(void)
+{
+	char err[300];
+	if (capstone_lib_load(err, sizeof(err)))
+		line(0, "capstone", "%s: no `detvm trace`, no gdb rwatch/awatch", err);
+	else
+		line(1, "capstone", "the instruction decoder: `detvm trace` and gdb's rwatch/awatch work");
+	if (etcd_libs_load(err, sizeof(err)))
+		line(0, "etcd-client", "%s: FT arbiters are file: only", err);
+	else
+		line(1, "etcd-client", "libcurl and json-c: an FT pair can use an etcd arbiter");
+}
+
 static const char doctor_help[] =
 	"usage: detvm doctor\n"
 	"\n"
 	"Runs small probe VMs and prints one line per fact about this host's KVM: OK or MISSING\n"
-	"and what it means for detvm. Exit status 0 when detvm can run guests here, 1 when not.\n";
+	"and what it means for detvm, then whether the libraries only some commands open are\n"
+	"here (Capstone for `detvm trace`, libcurl and json-c for an etcd arbiter). Exit status\n"
+	"0 when detvm can run guests here, 1 when not.\n";
 
 int cli_doctor(int argc, char **argv)
 {
@@ -255,6 +272,7 @@ int cli_doctor(int argc, char **argv)
 	check_pmu();
 	check_rdma();
 	check_tap();
+	check_libs();
 	fflush(stdout);
 	return DETVM_EXIT_OK;
 }

@@ -1,6 +1,6 @@
 #include "tools/gdb_access.h"
 
-#include <capstone/capstone.h>
+#include "tools/capstone_lib.h"
 
 #include "tools/gdb_target.h"
 
@@ -63,7 +63,7 @@ int gdb_access_next(const struct gdb_access *w, unsigned n, struct machine *m)
 	csh cs;
 	cs_insn *insn = NULL;
 	int hit = -1;
-	if (!n || !len || !(s->efer & 0x400) || !s->cs.l || cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+	if (!n || !len || !(s->efer & 0x400) || !s->cs.l || capstone_lib_load(NULL, 0) || cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
 		return -1;	/* long mode only */
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
 	if (cs_disasm(cs, code, len, r->rip, 1, &insn) == 1) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tools/gdb_server.h"
+#include "tools/capstone_lib.h"
 #include "tools/gdb_target.h"
 #include "vmm/exitcode.h"
 #include "vmm/log.h"
@@ -90,8 +91,13 @@ static void breakpoint(struct gdb_server *s, struct machine *m, const char *p, c
 		snprintf(out, REPLY_MAX, "OK");
 	} else if (type == 3 || type == 4) {
 		unsigned kinds = GDB_ACCESS_READ | (type == 4 ? GDB_ACCESS_WRITE : 0), i = 0;
+		char err[300];
 		if (!len || len > 64)
 			return;
+		if (insert && capstone_lib_load(err, sizeof(err))) {
+			log_error("%s: no read or access watchpoints", err);
+			return;
+		}
 		while (i < s->naw && (s->aw[i].addr != addr || s->aw[i].len != len || s->aw[i].kinds != kinds))
 			i++;
 		if (insert && i == s->naw && s->naw < GDB_MAX_WATCHPOINTS)

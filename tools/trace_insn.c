@@ -433,6 +433,11 @@ int insn_tracer_init(struct insn_tracer *t, const struct trace_format *fmt, FILE
 	t->fmt = fmt;
 	t->out = out;
 	t->event = TRACER_NO_EVENT;
+	char err[300];
+	if (capstone_lib_load(err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
 	for (unsigned i = 0; i < 3; i++) {
 		cs_err e = cs_open(CS_ARCH_X86, modes[i], &t->cs[i]);
 		if (e == CS_ERR_OK)

@@ -7,7 +7,7 @@
 #ifndef DETVM_TOOLS_TRACE_INSN_H
 #define DETVM_TOOLS_TRACE_INSN_H
 
-#include <capstone/capstone.h>
+#include "tools/capstone_lib.h"
 #include <stdint.h>
 #include <stdio.h>
 

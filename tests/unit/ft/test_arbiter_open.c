@@ -75,6 +75,8 @@ static void test_urls(void **state)
 
 static void test_fields(void **state)
 {
+	char err[300];
+	assert_int_equal(etcd_libs_load(err, sizeof(err)), 0);
 	json_object *j = json_tokener_parse("{\"kvs\":[{\"value\":\"MSB4\",\"mod_revision\":\"7\"}],"
 					    "\"succeeded\":true,\"result\":{\"TTL\":5},\"n\":null}");
 	assert_non_null(j);
