@@ -80,12 +80,18 @@ static void mark(struct ft_hold *h)
 {
 	if (!h->unmarked)
 		return;
-	if (h->unsynced && h->link) {
+	int sync = h->unsynced && h->link;
+	uint64_t before = sync ? ft_primary_queued(h->link) : 0;
+	if (sync) {
 		__atomic_store_n(&h->link->sync_next, 1, __ATOMIC_RELEASE);
 		h->unsynced = 0;
 	}
 	if (h->flush)
 		h->flush(h->flush_ctx);
+	/* a flush with no new block (the last one went already): an empty piece carries
+	 * the sync, so the backup makes what it holds durable before the outputs' ACK */
+	if (sync && ft_primary_queued(h->link) == before)
+		ft_primary_sink(h->link, "", 0);
 	uint64_t n = ft_primary_queued(h->link);
 	for (struct ft_output *o = h->head; o; o = o->next)
 		if (!o->piece)

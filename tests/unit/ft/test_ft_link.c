@@ -5,7 +5,9 @@
  * to the primary, which then refuses pieces (-EPIPE) and says why in one line; a primary
  * killed mid-stream ends the backup's reader with the peer dead. What a backup takes is
  * bounded: a state to a backup that takes none, a trace past its quota, and guest memory
- * above its bound are refused as a faulty peer, in one line.
+ * above its bound are refused as a faulty peer, in one line. A guest's disk flush under
+ * the output rule reaches the host only after the backup made the log durable, even
+ * when no new block goes with it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,7 @@
 #include <cmocka.h>
 
 #include "ft/link.h"
+#include "ft/output.h"
 #include "ft/protect.h"
 
 #define PIECES 300
@@ -97,6 +100,20 @@ static int status(pid_t pid)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* How many pieces the backup that just ended made durable before their ACK. */
+static unsigned long long backup_synced(void)
+{
+	char sp[64];
+	unsigned long long synced = 0;
+	snprintf(sp, sizeof(sp), "%s.synced", path);
+	FILE *f = fopen(sp, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%llu", &synced), 1);
+	fclose(f);
+	unlink(sp);
+	return synced;
+}
+
 static void test_stream(void **state)
 {
 	pid_t pid = backup(0);
@@ -118,15 +135,7 @@ static void test_stream(void **state)
 	assert_int_equal(ft_primary_acked(&l), PIECES);
 	ft_link_destroy(&l);
 	assert_int_equal(status(pid), 0);
-	char sp[64];
-	unsigned long long synced = 0;
-	snprintf(sp, sizeof(sp), "%s.synced", path);
-	FILE *f = fopen(sp, "r");
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%llu", &synced), 1);
-	fclose(f);
-	unlink(sp);
-	assert_int_equal(synced, syncs);
+	assert_int_equal(backup_synced(), syncs);
 	/* the file is the pieces, in order */
 	int fd = open(path, O_RDONLY);
 	struct stat st;
@@ -141,6 +150,58 @@ static void test_stream(void **state)
 	close(fd);
 	free(b);
 	free(got);
+}
+
+/* The live host under the output rule: counts what reaches it. */
+static unsigned host_writes, host_flushes;
+
+static int host_write(struct hostio *h, unsigned disk, uint64_t off, const void *buf, size_t len)
+{
+	host_writes++;
+	return 0;
+}
+
+static int host_flush(struct hostio *h, unsigned disk)
+{
+	host_flushes++;
+	return 0;
+}
+
+/* The recorder's flush: a block the first time, nothing new after it. */
+static int one_block(void *link)
+{
+	static const uint8_t block[64];
+	static int sent;
+	return sent++ ? 0 : ft_primary_sink(link, block, sizeof(block));
+}
+
+/* A guest flush whose exit's block already went (an age-flushed block, or a flush right
+ * after a write's mark) still reaches the guest only once the backup made the log
+ * durable: an empty piece carries the sync. */
+static void test_flush_no_block(void **state)
+{
+	static const struct hostio_ops ops = { .name = "test", .disk_write = host_write, .disk_flush = host_flush };
+	struct hostio host;
+	hostio_init(&host, &ops, NULL);
+	pid_t pid = backup(0);
+	struct ft_link l;
+	assert_int_equal(ft_primary_start(&l, connect_to_backup(), 0, 0), 0);
+	static struct ft_hold h;
+	ft_hold_init(&h, &host, &l);
+	ft_hold_set_flush(&h, one_block, &l);
+	uint8_t sector[512] = { 0 };
+	assert_int_equal(hostio_disk_write(&h.io, 0, 0, sector, sizeof(sector)), 0);
+	assert_int_equal(ft_hold_drain(&h, 10000), 0);
+	assert_int_equal(host_writes, 1);
+	assert_int_equal(hostio_disk_flush(&h.io, 0), 0);
+	assert_int_equal(host_flushes, 0);	/* held */
+	assert_int_equal(ft_hold_drain(&h, 10000), 0);
+	assert_int_equal(host_flushes, 1);
+	assert_int_equal(ft_primary_finish(&l, 10000), 0);
+	ft_hold_destroy(&h);
+	ft_link_destroy(&l);
+	assert_int_equal(status(pid), 0);
+	assert_int_equal(backup_synced(), 1);
 }
 
 /* Pieces until the link refuses one; how long that took after `from`. */
@@ -332,6 +393,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_flush_no_block),
 		cmocka_unit_test(test_backup_killed),
 		cmocka_unit_test(test_backup_silent),
 		cmocka_unit_test(test_primary_killed),
