@@ -2,8 +2,8 @@
 # install_man BUILD_DIR TRACE_PY_FIXTURE: what `make install` puts in place, and the man page against the
 # --help texts. No KVM needed.
 #  1. `cmake --install BUILD_DIR --prefix /usr` with DESTDIR=a temp dir (what `make install
-#     DESTDIR=... PREFIX=/usr` runs) installs bin/detvm, share/man/man1/detvm.1 and
-#     share/detvm/ (ft_console.py, trace_read.py and its schema) and nothing outside;
+#     DESTDIR=... PREFIX=/usr` runs) installs bin/detvm, share/man/man1/detvm.1, its bash
+#     completion and share/detvm/ (ft_console.py, trace_read.py and its schema) and nothing outside;
 #  2. the installed detvm prints its --help, ft_console.py its usage, and trace_read.py
 #     reads a fixture trace (tests/unit/logs) with the schema installed beside it;
 #  3. groff -ww and man --warnings render the page without a warning;
@@ -28,6 +28,7 @@ fail() { echo "install_man: FAIL: $*" >&2; exit 1; }
 root=$tmp/root
 DESTDIR=$root cmake --install "$build" --prefix /usr >"$tmp/install.log" || { cat "$tmp/install.log"; fail "cmake --install"; }
 expect="usr/bin/detvm
+usr/share/bash-completion/completions/detvm
 usr/share/detvm/FORMAT.md
 usr/share/detvm/ft_console.py
 usr/share/detvm/trace.desc
@@ -60,6 +61,21 @@ case $rc in
 77) echo "install_man: note: $(tail -1 "$tmp/py.out") (scripts/install-deps.sh installs them)" ;;
 *) fail "installed trace_read.py exited $rc: $(tail -3 "$tmp/py.out")" ;;
 esac
+
+# the installed bash completion: commands, ft's sides, each command's options
+completes() {	# WANT WORD...: completing the last word offers WANT
+	local got
+	got=$(bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _detvm; echo "${COMPREPLY[*]}"' \
+		sh "$root/usr/share/bash-completion/completions/detvm" "$bin" "${@:2}")
+	[[ " $got " == *" $1 "* ]] || fail "bash completion of '${*:2}' offers '$got', not $1"
+}
+completes replay r
+completes report r
+completes primary ft p
+completes --mem run --m
+completes --accept-timeout ft backup --acc
+completes --gdb-wait replay --gdb
+echo "install_man: bash completion offers commands and each one's options"
 
 # the page renders without a warning: groff at its strictest, then man(1) as a user runs it
 export LC_ALL=C.UTF-8 MANWIDTH=80 MANPAGER=cat PAGER=cat
