@@ -4,6 +4,8 @@
 Figures: time from process start to the first console byte; the cost of one port-I/O
 exit round trip (a guest loop of N port writes, minus the same guest with none); the
 VMM's resident memory beyond guest RAM. Prints a table with ratios (detvm / QEMU).
+With BENCH_BASELINE=PATH (another build's detvm, e.g. an older commit's), its start-up
+and memory are measured in the same run, alternating, and printed beside this one's.
 """
 import os
 import re
@@ -20,8 +22,11 @@ gn = os.path.join(build, "bench", "pio-100000.elf")
 loops = 100000
 
 
-def detvm_cmd(img, stats=False):
-    return [detvm, "run", "--mem", "256M"] + (["--stats"] if stats else []) + [img]
+baseline = os.environ.get("BENCH_BASELINE")
+
+
+def detvm_cmd(img, stats=False, prog=None):
+    return [prog or detvm, "run", "--mem", "256M"] + (["--stats"] if stats else []) + [img]
 
 
 def qemu_cmd(img):
@@ -100,6 +105,36 @@ def main():
         print("%-34s %9.1f %-2s %9.1f %-2s %8.2f  %s" % (name, d, unit[:3], q, unit[:3], ratio, target))
     if not have_qemu:
         print("(qemu-system-x86_64 is not installed: QEMU columns are empty)")
+    if baseline:
+        compare_baseline()
+
+
+def startup_figures(prog):
+    """(ms to the first console byte, max RSS KiB, KiB beyond guest RAM) of one run each"""
+    first, _, _, _ = one_run(detvm_cmd(g0, prog=prog))
+    rss = max_rss_kib(detvm_cmd(g0, prog=prog))
+    m = re.search(r"VMM beyond guest RAM (\d+) KiB", one_run(detvm_cmd(g0, stats=True, prog=prog))[3])
+    return first * 1e3, rss, int(m.group(1)) if m else float("nan")
+
+
+def compare_baseline():
+    """This detvm against BENCH_BASELINE, alternating run by run so both see the same host."""
+    if not os.path.exists(baseline):
+        sys.exit("bench: BENCH_BASELINE %s is missing" % baseline)
+    this, base = [], []
+    for _ in range(runs):
+        this.append(startup_figures(detvm))
+        base.append(startup_figures(baseline))
+    libs = [len([l for l in subprocess.run(["ldd", p], stdout=subprocess.PIPE).stdout.decode().splitlines()
+                 if "=>" in l or "ld-linux" in l]) for p in (detvm, baseline)]
+    print()
+    print("this detvm against %s, %d alternating runs, median" % (baseline, runs))
+    print("%-34s %12s %12s %8s" % ("figure", "this", "baseline", "ratio"))
+    for i, (name, unit) in enumerate((("start to first console byte", "ms"), ("max resident set", "KiB"),
+                                      ("VMM memory beyond guest RAM", "KiB"))):
+        a, b = med([r[i] for r in this]), med([r[i] for r in base])
+        print("%-34s %9.1f %-2s %9.1f %-2s %8.2f" % (name, a, unit[:3], b, unit[:3], a / b if b else float("nan")))
+    print("%-34s %12d %12d %8.2f" % ("shared objects loaded (ldd)", libs[0], libs[1], libs[0] / libs[1]))
 
 
 main()
