@@ -300,14 +300,16 @@ int kvm_vcpu_translate(struct kvm_vm *k, struct kvm_translation *t)
 
 int kvm_vcpu_set_debug(struct kvm_vm *k, unsigned what, uint64_t hw_bp)
 {
-	return kvm_vcpu_set_debug_bps(k, what & KVM_DEBUG_STEP, &hw_bp, what & KVM_DEBUG_HW_BP ? 1 : 0);
+	return kvm_vcpu_set_debug_bps(k, what & ~KVM_DEBUG_HW_BP, &hw_bp, what & KVM_DEBUG_HW_BP ? 1 : 0);
 }
 
-int kvm_vcpu_set_debug_bps(struct kvm_vm *k, int step, const uint64_t *bp, unsigned nbp)
+int kvm_vcpu_set_debug_bps(struct kvm_vm *k, unsigned what, const uint64_t *bp, unsigned nbp)
 {
-	struct kvm_guest_debug d = { .control = step || nbp ? KVM_GUESTDBG_ENABLE : 0 };
-	if (step)
+	struct kvm_guest_debug d = { .control = what || nbp ? KVM_GUESTDBG_ENABLE : 0 };
+	if (what & KVM_DEBUG_STEP)
 		d.control |= KVM_GUESTDBG_SINGLESTEP;
+	if (what & KVM_DEBUG_SW_BP)
+		d.control |= KVM_GUESTDBG_USE_SW_BP;
 	if (nbp > 4)
 		return -EINVAL;
 	for (unsigned i = 0; i < nbp; i++) {

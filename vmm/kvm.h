@@ -72,9 +72,13 @@ int kvm_vcpu_interrupt(struct kvm_vm *k, unsigned vector);
  */
 #define KVM_DEBUG_STEP 1u
 #define KVM_DEBUG_HW_BP 2u
+/* KVM_DEBUG_SW_BP: an INT3 the guest executes exits (KVM_EXIT_DEBUG, exception 3, RIP on
+ * the INT3) instead of reaching the guest's #BP handler. */
+#define KVM_DEBUG_SW_BP 4u
 int kvm_vcpu_set_debug(struct kvm_vm *k, unsigned what, uint64_t hw_bp);
-/* The same with up to 4 instruction breakpoints (DR0..DR3), step nonzero to single-step. */
-int kvm_vcpu_set_debug_bps(struct kvm_vm *k, int step, const uint64_t *bp, unsigned nbp);
+/* The same with up to 4 instruction breakpoints (DR0..DR3); what: KVM_DEBUG_STEP and
+ * KVM_DEBUG_SW_BP. */
+int kvm_vcpu_set_debug_bps(struct kvm_vm *k, unsigned what, const uint64_t *bp, unsigned nbp);
 /* What the CPU would have done for an INT3: RIP past it, then #BP (a trap). */
 int kvm_vcpu_inject_breakpoint(struct kvm_vm *k);
 /* 1 if an exception, interrupt or NMI is half delivered or the vCPU is in an interrupt

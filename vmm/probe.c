@@ -201,6 +201,31 @@ int probe_breakpoint_hits(int ring, int max)
 	return r ? r : hits;
 }
 
+int probe_sw_breakpoint_hits(int ring, int max)
+{
+	struct probe p;
+	int r = probe_make(&p, probe_loop_code, sizeof(probe_loop_code), ring);
+	if (r)
+		return r;
+	/* an INT3 over `dec ecx` and then over `jnz`, in turn: each hit moves the guest on
+	 * by one instruction with no single-step (which some hosts lack in ring 3) */
+	static const uint64_t at[2] = { PROBE_CODE + 5, PROBE_CODE + 7 };
+	uint8_t *code = guest_mem_ptr(&p.mem, PROBE_CODE, sizeof(probe_loop_code));
+	struct kvm_run *run = p.kvm.run;
+	run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	int hits = 0;
+	r = kvm_vcpu_set_debug(&p.kvm, KVM_DEBUG_SW_BP, 0);
+	code[5] = 0xcc;
+	while (!r && hits < max && !kvm_vcpu_run(&p.kvm) && run->exit_reason == KVM_EXIT_DEBUG &&
+	       run->debug.arch.exception == 3 && run->s.regs.regs.rip == at[hits % 2]) {
+		code[at[hits % 2] - PROBE_CODE] = probe_loop_code[at[hits % 2] - PROBE_CODE];
+		hits++;
+		code[at[hits % 2] - PROBE_CODE] = 0xcc;
+	}
+	probe_free(&p);
+	return r ? r : hits;
+}
+
 /* RDTSC, then OUT of AL: the value detvm served must come back. */
 static const uint8_t rdtsc_code[] = { 0x0f, 0x31, 0xe6, PROBE_PORT, 0xf4 };
 

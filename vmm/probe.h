@@ -39,6 +39,9 @@ int probe_single_steps(int ring, int max);
 unsigned probe_step_rings(void);
 /* Hits of a hardware breakpoint in a loop in `ring` (at most max), or -errno. */
 int probe_breakpoint_hits(int ring, int max);
+/* Hits of INT3s written into a loop in `ring` that exit to detvm (KVM_DEBUG_SW_BP), at
+ * most max, or -errno. */
+int probe_sw_breakpoint_hits(int ring, int max);
 /* The rings where hardware breakpoints work on this host, as probe_step_rings. */
 unsigned probe_breakpoint_rings(void);
 
