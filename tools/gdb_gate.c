@@ -19,18 +19,17 @@
 #include "tools/gdb_target.h"
 #include "vmm/insn.h"
 #include "vmm/kvm.h"
-
-#define RFLAGS_OF (1ULL << 11)
+#include "vmm/x86.h"
 
 int gdb_gate_ahead(struct gdb_server *s, struct machine *m, int injecting)
 {
 	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
-	int long_mode = !!(m->kvm.run->s.regs.sregs.efer & 0x400);
+	int long_mode = !!(m->kvm.run->s.regs.sregs.efer & X86_EFER_LMA);
 	int vector = -1;
 	if (!injecting) {
 		uint8_t b[2];
 		size_t n = gdb_read_memory(m, r->rip, b, sizeof(b));
-		vector = insn_gate_vector(b, (unsigned)n, long_mode, !!(r->rflags & RFLAGS_OF));
+		vector = insn_gate_vector(b, (unsigned)n, long_mode, !!(r->rflags & X86_RFLAGS_OF));
 		if (vector < 0)
 			return -1;
 	}

@@ -11,6 +11,7 @@
 #include "vmm/mono_clock.h"
 #include "vmm/probe.h"
 #include "vmm/vcpu_state.h"
+#include "vmm/x86.h"
 
 static int pos_cmp(struct gdb_pos a, struct gdb_pos b)
 {
@@ -388,8 +389,6 @@ static int dbg_point(void *self, struct machine *m)
 	return code >= 0 ? code : (finish_exit(s, m) ?: -1);
 }
 
-#define RFLAGS_TF (1ULL << 8)
-
 /*
  * Single-stepping runs the guest with TF set, and KVM sets it again when it re-injects
  * an exception it intercepted, so an event delivered in a step can push RFLAGS with TF
@@ -405,10 +404,9 @@ static void untrace_frame(struct gdb_server *s, struct machine *m)
 		return;
 	for (unsigned b = 0; b < 3; b++) {
 		uint64_t cs = q[b + 1], flags = q[b + 2], ss = q[b + 4];
-		if ((flags & RFLAGS_TF) && (flags & 2) && !(flags >> 22) && cs && cs <= 0xffff &&
+		if ((flags & X86_RFLAGS_TF) && (flags & X86_RFLAGS_FIXED) && !(flags >> 22) && cs && cs <= 0xffff &&
 		    ss <= 0xffff && (cs & 3) == (ss & 3)) {
-			flags &= ~RFLAGS_TF;
-			gdb_write_guest(m, rsp + 8 * (b + 2), &flags, sizeof(flags));
+			x86_clear_tf_at(m, &m->kvm.run->s.regs.sregs, rsp + 8 * (b + 2));
 			return;
 		}
 	}
@@ -460,10 +458,8 @@ static int before_step(struct machine *m)
 	if (!iret || gdb_read_memory(m, r->rsp + 8, (uint8_t *)&cs, 8) != 8 ||
 	    gdb_read_memory(m, r->rsp + 16, (uint8_t *)&flags, 8) != 8)
 		return 0;
-	if (flags & RFLAGS_TF) {
-		flags &= ~RFLAGS_TF;
-		gdb_write_guest(m, r->rsp + 16, &flags, sizeof(flags));
-	}
+	if (flags & X86_RFLAGS_TF)
+		x86_clear_tf_at(m, &m->kvm.run->s.regs.sregs, r->rsp + 16);
 	return (cs & 3) == 3 && !(m->kvm.run->s.regs.sregs.cs.selector & 3) ? 2 : 0;
 }
 

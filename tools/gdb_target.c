@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "vmm/x86.h"
+
 const char gdb_target_xml[] =
 	"<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n"
 	"<target version=\"1.0\"><architecture>i386:x86-64</architecture>\n"
@@ -109,7 +111,7 @@ static int read_all(struct machine *m, struct reg_file *f)
 	for (unsigned i = 0; i < 17; i++)
 		put_u(f, n++, gpr[i], 8);
 	/* TF and RF are the debugger's own (single-stepping), not the guest's */
-	put_u(f, n++, r.rflags & ~((1ULL << 8) | (1ULL << 16)), 4);
+	put_u(f, n++, r.rflags & ~X86_RFLAGS_STEPPING, 4);
 	const struct kvm_segment *seg[6] = { &s.cs, &s.ss, &s.ds, &s.es, &s.fs, &s.gs };
 	for (unsigned i = 0; i < 6; i++)
 		put_u(f, n++, seg[i]->selector, 4);
@@ -160,19 +162,6 @@ int gdb_read_register(struct machine *m, unsigned n, char *out, size_t cap)
 	return r ? r : hex(out, cap, f.bytes[n], f.size[n]);
 }
 
-/* The guest-physical address of guest-virtual lin: 0, or -1 where nothing is mapped. */
-static int to_gpa(struct machine *m, const struct kvm_sregs *s, uint64_t lin, uint64_t *gpa)
-{
-	*gpa = lin;
-	if (!(s->cr0 & 0x80000000u))
-		return 0;
-	struct kvm_translation t = { .linear_address = lin };	/* the vCPU's own page walk */
-	if (kvm_vcpu_translate(&m->kvm, &t) || !t.valid)
-		return -1;
-	*gpa = t.physical_address;
-	return 0;
-}
-
 /* The loop keeps KVM's synced registers up to date (KVM_SYNC_X86_SREGS): no ioctl. */
 static const struct kvm_sregs *sregs(struct machine *m)
 {
@@ -182,22 +171,12 @@ static const struct kvm_sregs *sregs(struct machine *m)
 int gdb_write_guest(struct machine *m, uint64_t addr, const void *buf, size_t len)
 {
 	uint64_t gpa;
-	if ((addr & (GUEST_PAGE_SIZE - 1)) + len > GUEST_PAGE_SIZE || to_gpa(m, sregs(m), addr, &gpa))
+	if ((addr & (GUEST_PAGE_SIZE - 1)) + len > GUEST_PAGE_SIZE || x86_linear_to_gpa(m, sregs(m), addr, &gpa))
 		return -EFAULT;
 	return guest_mem_write(&m->mem, gpa, buf, len);
 }
 
 size_t gdb_read_memory(struct machine *m, uint64_t addr, uint8_t *buf, size_t len)
 {
-	size_t done = 0;
-	while (done < len) {
-		uint64_t lin = addr + done, gpa;
-		size_t n = GUEST_PAGE_SIZE - (lin & (GUEST_PAGE_SIZE - 1));
-		if (n > len - done)
-			n = len - done;
-		if (to_gpa(m, sregs(m), lin, &gpa) || guest_mem_read(&m->mem, gpa, buf + done, n))
-			break;
-		done += n;
-	}
-	return done;
+	return x86_read_linear(m, sregs(m), NULL, addr, buf, len);
 }

@@ -5,29 +5,26 @@
 #include <sys/ioctl.h>
 
 #include "tools/gdb_target.h"
+#include "vmm/x86.h"
 
-#define VEC_DB 1
 #define VEC_SYSCALL 0x80	/* the INT gate a guest may use for system calls */
-#define RFLAGS_TF (1ULL << 8)
 
-/* The handler of IDT vector v and its IST index; 0, or -EFAULT. */
+/* The handler of long-mode IDT vector v and its IST index; 0, or -EFAULT. */
 static int gate(struct machine *m, const struct kvm_sregs *s, unsigned v, uint64_t *handler, unsigned *ist)
 {
-	uint8_t e[16];
-	if (16 * v + 15 > s->idt.limit || gdb_read_memory(m, s->idt.base + 16 * v, e, sizeof(e)) != sizeof(e))
+	struct x86_gate g;
+	if (x86_idt_gate(m, s, NULL, v, &g) || !g.in_limit || !g.present)
 		return -EFAULT;
-	uint64_t lo = e[0] | (uint64_t)e[1] << 8, mid = e[6] | (uint64_t)e[7] << 8;
-	uint64_t hi = e[8] | (uint64_t)e[9] << 8 | (uint64_t)e[10] << 16 | (uint64_t)e[11] << 24;
-	*handler = lo | mid << 16 | hi << 32;
-	*ist = e[4] & 7;
-	return (e[5] & 0x80) ? 0 : -EFAULT;	/* present */
+	*handler = g.handler;
+	*ist = g.ist;
+	return 0;
 }
 
 int user_step_idt_handler(struct machine *m, unsigned v, uint64_t *handler)
 {
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
 	unsigned ist;
-	if (!(s->efer & 0x400))
+	if (!(s->efer & X86_EFER_LMA))
 		return -EFAULT;	/* long mode only */
 	return gate(m, s, v, handler, &ist);
 }
@@ -38,20 +35,7 @@ static int segment(struct machine *m, const struct kvm_sregs *s, uint64_t sel, s
 	uint8_t d[8];
 	if ((sel & 4) || (sel | 7) > s->gdt.limit || gdb_read_memory(m, s->gdt.base + (sel & ~7ULL), d, 8) != 8)
 		return -EFAULT;
-	memset(seg, 0, sizeof(*seg));
-	seg->selector = (uint16_t)sel;
-	seg->base = d[2] | (uint32_t)d[3] << 8 | (uint32_t)d[4] << 16 | (uint32_t)d[7] << 24;
-	seg->limit = d[0] | (uint32_t)d[1] << 8 | (uint32_t)(d[6] & 15) << 16;
-	seg->type = d[5] & 15;
-	seg->s = (d[5] >> 4) & 1;
-	seg->dpl = (d[5] >> 5) & 3;
-	seg->present = d[5] >> 7;
-	seg->avl = (d[6] >> 4) & 1;
-	seg->l = (d[6] >> 5) & 1;
-	seg->db = (d[6] >> 6) & 1;
-	seg->g = d[6] >> 7;
-	if (seg->g)
-		seg->limit = seg->limit << 12 | 0xfff;
+	x86_segment_from_descriptor(d, (uint16_t)sel, seg);
 	return seg->present ? 0 : -EFAULT;
 }
 
@@ -61,10 +45,10 @@ int user_step_arm(struct user_step *u, struct machine *m)
 	uint64_t top, sys_handler = 0;
 	unsigned ist, sys_ist;
 	u->armed = 0;
-	if (!(s->efer & 0x400) || gate(m, s, VEC_DB, &u->db_handler, &ist))
+	if (!(s->efer & X86_EFER_LMA) || gate(m, s, X86_VEC_DB, &u->db_handler, &ist))
 		return -EFAULT;	/* long mode only */
 	/* the #DB frame goes on the gate's IST stack, else on the TSS's ring-0 stack */
-	uint64_t at = s->tr.base + (ist ? 0x24 + 8 * (ist - 1) : 4);
+	uint64_t at = s->tr.base + (ist ? X86_TSS64_IST(ist) : X86_TSS64_RSP0);
 	if (gdb_read_memory(m, at, (uint8_t *)&top, 8) != 8)
 		return -EFAULT;
 	u->frame = (top & ~15ULL) - sizeof(u->saved);
@@ -75,10 +59,10 @@ int user_step_arm(struct user_step *u, struct machine *m)
 	struct kvm_guest_debug d = { .control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP |
 						KVM_GUESTDBG_USE_HW_BP };
 	d.arch.debugreg[0] = u->db_handler;
-	d.arch.debugreg[7] = 0x1;	/* L0: an instruction breakpoint at DR0 */
+	d.arch.debugreg[7] = X86_DR7_L(0);
 	if (!gate(m, s, VEC_SYSCALL, &sys_handler, &sys_ist) && sys_handler != u->db_handler) {
 		d.arch.debugreg[1] = sys_handler;
-		d.arch.debugreg[7] |= 0x4;	/* L1 */
+		d.arch.debugreg[7] |= X86_DR7_L(1);
 	}
 	if (ioctl(m->kvm.vcpu_fd, KVM_SET_GUEST_DEBUG, &d) < 0)
 		return -errno;
@@ -102,7 +86,7 @@ int user_step_finish(struct user_step *u, struct machine *m)
 		return r;
 	struct kvm_regs regs = run->s.regs.regs;	/* the GPRs are the instruction's */
 	regs.rip = f[0];
-	regs.rflags = f[2] & ~RFLAGS_TF;
+	regs.rflags = f[2] & ~X86_RFLAGS_TF;
 	regs.rsp = f[3];
 	/* back to ring 3's code and stack segments; nothing else changed, and no interrupt
 	 * is pending to inject (KVM_SET_SREGS would queue one from the bitmap) */
@@ -134,7 +118,7 @@ int user_step_iret(struct machine *m)
 		return -EFAULT;
 	memset(sregs.interrupt_bitmap, 0, sizeof(sregs.interrupt_bitmap));
 	regs.rip = f[0];
-	regs.rflags = f[2] | 2;
+	regs.rflags = f[2] | X86_RFLAGS_FIXED;
 	regs.rsp = f[3];
 	if (ioctl(m->kvm.vcpu_fd, KVM_SET_SREGS, &sregs) < 0 || ioctl(m->kvm.vcpu_fd, KVM_SET_REGS, &regs) < 0)
 		return -errno;

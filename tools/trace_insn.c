@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/x86_operand.h"
 #include "vmm/exitcode.h"
 #include "vmm/log.h"
 #include "vmm/mono_clock.h"
@@ -37,71 +38,6 @@
 /* Single-stepping runs this many times slower than the recording, at most, as far as
  * replay's watchdog for a guest that makes no exits is concerned. */
 #define TRACE_STEP_SLOWDOWN 10000
-
-/* The guest-physical address of a linear one; -1 where the guest maps none. */
-static int linear_gpa(struct machine *m, const struct kvm_sregs *s, uint64_t lin, uint64_t *gpa)
-{
-	*gpa = lin;
-	if (!(s->cr0 & CR0_PG))
-		return 0;
-	struct kvm_translation t = { .linear_address = lin };
-	if (kvm_vcpu_translate(&m->kvm, &t) || !t.valid)
-		return -1;
-	*gpa = t.physical_address;
-	return 0;
-}
-
-/* linear_gpa() through the tracer's own small TLB: instruction fetches hit the same few
- * pages again and again, and each KVM_TRANSLATE is an ioctl. Emptied wherever the guest
- * may have changed its mappings (see tlb_may_change()); writes never use it. */
-static int linear_gpa_cached(struct insn_tracer *t, struct machine *m, const struct kvm_sregs *s, uint64_t lin,
-			     uint64_t *gpa)
-{
-	if (!(s->cr0 & CR0_PG))
-		return linear_gpa(m, s, lin, gpa);
-	uint64_t vpn = lin >> 12;
-	unsigned i = vpn % TRACE_TLB_SIZE;
-	if (!((t->tlb_valid >> i) & 1) || t->tlb[i].vpn != vpn || t->tlb[i].cr3 != s->cr3) {
-		if (linear_gpa(m, s, lin & ~(GUEST_PAGE_SIZE - 1), gpa))
-			return -1;
-		t->tlb[i].vpn = vpn;
-		t->tlb[i].cr3 = s->cr3;
-		t->tlb[i].gpn = *gpa >> 12;
-		t->tlb_valid |= 1ULL << i;
-	}
-	*gpa = t->tlb[i].gpn << 12 | (lin & (GUEST_PAGE_SIZE - 1));
-	return 0;
-}
-
-/* Reads up to n bytes at a linear address, across pages; how many could be read. */
-static unsigned read_linear(struct insn_tracer *t, struct machine *m, const struct kvm_sregs *s, uint64_t lin,
-			    uint8_t *buf, unsigned n)
-{
-	unsigned done = 0;
-	while (done < n) {
-		uint64_t gpa;
-		if (linear_gpa_cached(t, m, s, lin + done, &gpa))
-			break;
-		unsigned k = GUEST_PAGE_SIZE - (gpa & (GUEST_PAGE_SIZE - 1));
-		if (k > n - done)
-			k = n - done;
-		if (guest_mem_read(&m->mem, gpa, buf + done, k))
-			break;
-		done += k;
-	}
-	return done;
-}
-
-/* Clears TF in an RFLAGS image the guest keeps at lin (TF is bit 0 of its second byte). */
-static void clear_tf_at(struct machine *m, const struct kvm_sregs *s, uint64_t lin)
-{
-	uint64_t gpa;
-	uint8_t *p = linear_gpa(m, s, lin + 1, &gpa) ? NULL : guest_mem_ptr(&m->mem, gpa, 1);
-	if (!p || !(*p & (RFLAGS_TF >> 8)))
-		return;
-	*p &= (uint8_t)~(RFLAGS_TF >> 8);
-	guest_mem_mark_dirty(&m->mem, gpa, 1);
-}
 
 static uint64_t stack_linear(const struct kvm_regs *r, const struct kvm_sregs *s, unsigned mode, uint64_t off)
 {
@@ -116,14 +52,14 @@ static int undo_tf_leak(struct insn_tracer *t, struct machine *m, struct kvm_reg
 {
 	if (!t->prev.valid)
 		return 0;
-	unsigned mode = trace_cpu_mode(s), w = mode / 8;
+	unsigned mode = x86_cpu_mode(s), w = mode / 8;
 	uint64_t next = t->prev.rip + t->prev.len;
 	if (t->prev.pushf && r->rip == next) {
-		clear_tf_at(m, s, stack_linear(r, s, mode, 0));
+		x86_clear_tf_at(m, s, stack_linear(r, s, mode, 0));
 		return 0;
 	}
-	if (t->prev.syscall && (r->r11 & RFLAGS_TF)) {
-		r->r11 &= ~RFLAGS_TF;
+	if (t->prev.syscall && (r->r11 & X86_RFLAGS_TF)) {
+		r->r11 &= ~X86_RFLAGS_TF;
 		return kvm_vcpu_set_regs(&m->kvm, r);
 	}
 	if (r->rip == next)
@@ -134,17 +70,18 @@ static int undo_tf_leak(struct insn_tracer *t, struct machine *m, struct kvm_reg
 		uint8_t f[24];
 		uint64_t v[3] = { 0, 0, 0 };
 		uint64_t lin = stack_linear(r, s, mode, off);
-		if (read_linear(t, m, s, lin, f, 3 * w) != 3 * w)
+		if (x86_read_linear(m, s, &t->tlb, lin, f, 3 * w) != 3 * w)
 			continue;
 		for (unsigned i = 0; i < 3; i++)
 			memcpy(&v[i], f + i * w, w);
 		if (v[0] != t->prev.rip && v[0] != next)
 			continue;
-		if ((uint16_t)v[1] != t->prev.cs || (v[2] & (RFLAGS_TF | 2)) != (RFLAGS_TF | 2))
+		uint64_t traced = X86_RFLAGS_TF | X86_RFLAGS_FIXED;	/* a real RFLAGS image, with TF */
+		if ((uint16_t)v[1] != t->prev.cs || (v[2] & traced) != traced)
 			continue;
 		if (t->prev.call && off == 0 && v[0] == next)	/* a return address */
 			continue;
-		clear_tf_at(m, s, lin + 2 * w);
+		x86_clear_tf_at(m, s, lin + 2 * w);
 		return 0;
 	}
 	return 0;
@@ -165,7 +102,7 @@ static unsigned next_ring(struct insn_tracer *t, struct machine *m, unsigned id,
 	default: return cpl;
 	}
 	uint8_t cs;
-	return read_linear(t, m, s, stack_linear(r, s, mode, w), &cs, 1) == 1 ? cs & 3u : cpl;
+	return x86_read_linear(m, s, &t->tlb, stack_linear(r, s, mode, w), &cs, 1) == 1 ? cs & 3u : cpl;
 }
 
 static void changed_regs(struct insn_tracer *t, struct trace_record *rec, const struct kvm_regs *r,
@@ -206,7 +143,7 @@ static int gate_vector(const cs_insn *in, unsigned mode, uint64_t rflags)
 		return x->op_count == 1 && x->operands[0].type == X86_OP_IMM ? (int)(x->operands[0].imm & 0xff) : -1;
 	case X86_INS_INT1: return 1;
 	case X86_INS_INT3: return 3;
-	case X86_INS_INTO: return mode == 64 ? 6 : rflags & RFLAGS_OF ? 4 : -1;
+	case X86_INS_INTO: return mode == 64 ? 6 : rflags & X86_RFLAGS_OF ? 4 : -1;
 	case X86_INS_UD2: return 6;
 	default: return -1;
 	}
@@ -218,10 +155,10 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
 	struct trace_record rec = { .pos = t->pos, .rip = r->rip, .event = event, .unstepped = -1, .loaded = t->loaded };
-	rec.mode = trace_cpu_mode(s);
-	rec.cpl = s->cr0 & CR0_PE ? s->cs.selector & 3 : 0;
+	rec.mode = x86_cpu_mode(s);
+	rec.cpl = s->cr0 & X86_CR0_PE ? s->cs.selector & 3 : 0;
 	uint64_t lin = rec.mode == 64 ? r->rip : (s->cs.base + r->rip) & 0xffffffffULL;
-	rec.nbytes = read_linear(t, m, s, lin, rec.bytes, 15);
+	rec.nbytes = (unsigned)x86_read_linear(m, s, &t->tlb, lin, rec.bytes, 15);
 	const uint8_t *code = rec.bytes;
 	size_t size = rec.nbytes;
 	uint64_t addr = r->rip;
@@ -240,7 +177,7 @@ static void record(struct insn_tracer *t, struct machine *m, int event)
 		classify(t, in, t->cs[rec.mode == 64 ? 2 : rec.mode == 32]);
 		for (unsigned i = 0; i < x->op_count && rec.nmem < TRACE_MAX_MEM; i++)
 			if (x->operands[i].type == X86_OP_MEM &&
-			    !trace_operand_address(&x->operands[i], r, s, rec.mode, r->rip + in->size, &rec.mem[rec.nmem]))
+			    !x86_operand_address(&x->operands[i], r, s, rec.mode, r->rip + in->size, &rec.mem[rec.nmem]))
 				rec.nmem++;
 		unsigned ring = next_ring(t, m, in->id, rec.mode, rec.cpl);
 		if (!(t->step_rings & (1u << ring)))
@@ -295,7 +232,7 @@ static int stop(struct insn_tracer *t, struct machine *m, int event)
 		    (rip != t->prev.rip + t->prev.len && (!t->prev.target || rip != t->prev.target));
 	t->must_apply = 0;
 	if (t->prev.valid && t->prev.paging)
-		t->tlb_valid = 0;
+		x86_tlb_flush(&t->tlb);
 	if (t->has_to && trace_pos_cmp(&t->pos, &t->to) >= 0) {
 		close_window(t);
 		apply = 1;
@@ -332,25 +269,8 @@ static int stop(struct insn_tracer *t, struct machine *m, int event)
 /* Where the gate for `vector` sends the guest (a linear address); 0 if it cannot be read. */
 static uint64_t handler_address(struct insn_tracer *t, struct machine *m, unsigned vector)
 {
-	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
-	uint8_t g[16];
-	if (!(s->cr0 & CR0_PE)) {	/* real mode: the vector table holds offset:segment */
-		if (read_linear(t, m, s, s->idt.base + 4 * vector, g, 4) != 4)
-			return 0;
-		return ((uint64_t)(g[2] | g[3] << 8) << 4) + (g[0] | g[1] << 8);
-	}
-	unsigned size = s->efer & EFER_LMA ? 16 : 8;
-	if (read_linear(t, m, s, s->idt.base + size * vector, g, size) != size)
-		return 0;
-	uint64_t off = (uint64_t)(g[0] | g[1] << 8) | (uint64_t)(g[6] | g[7] << 8) << 16;
-	if (size == 16)
-		return off | (uint64_t)(g[8] | g[9] << 8 | g[10] << 16 | (uint32_t)g[11] << 24) << 32;
-	/* protected mode: plus the base of the gate's code segment, from the GDT */
-	unsigned sel = g[2] | g[3] << 8;
-	uint8_t d[8];
-	if (read_linear(t, m, s, s->gdt.base + (sel & ~7u), d, 8) != 8)
-		return 0;
-	return (off + (d[2] | d[3] << 8 | d[4] << 16 | (uint32_t)d[7] << 24)) & 0xffffffffULL;
+	struct x86_gate g;
+	return x86_idt_gate(m, &m->kvm.run->s.regs.sregs, &t->tlb, vector, &g) ? 0 : g.handler;
 }
 
 static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
@@ -371,7 +291,7 @@ static int tracer_entering(struct run_tracer *h, struct machine *m, int event)
 		return DETVM_EXIT_KVM;
 	}
 	t->pos = (struct trace_pos){ m->stats.exits, 0 };
-	t->tlb_valid = 0;	/* the guest ran unwatched */
+	x86_tlb_flush(&t->tlb);	/* the guest ran unwatched */
 	t->must_apply = 1;
 	t->loaded = m->stats.states_loaded != t->states_loaded;
 	t->states_loaded = m->stats.states_loaded;
@@ -410,7 +330,7 @@ static int tracer_stepped(struct run_tracer *h, struct machine *m)
 		return DETVM_EXIT_KVM;
 	}
 	/* an injected event is reported on its handler's first instruction only */
-	uint64_t lin = trace_cpu_mode(s) == 64 ? r->rip : (s->cs.base + r->rip) & 0xffffffffULL;
+	uint64_t lin = x86_cpu_mode(s) == 64 ? r->rip : (s->cs.base + r->rip) & 0xffffffffULL;
 	int event = t->hook.gate && t->hook.entry_bp == lin ? t->event : TRACER_NO_EVENT;
 	t->event = TRACER_NO_EVENT;
 	if (t->hook.gate)

@@ -12,13 +12,7 @@
 #include <stdio.h>
 
 #include "vmm/machine.h"
-
-#define RFLAGS_TF (1ULL << 8)
-#define RFLAGS_RF (1ULL << 16)
-#define RFLAGS_OF (1ULL << 11)
-#define CR0_PE 1ULL
-#define CR0_PG 0x80000000ULL
-#define EFER_LMA 0x400ULL
+#include "vmm/x86.h"
 
 /* A position: exit number, and instructions single-stepped since that exit. */
 struct trace_pos {
@@ -32,7 +26,6 @@ int trace_pos_cmp(const struct trace_pos *a, const struct trace_pos *b);
 
 #define TRACE_MAX_MEM 4
 #define TRACE_NREGS 30
-#define TRACE_TLB_SIZE 64
 
 /* One traced instruction, as the formats write it. */
 struct trace_record {
@@ -64,13 +57,7 @@ struct trace_format {
 	void (*record)(FILE *f, const struct trace_record *r);
 };
 
-/* trace_x86.c: 16, 32 or 64, as the CPU decodes at this state. */
-unsigned trace_cpu_mode(const struct kvm_sregs *s);
-/* The linear address a memory operand refers to at this state (next_rip: RIP after the
- * instruction, for RIP-relative ones); 0, or -1 for a register it does not know. */
-int trace_operand_address(const cs_x86_op *op, const struct kvm_regs *r, const struct kvm_sregs *s, unsigned mode,
-			  uint64_t next_rip, uint64_t *out);
-/* Adds to rec the registers (of TRACE_NREGS) whose values differ from last (all when
+/* trace_x86.c: adds to rec the registers (of TRACE_NREGS) whose values differ from last (all when
  * last_r is NULL); RFLAGS without TF and RF, which single-stepping sets. */
 void trace_changed_regs(struct trace_record *rec, const struct kvm_regs *r, const struct kvm_sregs *s,
 			const struct kvm_regs *last_r, const struct kvm_sregs *last_s);
@@ -108,10 +95,10 @@ struct insn_tracer {
 	unsigned bp_rings;		/* where its hardware breakpoints work: bit n for ring n */
 	uint64_t states_loaded;		/* m->stats.states_loaded at the previous entry */
 	int loaded;			/* the next record comes after a loaded state */
-	struct {
-		uint64_t cr3, vpn, gpn;
-	} tlb[TRACE_TLB_SIZE];
-	uint64_t tlb_valid;		/* one bit per entry */
+	/* instruction fetches come back to the same few pages: reads (never writes) go
+	 * through it, flushed after an instruction that may change the guest's mappings
+	 * (prev.paging) and after the guest ran unwatched */
+	struct x86_tlb tlb;
 	struct kvm_regs last_regs;	/* at the previous record, for --regs */
 	struct kvm_sregs last_sregs;
 	int have_last;

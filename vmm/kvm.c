@@ -12,6 +12,7 @@
 #include "vmm/boot.h"
 #include "vmm/cpuid.h"
 #include "vmm/msr_policy.h"
+#include "vmm/x86.h"
 
 /* Below 4 GiB, above the MMIO devices; VMX needs them when the guest is not unrestricted. */
 #define KVM_TSS_GPA 0xfffbd000ULL
@@ -216,7 +217,7 @@ int kvm_vcpu_set_boot_state(struct kvm_vm *k, const struct boot_setup *b)
 	if (lm) {
 		s.cr3 = b->cr3;
 		s.cr4 = 1u << 5;			/* PAE */
-		s.cr0 = 0x80000000u | 0x11 | 0x20;	/* PG, ET, PE, NE */
+		s.cr0 = X86_CR0_PG | X86_CR0_ET | X86_CR0_PE | X86_CR0_NE;
 		s.efer = 0x500;				/* LME | LMA */
 	} else {
 		s.cr0 = 0x11;				/* PE, ET: 32-bit protected, no paging */
@@ -316,7 +317,7 @@ int kvm_vcpu_set_debug_bps(struct kvm_vm *k, unsigned what, const uint64_t *bp, 
 		/* DRi = bp[i]; DR7: Li set, R/Wi = 00 (instruction fetch), LENi = 00 */
 		d.control |= KVM_GUESTDBG_USE_HW_BP;
 		d.arch.debugreg[i] = bp[i];
-		d.arch.debugreg[7] |= 1ULL << (2 * i);
+		d.arch.debugreg[7] |= X86_DR7_L(i);
 	}
 	return ioctl(k->vcpu_fd, KVM_SET_GUEST_DEBUG, &d) < 0 ? -errno : 0;
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "vmm/vcpu_state.h"
+#include "vmm/x86.h"
 
 #define OBSERVER_DIGEST_BYTES 16
 
@@ -102,7 +103,7 @@ static inline void observer_regs_landmark(const struct kvm_regs *r, uint8_t out[
 {
 	uint64_t v[18] = { r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rsp, r->rbp, r->r8,
 			   r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, r->rip,
-			   r->rflags & ~((1ULL << 8) | (1ULL << 16)) };
+			   r->rflags & ~X86_RFLAGS_STEPPING };
 	uint64_t a = 0x243f6a8885a308d3ULL, b = 0x13198a2e03707344ULL;
 	for (unsigned i = 0; i < 18; i++) {
 		a = (a ^ v[i]) * 0x9fb21c651e98df25ULL;

@@ -23,6 +23,7 @@
 #include "vmm/mono_clock.h"
 #include "vmm/page_delta.h"
 #include "vmm/vcpu_state.h"
+#include "vmm/x86.h"
 
 /* How long replay looks for a landmark whose trace does not say how long the recording
  * took to get there (else observer_search_budget_ns). */
@@ -39,35 +40,21 @@ int step_overdue(struct machine *m)
 	return DETVM_EXIT_DIVERGED;
 }
 
-/* The guest-physical address of a linear one, through the vCPU's page tables if paging is
- * on; -1 where nothing is mapped. */
-static uint64_t linear_to_gpa(struct machine *m, const struct kvm_sregs *s, uint64_t lin)
-{
-	if (!(s->cr0 & 0x80000000u))
-		return lin;
-	struct kvm_translation t = { .linear_address = lin };
-	if (kvm_vcpu_translate(&m->kvm, &t) || !t.valid)
-		return UINT64_MAX;
-	return t.physical_address;
-}
-
 /* Where RIP points, linearly: CS's base counts outside long mode. */
 static uint64_t linear_rip(const struct kvm_sregs *s, uint64_t rip)
 {
-	return rip + (s->efer & 0x400 ? 0 : s->cs.base);
+	return rip + (s->efer & X86_EFER_LMA ? 0 : s->cs.base);
 }
 
 unsigned machine_fetch_insn(struct machine *m, const struct kvm_regs *r, const struct kvm_sregs *s,
 			    uint8_t *buf)
 {
-	uint64_t gpa = linear_to_gpa(m, s, linear_rip(s, r->rip));
-	if (gpa == UINT64_MAX)
-		return 0;
+	uint64_t lin = linear_rip(s, r->rip);
 	unsigned n = 16;
 	/* stop at the page end rather than translate the next page */
-	if ((gpa & 4095) + n > 4096)
-		n = 4096 - (gpa & 4095);
-	return guest_mem_read(&m->mem, gpa, buf, n) ? 0 : n;
+	if ((lin & 4095) + n > 4096)
+		n = 4096 - (lin & 4095);
+	return x86_read_linear(m, s, NULL, lin, buf, n) == n ? n : 0;
 }
 
 /*
@@ -93,12 +80,7 @@ static void undo_pushed_tf(struct machine *m)
 	const struct kvm_regs *r = &m->kvm.run->s.regs.regs;
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
 	uint64_t sp = s->cs.l ? r->rsp : s->ss.db ? (uint32_t)r->rsp : (uint16_t)r->rsp;
-	uint64_t gpa = linear_to_gpa(m, s, (s->cs.l ? 0 : s->ss.base) + sp + 1);
-	uint8_t *p = gpa == UINT64_MAX ? NULL : guest_mem_ptr(&m->mem, gpa, 1);
-	if (p && (*p & 1)) {
-		*p &= ~1;
-		guest_mem_mark_dirty(&m->mem, gpa, 1);
-	}
+	x86_clear_tf_at(m, s, (s->cs.l ? 0 : s->ss.base) + sp);
 }
 
 /*
@@ -130,8 +112,8 @@ static int halt_insert(struct machine *m)
 	if (m->step.halt_set)
 		return 0;
 	const struct kvm_sregs *s = &m->kvm.run->s.regs.sregs;
-	uint64_t gpa = linear_to_gpa(m, s, linear_rip(s, m->step.rip));
-	uint8_t *p = gpa == UINT64_MAX ? NULL : guest_mem_ptr(&m->mem, gpa, 1);
+	uint64_t gpa;
+	uint8_t *p = x86_linear_to_gpa(m, s, linear_rip(s, m->step.rip), &gpa) ? NULL : guest_mem_ptr(&m->mem, gpa, 1);
 	if (!p)
 		return -EFAULT;
 	m->step.halt_gpa = gpa;
