@@ -145,15 +145,8 @@ static int primary(int argc, char **argv)
 		return DETVM_EXIT_USAGE;
 	side.peer = o.peer;
 	side.seq_fd = -1;
-	if (o.arbiter) {
-		if ((r = arbiter_open(&side.arb, o.arbiter, "primary", &o.arb_creds, err, sizeof(err))) ||
-		    side.arb->ops->generation(side.arb, &side.gen, err, sizeof(err))) {
-			/* an arbiter this side cannot use is one it cannot win: nothing runs */
-			log_error(side.arb ? "%s; halting before the guest starts" : "%s", err);
-			arbiter_close(side.arb);
-			return side.arb ? DETVM_EXIT_FT_HALTED : cli_ft_arbiter_exit(r);
-		}
-	}
+	if (o.arbiter && (r = cli_ft_arbiter_open(&side.arb, o.arbiter, "primary", &o.arb_creds, &side.gen)))
+		return r;
 	static struct ft_fence fence;
 	if (side.arb) {	/* only a side that may go on alone, or live, must be fenced */
 		if ((r = cli_ft_fence_open(&fence, &o.cfg, side.gen))) {

@@ -29,9 +29,11 @@ struct cli_ft_side {
  * side of generation gen: 0, or an exit code after saying why. */
 int cli_ft_fence_open(struct ft_fence *f, const struct machine_config *cfg, uint64_t gen);
 
-/* The exit code for arbiter_open's error r: a missing library is the host's, the rest
- * the command line's. */
-int cli_ft_arbiter_exit(int r);
+/* Opens the side's arbiter and reads its generation into *gen: 0, or an exit code after
+ * saying why (the command line's, a missing library's, or an arbiter that cannot be
+ * used: halted). */
+int cli_ft_arbiter_open(struct arbiter **a, const char *url, const char *role, const struct arbiter_creds *creds,
+			uint64_t *gen);
 
 /* The link's terms: the side's key and the timings, defaults as ft/link.c applies them. */
 struct transport_terms cli_ft_terms(const uint8_t key[TRANSPORT_KEY_BYTES], int beat_ms, int dead_ms);

@@ -415,10 +415,9 @@ int cli_ft_backup(int argc, char **argv)
 	s.incoming.mem_max = b.max_mem;
 	if (cli_ft_load_key(s.key, b.key_file))
 		return DETVM_EXIT_USAGE;
-	if (b.arbiter && (r = arbiter_open(&s.arb, b.arbiter, "backup", &b.arb_creds, err, sizeof(err)))) {
-		log_error("%s", err);
-		return cli_ft_arbiter_exit(r);
-	}
+	uint64_t gen;
+	if (b.arbiter && (r = cli_ft_arbiter_open(&s.arb, b.arbiter, "backup", &b.arb_creds, &gen)))
+		return r;
 	if (s.arb && (r = cli_ft_fence_open(&s.fence, &b.shared, 0))) {
 		arbiter_close(s.arb);
 		return r;

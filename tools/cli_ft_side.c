@@ -99,9 +99,25 @@ int cli_ft_fence_open(struct ft_fence *f, const struct machine_config *cfg, uint
 	return DETVM_EXIT_USAGE;
 }
 
-int cli_ft_arbiter_exit(int r)
+int cli_ft_arbiter_open(struct arbiter **a, const char *url, const char *role, const struct arbiter_creds *creds,
+			uint64_t *gen)
 {
-	return r == -ELIBACC ? DETVM_EXIT_HOST : DETVM_EXIT_USAGE;
+	char err[512];
+	int r = arbiter_open(a, url, role, creds, err, sizeof(err));
+	if (r) {
+		log_error("%s", err);
+		return r == -ELIBACC ? DETVM_EXIT_HOST : DETVM_EXIT_USAGE;
+	}
+	/* asked now, while nothing is at stake: an arbiter this side cannot use is one it
+	 * cannot win, and the connection (a TLS handshake takes seconds under an emulator)
+	 * is open when a failover needs it */
+	if ((*a)->ops->generation(*a, gen, err, sizeof(err))) {
+		log_error("%s; halting before the guest starts", err);
+		arbiter_close(*a);
+		*a = NULL;
+		return DETVM_EXIT_FT_HALTED;
+	}
+	return 0;
 }
 
 int cli_ft_load_key(uint8_t key[TRANSPORT_KEY_BYTES], const char *path)

@@ -11,8 +11,12 @@
 # plain run's. Prints the longest silence in the console stream the reader saw around the
 # kill (the backup replays what it holds, waits out --dead-ms, goes live).
 # Everything in the VMs runs under QEMU's emulator: the times are that slow machine's.
+# With KILL_AFTER_LINES 0 nothing is killed: the figure is then lockstep/plain, the pair's
+# whole run (the primary's wall time in its VM) against a plain run in a KVM host VM of
+# its own, one after the other, each VM on a core of its own.
 # usage: ft_two_vms.sh DETVM GUEST_ELF [KILL_AFTER_LINES (default 30)]
-#        (inside a VM: ft_two_vms.sh --side backup|primary DIR DETVM GUEST_ELF)
+#        (inside a VM: ft_two_vms.sh --side backup|primary DIR DETVM GUEST_ELF, or
+#        ft_two_vms.sh --plain DIR DETVM GUEST_ELF)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 dead_ms=${FT_DEAD_MS:-5000}
@@ -43,11 +47,22 @@ if [ "${1:-}" = --side ]; then
 			timeout 1 bash -c '</dev/tcp/169.254.9.1/2379' 2>/dev/null && break
 			sleep 0.2
 		done
+		t0=$(date +%s.%N)
 		"$detvm" ft primary --peer 169.254.9.1:7400 --key "$d/ft.key" -o "$d/p.trace" --arbiter "$arbiter" --dead-ms "$dead_ms" \
 			--disk "$d/disk.img" --console-seq "$d/p.seq" -s "file:$d/p.con" --cmdline "prog=journal n=$n" \
 			--timeout 1200 -v "$elf" 2>"$d/p.err" </dev/null
 		echo $? >"$d/p.rc"
+		echo "$t0 $(date +%s.%N)" >"$d/p.time"	# the lockstep run's wall time, in its VM
 	fi
+	exit 0
+fi
+if [ "${1:-}" = --plain ]; then	# inside a VM: the plain run's wall time there
+	d=$2 detvm=$3 elf=$4
+	cp "$d/disk.img" "$d/vmplain.img"
+	t0=$(date +%s.%N)
+	"$detvm" run --disk "$d/vmplain.img" --cmdline "prog=journal n=$n" -s "file:$d/vmplain.con" --timeout 1200 "$elf" \
+		2>"$d/vmplain.err" </dev/null || exit 1
+	echo "$t0 $(date +%s.%N)" >"$d/plain.time"
 	exit 0
 fi
 
@@ -93,6 +108,24 @@ grep -q "waiting for the primary" "$tmp/b.err" 2>/dev/null || fail "the backup d
 DETVM_KVMHOST_MEM=1536 DETVM_KVMHOST_POOL=$tmp/poolp DETVM_KVMHOST_QEMU_ARGS=$(nic connect 2) \
 	python3 "$kvmhost" exec -- "$self" --side primary "$tmp" "$detvm" "$elf" >"$tmp/vmp.log" 2>&1 &
 pjob=$!
+if [ "$at" = 0 ]; then
+	echo "ft_two_vms: both VMs up after ${SECONDS}s; the pair runs the guest to its end"
+	wait $pjob
+	wait $bjob
+	bjob= pjob=
+	[ "$(cat "$tmp/p.rc" 2>/dev/null)" = 0 ] || fail "the primary exited $(cat "$tmp/p.rc" 2>/dev/null)"
+	cmp -s "$tmp/p.con" "$tmp/plain.con" || fail "the primary's console differs from a plain run's"
+	cmp -s "$tmp/disk.img" "$tmp/plain.img" || fail "the shared disk differs from a plain run's"
+	DETVM_KVMHOST_MEM=1536 python3 "$kvmhost" run -- "$self" --plain "$tmp" "$detvm" "$elf" >"$tmp/vmplain.log" 2>&1 ||
+		fail "the plain run in a KVM host VM failed: $(tail -3 "$tmp/vmplain.log")"
+	wall() { awk '{ printf "%.2f", $2 - $1 }' "$1"; }
+	lock=$(wall "$tmp/p.time") plain=$(wall "$tmp/plain.time")
+	echo "PASS ft_two_vms lockstep: console and disk equal a plain run's (${SECONDS}s)"
+	echo "journal n=$n: plain $plain s in one KVM host VM; lockstep $lock s, primary and backup in two" \
+		"(over QEMU's socket network, --key, --dead-ms $dead_ms): lockstep/plain $(awk -v a="$lock" -v b="$plain" \
+		'BEGIN { printf "%.2f", a / b }')"
+	exit 0
+fi
 echo "ft_two_vms: both VMs up after ${SECONDS}s; waiting for $at journal lines from the primary"
 
 # the outside reader: timestamps of each side's console lines, on this machine

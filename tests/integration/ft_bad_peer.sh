@@ -127,11 +127,14 @@ bargs=()
 printf 'x' >>"$tmp/guest.elf"	# the image the header names has changed
 backup_vs trace 12 "changed" "$tmp/t.trace"
 
-# a primary whose "backup" answers garbage: it halts, and without an arbiter never goes on alone
+# a primary whose "backup" answers garbage: it halts, and without an arbiter never goes on alone.
+# The silence a peer is dead after is long enough for python under an emulator to answer
+# (the default, 100 ms, ended the link first there, saying so instead).
 port=$((30000 + RANDOM % 20000))
-fake garbage-ack "$port" &
+FT_DEAD_MS=5000 fake garbage-ack "$port" &
 sleep 0.3
-"$detvm" ft primary --peer "127.0.0.1:$port" --key "$key" -o "$tmp/p.trace" --cmdline "prog=talk n=300" --timeout 120 \
+"$detvm" ft primary --peer "127.0.0.1:$port" --key "$key" --dead-ms 5000 -o "$tmp/p.trace" --cmdline "prog=talk n=300" \
+	--timeout 120 \
 	-s "file:$tmp/p.con" "$elf" 2>"$tmp/err" </dev/null
 rc=$?
 wait

@@ -115,8 +115,13 @@ victim=$(sum "$d/victim.img")
 "$detvm" run --disk "$d/disk.img" --control "$d/ctl" --cmdline "prog=journal n=60" --timeout 120 "$elf" \
 	>"$d/run.out" 2>"$d/run.err" </dev/null &
 rpid=$!
-for _ in $(seq 600); do grep -q "^journal 5 " "$d/run.out" 2>/dev/null && break; sleep 0.1; done
-"$detvm" snapshot --control "$d/ctl" -o "$d/s.snap" >/dev/null 2>"$d/snap.err" || fail "restore: no snapshot: $(cat "$d/snap.err")"
+for _ in $(seq 1200); do
+	grep -q "^journal 5 " "$d/run.out" 2>/dev/null && break
+	kill -0 $rpid 2>/dev/null || fail "restore: the run ended before journal line 5: $(tail -n 3 "$d/run.err")"
+	sleep 0.1
+done
+"$detvm" snapshot --control "$d/ctl" -o "$d/s.snap" >/dev/null 2>"$d/snap.err" ||
+	fail "restore: no snapshot: $(cat "$d/snap.err"); the run said: $(tail -n 3 "$d/run.err"); console: $(tail -n 2 "$d/run.out")"
 wait "$rpid" || fail "restore: the run exited $?"
 "$forge" "$d/s.snap" "$d/forged.snap" "$d/victim.img" || fail "restore: snapshot_forge failed"
 cp "$d/s.snap.disk0" "$d/forged.snap.disk0"

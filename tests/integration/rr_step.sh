@@ -4,11 +4,11 @@
 # Asserts:
 #  a. `--delivery sync` cannot preempt that spin: the run times out (exit 8) and the
 #     console has no "kspin waited" line;
-#  b. under the default (step) delivery 6 plain runs pass, each with step points in
+#  b. under the default (step) delivery 4 plain runs pass, each with step points in
 #     --stats, and give more than one distinct "INFO kspin iterations=" value (where the
 #     ticks land is host timing);
 #  c. one recording (step points K >= 1, K landmark events in the trace, the header says
-#     `delivery: step`), then 3 replays: each exits 0 with the recording's console byte for
+#     `delivery: step`), then 2 replays: each exits 0 with the recording's console byte for
 #     byte (so the same iteration count), says "replay identical", makes K step points
 #     and reaches K + W landmarks (W: late interrupt windows in ring 0 that the trace
 #     marks with a landmark; replay steps to those too and counts them);
@@ -34,8 +34,8 @@ set -u
 source "$(dirname "$0")/rr_lib.sh"
 rr_init rr_step "$1" "$2"
 mutate=$3
-runs=6
-replays=3
+runs=4
+replays=2
 # A replay that diverges should stop about as fast as a matching one (~1 s here), or after
 # its no-exit watchdog (2 s + 200 x the recording's time to its next exit: longer where
 # the recording ran slowly, under an emulator and sanitizers); this bound only turns a
@@ -88,7 +88,7 @@ live=$(sort -n "$tmp/live" | uniq -c | awk '{ printf "%s%sx%s", s, $2, $1; s = "
 [ "$distinct" -gt 1 ] ||
 	fail "$runs plain runs all gave iterations=$(head -n 1 "$tmp/live"): where the ticks land did not vary"
 
-# ---- c. record, replay 3 times ---------------------------------------------------------
+# ---- c. record, replay twice ---------------------------------------------------------
 trace=$tmp/kspin.trace
 t0=$(now)
 rr_record "$trace" rec --cmdline prog=kspin </dev/null
