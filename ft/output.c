@@ -88,11 +88,13 @@ static void mark(struct ft_hold *h)
 	}
 	if (h->flush)
 		h->flush(h->flush_ctx);
+	uint64_t n = ft_primary_queued(h->link);
 	/* a flush with no new block (the last one went already): an empty piece carries
 	 * the sync, so the backup makes what it holds durable before the outputs' ACK */
-	if (sync && ft_primary_queued(h->link) == before)
+	if (sync && n == before) {
 		ft_primary_sink(h->link, "", 0);
-	uint64_t n = ft_primary_queued(h->link);
+		n = ft_primary_queued(h->link);
+	}
 	for (struct ft_output *o = h->head; o; o = o->next)
 		if (!o->piece)
 			o->piece = n;
