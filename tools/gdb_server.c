@@ -451,7 +451,7 @@ static int before_step(struct machine *m)
 	uint8_t insn[2];
 	uint64_t flags;
 	size_t n = gdb_read_memory(m, r->rip, insn, sizeof(insn));
-	if (n >= 1 && insn[0] == 0xf4)
+	if (n >= 1 && insn[0] == X86_OP_HLT)
 		return 1;
 	int iret = (n >= 1 && insn[0] == 0xcf) || (n == 2 && insn[0] == 0x48 && insn[1] == 0xcf);
 	uint64_t cs;

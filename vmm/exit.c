@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "vmm/x86.h"
+
 /* KVM's emulation_failure layout: flags in data[0], then insn_size and up to 15 bytes. */
 #define EMULATION_FLAG_INSN_BYTES 1ULL
 
@@ -66,7 +68,7 @@ static enum exit_action handle_internal(struct kvm_run *run)
 {
 	const uint8_t *insn;
 	/* Some nested hosts cannot emulate INT3 in guest ring 0; the CPU would raise #BP. */
-	if (exit_insn_bytes(run, &insn) >= 1 && insn[0] == 0xcc)
+	if (exit_insn_bytes(run, &insn) >= 1 && insn[0] == X86_OP_INT3)
 		return EXIT_ACT_INJECT_BP;
 	return EXIT_ACT_INTERNAL;
 }

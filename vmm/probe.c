@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 
 #include "vmm/cpuid.h"
+#include "vmm/x86.h"
 
 /*
  * A 64-bit guest with paging on (identity-mapped first 2 MiB, user-accessible) running
@@ -215,12 +216,12 @@ int probe_sw_breakpoint_hits(int ring, int max)
 	run->kvm_valid_regs = KVM_SYNC_X86_REGS;
 	int hits = 0;
 	r = kvm_vcpu_set_debug(&p.kvm, KVM_DEBUG_SW_BP, 0);
-	code[5] = 0xcc;
+	code[at[0] - PROBE_CODE] = X86_OP_INT3;
 	while (!r && hits < max && !kvm_vcpu_run(&p.kvm) && run->exit_reason == KVM_EXIT_DEBUG &&
-	       run->debug.arch.exception == 3 && run->s.regs.regs.rip == at[hits % 2]) {
+	       run->debug.arch.exception == X86_VEC_BP && run->s.regs.regs.rip == at[hits % 2]) {
 		code[at[hits % 2] - PROBE_CODE] = probe_loop_code[at[hits % 2] - PROBE_CODE];
 		hits++;
-		code[at[hits % 2] - PROBE_CODE] = 0xcc;
+		code[at[hits % 2] - PROBE_CODE] = X86_OP_INT3;
 	}
 	probe_free(&p);
 	return r ? r : hits;

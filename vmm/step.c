@@ -101,7 +101,7 @@ static void halt_remove(struct machine *m)
 	if (!m->step.halt_set)
 		return;
 	uint8_t *p = guest_mem_ptr(&m->mem, m->step.halt_gpa, 1);
-	if (p && *p == 0xf4)	/* else the guest wrote the byte itself: its write stays */
+	if (p && *p == X86_OP_HLT)	/* else the guest wrote the byte itself: its write stays */
 		*p = m->step.halt_orig;
 	guest_mem_mark_dirty(&m->mem, m->step.halt_gpa, 1);
 	m->step.halt_set = 0;
@@ -118,7 +118,7 @@ static int halt_insert(struct machine *m)
 		return -EFAULT;
 	m->step.halt_gpa = gpa;
 	m->step.halt_orig = *p;
-	*p = 0xf4;
+	*p = X86_OP_HLT;
 	guest_mem_mark_dirty(&m->mem, gpa, 1);
 	m->step.halt_set = 1;
 	return 0;

@@ -32,6 +32,11 @@ struct machine;
 #define X86_DR7_L(i) (1ULL << (2 * (i)))
 
 #define X86_VEC_DB 1
+#define X86_VEC_BP 3
+
+/* One-byte instructions detvm writes into guest memory or looks for there. */
+#define X86_OP_INT3 0xcc
+#define X86_OP_HLT 0xf4
 
 /* Where the 64-bit TSS keeps the ring-0 stack and the interrupt stacks IST1..IST7. */
 #define X86_TSS64_RSP0 0x04
